@@ -1,0 +1,1 @@
+"""Market data: the `MarketData` interface, the local Parquet store, imports and the synthetic sample."""

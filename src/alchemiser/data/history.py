@@ -1,0 +1,92 @@
+"""Aligned close-price history for a set of symbols: what strategies read, validated so they can trust it.
+
+Loading checks what would otherwise poison a signal silently: unknown symbols, gaps inside a series,
+non-positive or missing prices, and a last bar older than the session the caller asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alchemiser.data.base import MarketData, Source
+from alchemiser.errors import DataError
+from alchemiser.indicators import FloatArray
+
+
+@dataclass(frozen=True)
+class PriceHistory:
+    """Closes of several symbols on one shared, ascending index of session dates (NaN before a listing)."""
+
+    dates: pd.DatetimeIndex
+    closes: Mapping[str, FloatArray]
+    sources: Mapping[str, Source]
+
+    @property
+    def end(self) -> dt.date:
+        return self.dates[-1].date()
+
+    @property
+    def uses_sample(self) -> bool:
+        return any(source == "sample" for source in self.sources.values())
+
+    def until(self, as_of: dt.date) -> PriceHistory:
+        """The history as it was known at the close of `as_of`: views, no copies, nothing later."""
+        stop = int(self.dates.searchsorted(pd.Timestamp(as_of), side="right"))
+        if stop == 0:
+            raise DataError(f"no market data on or before {as_of}")
+        return PriceHistory(self.dates[:stop], {s: c[:stop] for s, c in self.closes.items()}, self.sources)
+
+    def returns(self, symbol: str) -> FloatArray:
+        closes = self.closes[symbol]
+        out = np.full(len(closes), np.nan)
+        out[1:] = closes[1:] / closes[:-1] - 1.0
+        return out
+
+
+def load_history(
+    market: MarketData,
+    symbols: Iterable[str],
+    end: dt.date,
+    start: dt.date | None = None,
+    *,
+    expected_last: dt.date | None = None,
+) -> PriceHistory:
+    """Load and validate closes for `symbols` up to `end`.
+
+    `expected_last` is the session whose bar must be present (normally the last completed session on or
+    before `end`); a symbol whose data stops earlier is stale and refused rather than silently used.
+    """
+    frames: dict[str, pd.Series] = {}
+    sources: dict[str, Source] = {}
+    for symbol in sorted(set(symbols)):
+        bars = market.bars(symbol, start, end)
+        if bars.empty:
+            raise DataError(f"no market data for {symbol} on or before {end}")
+        close = bars["close"].astype("float64")
+        bad = ~np.isfinite(close.to_numpy()) | (close.to_numpy() <= 0)
+        if bad.any():
+            when = close.index[int(np.argmax(bad))].date()
+            raise DataError(f"{symbol} has a missing or non-positive close on {when}")
+        frames[symbol] = close
+        sources[symbol] = market.source_of(symbol)
+    if not frames:
+        raise DataError("no symbols requested")
+    table = pd.DataFrame(frames).sort_index()
+    last = table.index[-1].date()
+    if expected_last is not None and last < expected_last:
+        raise DataError(f"market data is stale: the last bar is {last}, expected {expected_last}")
+    closes: dict[str, FloatArray] = {}
+    for symbol in table.columns:
+        values = table[symbol].to_numpy(dtype=np.float64)
+        valid = np.isfinite(values)
+        first = int(np.argmax(valid))
+        if not valid[first:].all():
+            gap = table.index[first + int(np.argmin(valid[first:]))].date()
+            raise DataError(f"{symbol} has no bar on {gap} although other symbols do (a gap in its history)")
+        closes[str(symbol)] = values
+    return PriceHistory(pd.DatetimeIndex(table.index), closes, sources)

@@ -1,0 +1,75 @@
+"""One small error hierarchy, so the CLI can show any failure as a clear message without a traceback."""
+
+from __future__ import annotations
+
+
+class AlchemiserError(Exception):
+    """Base of every error the project raises on purpose; its message is meant for the user."""
+
+
+class ConfigError(AlchemiserError):
+    """The configuration file or environment holds an invalid value."""
+
+
+class DataError(AlchemiserError):
+    """Market data is missing, malformed, has gaps, or is stale."""
+
+
+class MissingDataError(DataError):
+    """No source has any bars for a symbol."""
+
+    def __init__(self, symbol: str, message: str) -> None:
+        self.symbol = symbol
+        super().__init__(message)
+
+
+class StrategyError(AlchemiserError):
+    """A strategy could not be parsed or evaluated."""
+
+
+class SourceLocation:
+    """Where a problem sits in a file: `file:line:col` is what editors and users recognise."""
+
+    __slots__ = ("col", "file", "line")
+
+    def __init__(self, file: str, line: int, col: int) -> None:
+        self.file = file
+        self.line = line
+        self.col = col
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def __repr__(self) -> str:
+        return f"SourceLocation({self.file!r}, {self.line}, {self.col})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SourceLocation) and (self.file, self.line, self.col) == (
+            other.file,
+            other.line,
+            other.col,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line, self.col))
+
+
+class SymphonyError(StrategyError):
+    """A problem in a symphony file, always tied to a location in it."""
+
+    def __init__(self, message: str, location: SourceLocation | None) -> None:
+        self.message = message
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class InsufficientHistoryError(StrategyError):
+    """An indicator needed more bars than exist; the strategy fails closed instead of guessing."""
+
+    def __init__(self, symbol: str, indicator: str, window: int | None, detail: str = "") -> None:
+        self.symbol = symbol
+        self.indicator = indicator
+        self.window = window
+        win = f" window {window}" if window is not None else ""
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"not enough history for {indicator}{win} on {symbol}{extra}")

@@ -1,0 +1,173 @@
+"""Composer's indicators as vectorized functions of a daily close series.
+
+Every function takes a float array of closes (NaN where the series has no data yet) and returns an array of
+the same length holding the indicator's value on each day, NaN where there is not enough history. An
+indicator only ever looks at one contiguous stretch of valid prices: after a gap it starts again, so a gap
+can never be papered over. Callers turn a NaN they need into `InsufficientHistoryError`; nothing here
+invents a value such as "RSI = 50".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _segments(values: FloatArray) -> list[tuple[int, int]]:
+    """Half-open [start, end) runs of finite values."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return [(0, len(values))] if len(values) else []
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
+    return [(int(s), int(e)) for s, e in zip(edges[0::2], edges[1::2], strict=True)]
+
+
+def _per_segment(values: FloatArray, fn: Callable[[FloatArray], FloatArray]) -> FloatArray:
+    out = np.full(len(values), np.nan)
+    for start, end in _segments(values):
+        out[start:end] = fn(values[start:end])
+    return out
+
+
+def _ewm(values: FloatArray, alpha: float) -> FloatArray:
+    """Exponential average seeded with the first value (pandas `adjust=False`)."""
+    return np.array(pd.Series(values).ewm(alpha=alpha, adjust=False).mean(), dtype=np.float64)
+
+
+def _require(n: int, min_len: int, out: FloatArray) -> FloatArray:
+    if n < min_len:
+        out[:] = np.nan
+    else:
+        out[: min_len - 1] = np.nan
+    return out
+
+
+def rsi(closes: FloatArray, window: int) -> FloatArray:
+    """Wilder's RSI: gains and losses smoothed with α = 1/window over all available history."""
+
+    def calc(p: FloatArray) -> FloatArray:
+        out = np.full(len(p), np.nan)
+        if len(p) < window + 1:
+            return out
+        delta = np.diff(p)
+        gain = _ewm(np.clip(delta, 0.0, None), 1.0 / window)
+        loss = _ewm(np.clip(-delta, 0.0, None), 1.0 / window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = 100.0 - 100.0 / (1.0 + gain / loss)
+        value = np.where(loss == 0.0, 100.0, value)
+        out[1:] = value
+        out[:window] = np.nan
+        return out
+
+    return _per_segment(closes, calc)
+
+
+def moving_average_price(closes: FloatArray, window: int) -> FloatArray:
+    """Simple mean of the last `window` closes."""
+    return _per_segment(
+        closes,
+        lambda p: pd.Series(p).rolling(window, min_periods=window).mean().to_numpy(dtype=np.float64),
+    )
+
+
+def exponential_moving_average_price(closes: FloatArray, window: int) -> FloatArray:
+    """EMA with α = 2/(window+1), seeded with the first close; defined once `window` closes exist."""
+    return _per_segment(closes, lambda p: _require(len(p), window, _ewm(p, 2.0 / (window + 1))))
+
+
+def current_price(closes: FloatArray, window: int | None = None) -> FloatArray:
+    """The last close (the live price is substituted by the caller where configured)."""
+    return np.asarray(closes, dtype=np.float64).copy()
+
+
+def _returns(p: FloatArray) -> FloatArray:
+    out = np.full(len(p), np.nan)
+    out[1:] = p[1:] / p[:-1] - 1.0
+    return out
+
+
+def cumulative_return(closes: FloatArray, window: int) -> FloatArray:
+    """(P_t / P_{t−window} − 1) × 100."""
+
+    def calc(p: FloatArray) -> FloatArray:
+        out = np.full(len(p), np.nan)
+        if len(p) > window:
+            out[window:] = (p[window:] / p[:-window] - 1.0) * 100.0
+        return out
+
+    return _per_segment(closes, calc)
+
+
+def moving_average_return(closes: FloatArray, window: int) -> FloatArray:
+    """Mean of the last `window` daily returns, in percent."""
+    return _per_segment(
+        closes,
+        lambda p: pd.Series(_returns(p)).rolling(window, min_periods=window).mean().to_numpy(dtype=np.float64) * 100.0,
+    )
+
+
+def stdev_return(closes: FloatArray, window: int) -> FloatArray:
+    """Population standard deviation (ddof 0) of the last `window` daily returns, in percent of a day."""
+    return _per_segment(
+        closes,
+        lambda p: (
+            pd.Series(_returns(p)).rolling(window, min_periods=window).std(ddof=0).to_numpy(dtype=np.float64) * 100.0
+        ),
+    )
+
+
+def stdev_price(closes: FloatArray, window: int) -> FloatArray:
+    """Population standard deviation of the last `window` closes."""
+    return _per_segment(
+        closes,
+        lambda p: pd.Series(p).rolling(window, min_periods=window).std(ddof=0).to_numpy(dtype=np.float64),
+    )
+
+
+def max_drawdown(closes: FloatArray, window: int) -> FloatArray:
+    """Largest peak-to-trough fall within the last `window` closes, in percent (a positive number)."""
+
+    def calc(p: FloatArray) -> FloatArray:
+        out = np.full(len(p), np.nan)
+        if len(p) < window:
+            return out
+        windows = sliding_window_view(p, window)
+        peaks = np.maximum.accumulate(windows, axis=1)
+        out[window - 1 :] = (1.0 - windows / peaks).max(axis=1) * 100.0
+        return out
+
+    return _per_segment(closes, calc)
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """How the engine calls an indicator and how many closes it needs before it has a value."""
+
+    name: str
+    fn: Callable[[FloatArray, int], FloatArray]
+    needs_window: bool
+    min_closes: Callable[[int], int]
+    label: str
+
+
+INDICATORS: dict[str, IndicatorSpec] = {
+    spec.name: spec
+    for spec in (
+        IndicatorSpec("rsi", rsi, True, lambda w: w + 1, "RSI"),
+        IndicatorSpec("moving-average-price", moving_average_price, True, lambda w: w, "SMA"),
+        IndicatorSpec("exponential-moving-average-price", exponential_moving_average_price, True, lambda w: w, "EMA"),
+        IndicatorSpec("current-price", current_price, False, lambda w: 1, "price"),
+        IndicatorSpec("cumulative-return", cumulative_return, True, lambda w: w + 1, "cumret"),
+        IndicatorSpec("moving-average-return", moving_average_return, True, lambda w: w + 1, "MAret"),
+        IndicatorSpec("stdev-return", stdev_return, True, lambda w: w + 1, "stdret"),
+        IndicatorSpec("stdev-price", stdev_price, True, lambda w: w, "stdprice"),
+        IndicatorSpec("max-drawdown", max_drawdown, True, lambda w: w, "maxDD"),
+    )
+}

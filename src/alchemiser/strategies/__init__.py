@@ -1,0 +1,1 @@
+"""Strategies turn price history into target weights with reasons: symphony files and Python classes."""

@@ -1,0 +1,1 @@
+"""Composer-style symphonies: reader (text → s-expressions), compiler (→ Program), evaluator (→ weights)."""

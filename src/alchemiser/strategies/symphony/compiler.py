@@ -1,0 +1,390 @@
+"""Checks a symphony's s-expressions and compiles them into a `Program`.
+
+Every problem found is collected with its file:line:col, so `alchemiser check` can list them all at once.
+The walk uses an explicit stack: a file nested ten thousand levels deep compiles like a flat one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable
+from pathlib import Path
+
+from alchemiser.errors import SourceLocation, SymphonyError
+from alchemiser.indicators import INDICATORS
+from alchemiser.strategies.symphony.program import (
+    AssetNode,
+    Condition,
+    Const,
+    FilterNode,
+    IfNode,
+    IndicatorRef,
+    InverseVolNode,
+    MixNode,
+    Operand,
+    Program,
+    ProgramNode,
+)
+from alchemiser.strategies.symphony.reader import Atom, Form, Node, read_forms
+
+COMPARATORS = (">", "<", ">=", "<=", "=")
+NODE_OPERATORS = ("asset", "group", "weight-equal", "weight-specified", "weight-inverse-volatility", "if", "filter")
+_TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-/]{0,11}")
+MAX_WINDOW = 5000
+
+
+class SymphonyErrors(SymphonyError):
+    """Several problems in one file; `str()` lists one per line."""
+
+    def __init__(self, errors: list[SymphonyError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors), errors[0].location if errors else None)
+
+
+def _op(form: Node) -> str | None:
+    if isinstance(form, Form) and form.bracket == "(" and form.items:
+        head = form.items[0]
+        if isinstance(head, Atom) and head.kind == "symbol":
+            return str(head.value)
+    return None
+
+
+class _Compiler:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.errors: list[SymphonyError] = []
+        self.nodes: list[ProgramNode] = []
+        self.interned: dict[Hashable, int] = {}
+        self.symbols: dict[str, SourceLocation] = {}
+
+    # -- reporting -------------------------------------------------------------------------------------
+    def error(self, message: str, where: Node | SourceLocation) -> None:
+        loc = where if isinstance(where, SourceLocation) else where.loc
+        self.errors.append(SymphonyError(message, loc))
+
+    def add(self, key: Hashable, node: ProgramNode) -> int:
+        index = self.interned.get(key)
+        if index is None:
+            index = len(self.nodes)
+            self.nodes.append(node)
+            self.interned[key] = index
+        return index
+
+    def ticker(self, atom: Node, what: str) -> str | None:
+        if not (isinstance(atom, Atom) and atom.kind == "string"):
+            self.error(f'{what} must be a ticker string such as "SPY", not {atom.describe()}', atom)
+            return None
+        symbol = str(atom.value).strip().upper()
+        if not _TICKER.fullmatch(symbol):
+            self.error(f"{what}: {str(atom.value)!r} is not a valid ticker", atom)
+            return None
+        self.symbols.setdefault(symbol, atom.loc)
+        return symbol
+
+    # -- small argument readers ------------------------------------------------------------------------
+    def positive_int(self, node: Node, what: str) -> int | None:
+        if isinstance(node, Atom) and node.kind == "number":
+            value = node.value
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, int) and 0 < value <= MAX_WINDOW:
+                return value
+        self.error(f"{what} must be a whole number between 1 and {MAX_WINDOW}, not {node.describe()}", node)
+        return None
+
+    def window_arg(self, node: Node, op: str) -> int | None:
+        """`{:window 10}` (the export form) or a bare number."""
+        if isinstance(node, Form) and node.bracket == "{":
+            pairs = dict(zip(node.items[0::2], node.items[1::2], strict=True))
+            for key, value in pairs.items():
+                if isinstance(key, Atom) and key.kind == "keyword" and key.value == "window":
+                    return self.positive_int(value, f"`{op}` window")
+            self.error(f"`{op}` needs a window, e.g. {{:window 10}}", node)
+            return None
+        return self.positive_int(node, f"`{op}` window")
+
+    def indicator(self, form: Node, in_filter: bool) -> IndicatorRef | None:
+        op = _op(form)
+        if op is None or op not in INDICATORS:
+            known = ", ".join(INDICATORS)
+            what = f"`{op}`" if op else form.describe()
+            self.error(f"unknown indicator {what}; known indicators: {known}", form)
+            return None
+        assert isinstance(form, Form)
+        spec = INDICATORS[op]
+        args = form.items[1:]
+        symbol: str | None = None
+        if not in_filter:
+            if not args:
+                self.error(
+                    f'`{op}` needs a ticker, e.g. ({op} "SPY"{" {:window 10}" if spec.needs_window else ""})', form
+                )
+                return None
+            symbol = self.ticker(args[0], f"`{op}` ticker")
+            if symbol is None:
+                return None
+            args = args[1:]
+        window: int | None = None
+        if spec.needs_window:
+            if len(args) != 1:
+                self.error(f"`{op}` needs exactly one window, e.g. {{:window 10}} (got {len(args)} arguments)", form)
+                return None
+            window = self.window_arg(args[0], op)
+            if window is None:
+                return None
+        elif len(args) > 1 or (args and not (isinstance(args[0], Form) and args[0].bracket == "{")):
+            self.error(f"`{op}` takes no window", form)
+            return None
+        return IndicatorRef(op, symbol, window, form.loc)
+
+    def operand(self, node: Node) -> Operand | None:
+        if isinstance(node, Atom) and node.kind == "number":
+            return Const(float(node.value), node.loc)  # type: ignore[arg-type]
+        return self.indicator(node, in_filter=False)
+
+    def condition(self, node: Node) -> Condition | None:
+        op = _op(node)
+        if op not in COMPARATORS:
+            self.error(f"an `if` condition must be a comparison ({' '.join(COMPARATORS)}), not {node.describe()}", node)
+            return None
+        assert isinstance(node, Form)
+        if len(node.items) != 3:
+            self.error(f"`{op}` compares exactly two values (got {len(node.items) - 1})", node)
+            return None
+        lhs, rhs = self.operand(node.items[1]), self.operand(node.items[2])
+        if lhs is None or rhs is None:
+            return None
+        if isinstance(lhs, Const) and isinstance(rhs, Const):
+            self.error("a comparison of two constants is always the same; compare an indicator", node)
+            return None
+        return Condition(op, lhs, rhs, node.loc)
+
+    def vector(self, node: Node, op: str, what: str) -> list[Node] | None:
+        if not (isinstance(node, Form) and node.bracket == "["):
+            self.error(f"`{op}` expects {what} in a vector [...], not {node.describe()}", node)
+            return None
+        if not node.items:
+            self.error(f"`{op}` has an empty {what} vector", node)
+            return None
+        return node.items
+
+    # -- structure -------------------------------------------------------------------------------------
+    def expand(self, form: Node) -> list[Node] | None:
+        """Validate `form`'s shape and return the forms of its child nodes (None when malformed)."""
+        op = _op(form)
+        if op is None:
+            self.error(f"expected a node such as (asset ...) or (weight-equal [...]), found {form.describe()}", form)
+            return None
+        assert isinstance(form, Form)
+        args = form.items[1:]
+        if op == "asset":
+            if not 1 <= len(args) <= 2:
+                self.error(f"`asset` takes a ticker and an optional name (got {len(args)} arguments)", form)
+            return []
+        if op in ("weight-equal",):
+            if len(args) != 1:
+                self.error(f"`{op}` takes one vector of children (got {len(args)} arguments)", form)
+                return None
+            return self.vector(args[0], op, "children")
+        if op == "group":
+            if len(args) != 2 or not (isinstance(args[0], Atom) and args[0].kind == "string"):
+                self.error("`group` takes a name string and a vector of children", form)
+                return None
+            return self.vector(args[1], op, "children")
+        if op == "weight-specified":
+            if len(args) == 2 and isinstance(args[1], Form) and args[1].bracket == "[":
+                return self.vector(args[1], op, "children")
+            if not args or len(args) % 2:
+                self.error(
+                    "`weight-specified` takes weight/child pairs: (weight-specified 0.6 (asset ...) 0.4 (asset ...))",
+                    form,
+                )
+                return None
+            return args[1::2]
+        if op == "weight-inverse-volatility":
+            if len(args) != 2:
+                self.error("`weight-inverse-volatility` takes a window and a vector of children", form)
+                return None
+            return self.vector(args[1], op, "children")
+        if op == "if":
+            if len(args) != 3:
+                missing = " (an `if` needs a condition, a then-branch and an else-branch)"
+                self.error(f"`if` takes 3 arguments, got {len(args)}{missing}", form)
+                return None
+            then = self.vector(args[1], "if", "then-branch")
+            otherwise = self.vector(args[2], "if", "else-branch")
+            if then is None or otherwise is None:
+                return None
+            return [*then, *otherwise]
+        if op == "filter":
+            if len(args) != 3:
+                self.error("`filter` takes a metric, a selector and a vector of children", form)
+                return None
+            return self.vector(args[2], op, "children")
+        if op in INDICATORS or op in COMPARATORS:
+            self.error(f"`{op}` is not a node here; it belongs in an `if` condition or a `filter` metric", form)
+            return None
+        if op in ("select-top", "select-bottom"):
+            self.error(f"`{op}` belongs in a `filter`", form)
+            return None
+        self.error(f"unknown operator `{op}`", form)
+        return None
+
+    def mix(self, kind: str, kids: list[int], weights: list[float], label: str | None, loc: SourceLocation) -> int:
+        total = sum(weights)
+        norm = tuple(w / total for w in weights)
+        key = ("mix", kind if kind != "group" else "group:" + (label or ""), tuple(kids), norm)
+        return self.add(key, MixNode(kind, tuple(kids), norm, label, loc))
+
+    def build(self, form: Form, kids: list[int]) -> int | None:
+        """Make the node for a form whose children compiled to `kids`."""
+        op = _op(form)
+        args = form.items[1:]
+        if op == "asset":
+            symbol = self.ticker(args[0], "`asset`") if args else None
+            if symbol is None:
+                return None
+            name = args[1].value if len(args) > 1 and isinstance(args[1], Atom) else None
+            return self.add(("asset", symbol), AssetNode(symbol, str(name) if name is not None else None, form.loc))
+        if op == "weight-equal":
+            return self.mix("weight-equal", kids, [1.0] * len(kids), None, form.loc)
+        if op == "group":
+            label = str(args[0].value) if isinstance(args[0], Atom) else None
+            return self.mix("group", kids, [1.0] * len(kids), label, form.loc)
+        if op == "weight-specified":
+            raw = args[0].items if isinstance(args[0], Form) and args[0].bracket == "[" else args[0::2]
+            weights: list[float] = []
+            for w in raw:
+                if not (isinstance(w, Atom) and w.kind == "number" and float(w.value) >= 0):  # type: ignore[arg-type]
+                    self.error(f"`weight-specified` weight must be a non-negative number, not {w.describe()}", w)
+                    return None
+                weights.append(float(w.value))  # type: ignore[arg-type]
+            if len(weights) != len(kids):
+                self.error(f"`weight-specified` has {len(weights)} weights for {len(kids)} children", form)
+                return None
+            if sum(weights) <= 0:
+                self.error("`weight-specified` weights add up to zero", form)
+                return None
+            return self.mix("weight-specified", kids, weights, None, form.loc)
+        if op == "weight-inverse-volatility":
+            window = self.window_arg(args[0], op)
+            if window is None:
+                return None
+            return self.add(("ivol", window, tuple(kids)), InverseVolNode(window, tuple(kids), form.loc))
+        if op == "if":
+            cond = self.condition(args[0])
+            if cond is None:
+                return None
+            n_then = len(args[1].items) if isinstance(args[1], Form) else 0
+            then = self.branch(kids[:n_then], args[1])
+            otherwise = self.branch(kids[n_then:], args[2])
+            return self.add(("if", cond_key(cond), then, otherwise), IfNode(cond, then, otherwise, form.loc))
+        if op == "filter":
+            metric = self.indicator(args[0], in_filter=True)
+            selector = self.selector(args[1])
+            if metric is None or selector is None:
+                return None
+            select, count = selector
+            key = ("filter", metric.indicator, metric.window, select, count, tuple(kids))
+            return self.add(key, FilterNode(metric, select, count, tuple(kids), form.loc))
+        raise AssertionError(op)  # pragma: no cover - expand() rejected anything else
+
+    def branch(self, kids: list[int], vector: Node) -> int:
+        if len(kids) == 1:
+            return kids[0]
+        return self.mix("branch", kids, [1.0] * len(kids), None, vector.loc)
+
+    def selector(self, node: Node) -> tuple[str, int] | None:
+        op = _op(node)
+        if op not in ("select-top", "select-bottom"):
+            self.error(f"`filter` needs (select-top N) or (select-bottom N), not {node.describe()}", node)
+            return None
+        assert isinstance(node, Form)
+        if len(node.items) != 2:
+            self.error(f"`{op}` takes one count", node)
+            return None
+        count = self.positive_int(node.items[1], f"`{op}` count")
+        return None if count is None else (op.removeprefix("select-"), count)
+
+    def compile_tree(self, top: Node) -> int | None:
+        """Post-order walk with an explicit stack; returns the root node index."""
+        done: dict[int, int | None] = {}
+        stack: list[tuple[Node, list[Node] | None]] = [(top, None)]
+        while stack:
+            form, children = stack.pop()
+            if children is None:
+                kids = self.expand(form)
+                if kids is None:
+                    done[id(form)] = None
+                    continue
+                stack.append((form, kids))
+                stack.extend((child, None) for child in reversed(kids))
+                continue
+            results = [done.pop(id(child)) for child in children]
+            if any(r is None for r in results):
+                done[id(form)] = None
+                continue
+            assert isinstance(form, Form)
+            done[id(form)] = self.build(form, [r for r in results if r is not None])
+        return done[id(top)]
+
+
+def cond_key(cond: Condition) -> Hashable:
+    def operand_key(o: Operand) -> Hashable:
+        return ("c", o.value) if isinstance(o, Const) else ("i", o.indicator, o.symbol, o.window)
+
+    return (cond.op, operand_key(cond.lhs), operand_key(cond.rhs))
+
+
+def _settings(form: Node, compiler: _Compiler) -> dict[str, object]:
+    if not (isinstance(form, Form) and form.bracket == "{"):
+        compiler.error("symphony settings must be a map such as {:rebalance-frequency :daily}", form)
+        return {}
+    settings: dict[str, object] = {}
+    for key, value in zip(form.items[0::2], form.items[1::2], strict=True):
+        name = str(key.value) if isinstance(key, Atom) else key.describe()
+        settings[name] = value.value if isinstance(value, Atom) else value.describe()
+    return settings
+
+
+def compile_text(text: str, filename: str = "<input>") -> Program:
+    """Parse and compile; raises `SymphonyErrors` listing every problem found."""
+    try:
+        forms = read_forms(text, filename)
+    except SymphonyError as exc:
+        raise SymphonyErrors([exc]) from None
+    compiler = _Compiler(filename)
+    name = Path(filename).stem
+    settings: dict[str, object] = {}
+    body: Node | None = None
+    if not forms:
+        raise SymphonyErrors([SymphonyError("the file holds no symphony", SourceLocation(filename, 1, 1))])
+    first = forms[0]
+    if len(forms) > 1:
+        compiler.error("a symphony file holds one top-level form; found more after this one", forms[1])
+    if _op(first) == "defsymphony":
+        assert isinstance(first, Form)
+        args = first.items[1:]
+        if len(args) != 3 or not (isinstance(args[0], Atom) and args[0].kind == "string"):
+            compiler.error("`defsymphony` takes a name string, a settings map and one body node", first)
+        else:
+            name = str(args[0].value)
+            settings = _settings(args[1], compiler)
+            body = args[2]
+    else:
+        body = first
+    root = compiler.compile_tree(body) if body is not None else None
+    if compiler.errors or root is None:
+        if not compiler.errors:  # pragma: no cover - a failed node always reports why
+            compiler.error("the symphony did not compile", first)
+        compiler.errors.sort(key=lambda e: (e.location.line, e.location.col) if e.location else (0, 0))
+        raise SymphonyErrors(compiler.errors)
+    return Program(name, filename, compiler.nodes, root, settings, compiler.symbols)
+
+
+def compile_file(path: Path) -> Program:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(str(path), 1, 1))]) from None
+    return compile_text(text, str(path))

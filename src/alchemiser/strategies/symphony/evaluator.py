@@ -1,0 +1,414 @@
+"""Evaluates a compiled symphony on every date of a price history at once, with numpy arrays.
+
+Each node yields, for every date, the weights it would hold (symbol → array) and a `bad` mask of dates on
+which it cannot be decided (an indicator lacked history). Nodes run in post-order in one loop, so the whole
+of twenty years costs about as much as a single day. A decision trace for one date is read off afterwards
+from small per-node snapshots taken during the same pass.
+
+Group metrics follow Composer: a group's return on day t is its allocation decided at t−1 times each
+asset's t−1→t return, and price-like metrics use the equity curve compounded from that stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from alchemiser.data.history import PriceHistory
+from alchemiser.errors import DataError, InsufficientHistoryError, StrategyError
+from alchemiser.indicators import INDICATORS, FloatArray
+from alchemiser.strategies.symphony.program import (
+    AssetNode,
+    Condition,
+    Const,
+    FilterNode,
+    IfNode,
+    IndicatorRef,
+    InverseVolNode,
+    MixNode,
+    Operand,
+    Program,
+    children_of,
+)
+
+BoolArray = npt.NDArray[np.bool_]
+_CMP = {
+    ">": np.greater,
+    "<": np.less,
+    ">=": np.greater_equal,
+    "<=": np.less_equal,
+    "=": np.equal,
+}
+
+
+class IndicatorCache:
+    """Indicator series keyed by (subject, indicator, window), shared by every strategy on one history."""
+
+    def __init__(self, history: PriceHistory) -> None:
+        self.history = history
+        self._series: dict[tuple[str, str, int | None], FloatArray] = {}
+
+    def get(self, subject: str, indicator: str, window: int | None, prices: FloatArray | None = None) -> FloatArray:
+        key = (subject, indicator, window)
+        series = self._series.get(key)
+        if series is None:
+            if prices is None:
+                if subject not in self.history.closes:
+                    raise DataError(f"no market data loaded for {subject}")
+                prices = self.history.closes[subject]
+            series = INDICATORS[indicator].fn(prices, window or 0)
+            self._series[key] = series
+        return series
+
+
+@dataclass
+class _Result:
+    weights: dict[str, FloatArray]
+    bad: BoolArray
+
+
+@dataclass
+class _Snapshot:
+    """One node's state on the traced date."""
+
+    weights: dict[str, float]
+    bad: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    depth: int
+    kind: str
+    text: str
+    location: str
+    share: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "depth": self.depth,
+            "kind": self.kind,
+            "text": self.text,
+            "location": self.location,
+            "share": round(self.share, 10),
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The allocation on one date and why: the path taken through the tree."""
+
+    weights: dict[str, float]
+    trace: list[TraceStep]
+
+
+@dataclass(frozen=True)
+class AllocationMatrix:
+    """Weights on every date: `weights[i, j]` for `dates[i]`, `symbols[j]`; `valid[i]` when decidable."""
+
+    dates: Any
+    symbols: list[str]
+    weights: FloatArray
+    valid: BoolArray
+
+    def row(self, index: int) -> dict[str, float]:
+        return {s: float(w) for s, w in zip(self.symbols, self.weights[index], strict=True) if w > 1e-12}
+
+
+def _equity_from_returns(returns: FloatArray) -> FloatArray:
+    """Compound a return stream into an equity curve, restarting at 1 after every undefined stretch."""
+    equity = np.full(len(returns), np.nan)
+    finite = np.isfinite(returns)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
+    for start, end in zip(edges[0::2], edges[1::2], strict=True):
+        if start > 0:
+            equity[start - 1] = 1.0
+        equity[start:end] = np.cumprod(1.0 + returns[start:end])
+    return equity
+
+
+class SymphonyEvaluator:
+    """Runs one program over one history; `trace_index` chooses the date whose decision is explained."""
+
+    def __init__(self, program: Program, history: PriceHistory, cache: IndicatorCache | None = None) -> None:
+        self.program = program
+        self.history = history
+        self.cache = cache or IndicatorCache(history)
+        self.n = len(history.dates)
+        self._equity: dict[int, FloatArray] = {}
+        self._asset_returns: dict[str, FloatArray] = {}
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _closes(self, symbol: str) -> FloatArray:
+        try:
+            return self.history.closes[symbol]
+        except KeyError:
+            loc = self.program.symbol_locations.get(symbol)
+            raise StrategyError(
+                f"{loc}: no market data loaded for {symbol}" if loc else f"no data for {symbol}"
+            ) from None
+
+    def _operand(self, operand: Operand) -> FloatArray:
+        if isinstance(operand, Const):
+            return np.full(self.n, operand.value)
+        assert operand.symbol is not None
+        self._closes(operand.symbol)
+        return self.cache.get(operand.symbol, operand.indicator, operand.window)
+
+    def _ret(self, symbol: str) -> FloatArray:
+        r = self._asset_returns.get(symbol)
+        if r is None:
+            r = self.history.returns(symbol)
+            self._asset_returns[symbol] = r
+        return r
+
+    def _equity_curve(self, index: int, result: _Result) -> FloatArray:
+        """The equity a node's own picks would have earned (its allocation at t−1 × returns t−1→t)."""
+        curve = self._equity.get(index)
+        if curve is None:
+            stream = np.zeros(self.n)
+            for symbol, w in result.weights.items():
+                contrib = np.zeros(self.n)
+                contrib[1:] = w[:-1] * self._ret(symbol)[1:]
+                # an asset not yet trading contributes nothing when it is not held (weight 0)
+                contrib[1:][w[:-1] == 0.0] = 0.0
+                stream += contrib
+            stream[0] = np.nan
+            stream[1:][result.bad[:-1]] = np.nan
+            curve = _equity_from_returns(stream)
+            self._equity[index] = curve
+        return curve
+
+    def _child_metric(self, child: int, results: dict[int, _Result], indicator: str, window: int | None) -> FloatArray:
+        node = self.program.nodes[child]
+        if isinstance(node, AssetNode):
+            self._closes(node.symbol)
+            return self.cache.get(node.symbol, indicator, window)
+        curve = self._equity_curve(child, results[child])
+        return self.cache.get(f"#node{id(self.program)}:{child}", indicator, window, curve)
+
+    # -- the pass --------------------------------------------------------------------------------------
+    def run(self, trace_index: int | None = None) -> tuple[_Result, dict[int, _Snapshot]]:
+        nodes = self.program.nodes
+        consumers = [0] * len(nodes)
+        for node in nodes:
+            for c in children_of(node):
+                consumers[c] += 1
+        results: dict[int, _Result] = {}
+        snaps: dict[int, _Snapshot] = {}
+        n = self.n
+        for index, node in enumerate(nodes):
+            detail: dict[str, Any] = {}
+            if isinstance(node, AssetNode):
+                prices = self._closes(node.symbol)
+                result = _Result({node.symbol: np.ones(n)}, ~np.isfinite(prices))
+            elif isinstance(node, MixNode):
+                result = self._mix([(results[c], w) for c, w in zip(node.children, node.weights, strict=True)])
+            elif isinstance(node, IfNode):
+                result = self._if(node.condition, results[node.then], results[node.otherwise], detail, trace_index)
+            elif isinstance(node, FilterNode):
+                result = self._filter(node, results, detail, trace_index)
+            else:
+                result = self._inverse_vol(node, results, detail, trace_index)
+            results[index] = result
+            if trace_index is not None:
+                snaps[index] = _Snapshot(
+                    {s: float(w[trace_index]) for s, w in result.weights.items() if w[trace_index] > 1e-12},
+                    bool(result.bad[trace_index]),
+                    detail,
+                )
+            for c in children_of(node):
+                consumers[c] -= 1
+                if consumers[c] == 0 and c != self.program.root:
+                    results.pop(c, None)
+                    self._equity.pop(c, None)
+        return results[self.program.root], snaps
+
+    def _mix(self, parts: list[tuple[_Result, float]]) -> _Result:
+        weights: dict[str, FloatArray] = {}
+        bad = np.zeros(self.n, dtype=bool)
+        for result, share in parts:
+            bad |= result.bad
+            for symbol, w in result.weights.items():
+                if symbol in weights:
+                    weights[symbol] = weights[symbol] + share * w
+                else:
+                    weights[symbol] = share * w
+        return _Result(weights, bad)
+
+    def _if(self, cond: Condition, then: _Result, other: _Result, detail: dict[str, Any], at: int | None) -> _Result:
+        lhs, rhs = self._operand(cond.lhs), self._operand(cond.rhs)
+        undecided = ~(np.isfinite(lhs) & np.isfinite(rhs))
+        with np.errstate(invalid="ignore"):
+            take = _CMP[cond.op](lhs, rhs) & ~undecided
+        weights: dict[str, FloatArray] = {}
+        for symbol in then.weights.keys() | other.weights.keys():
+            a = then.weights.get(symbol)
+            b = other.weights.get(symbol)
+            if a is None:
+                weights[symbol] = np.where(take, 0.0, b)  # type: ignore[arg-type]
+            elif b is None:
+                weights[symbol] = np.where(take, a, 0.0)
+            else:
+                weights[symbol] = np.where(take, a, b)
+        bad = undecided | np.where(take, then.bad, other.bad)
+        if at is not None:
+            detail.update(lhs=float(lhs[at]), rhs=float(rhs[at]), take=bool(take[at]))
+        return _Result(weights, bad)
+
+    def _filter(self, node: FilterNode, results: dict[int, _Result], detail: dict[str, Any], at: int | None) -> _Result:
+        metric = node.metric
+        scores = np.column_stack(
+            [self._child_metric(c, results, metric.indicator, metric.window) for c in node.children]
+        )
+        undecided: BoolArray = np.asarray(~np.isfinite(scores).all(axis=1))
+        keyed = np.where(np.isfinite(scores), scores, np.inf)
+        order = np.argsort(-keyed if node.select == "top" else keyed, axis=1, kind="stable")
+        count = min(node.count, len(node.children))
+        chosen = np.zeros(scores.shape, dtype=bool)
+        np.put_along_axis(chosen, order[:, :count], True, axis=1)
+        share = 1.0 / count
+        weights: dict[str, FloatArray] = {}
+        bad = undecided.copy()
+        for k, child in enumerate(node.children):
+            mask = chosen[:, k]
+            res = results[child]
+            bad |= mask & res.bad
+            for symbol, w in res.weights.items():
+                part = np.where(mask, share * w, 0.0)
+                weights[symbol] = weights[symbol] + part if symbol in weights else part
+        if at is not None:
+            detail.update(scores=[float(s) for s in scores[at]], chosen=[bool(c) for c in chosen[at]])
+        return _Result(weights, bad)
+
+    def _inverse_vol(
+        self, node: InverseVolNode, results: dict[int, _Result], detail: dict[str, Any], at: int | None
+    ) -> _Result:
+        vols = np.column_stack([self._child_metric(c, results, "stdev-return", node.window) for c in node.children])
+        undecided: BoolArray = np.asarray(~np.isfinite(vols).all(axis=1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inverse = 1.0 / vols
+            zero = vols == 0.0
+            # a riskless child takes everything (the limit of 1/vol), shared among such children
+            inverse = np.where(zero.any(axis=1, keepdims=True), zero.astype(float), inverse)
+            shares = inverse / inverse.sum(axis=1, keepdims=True)
+        shares = np.where(undecided[:, None], 0.0, shares)
+        weights: dict[str, FloatArray] = {}
+        bad = undecided.copy()
+        for k, child in enumerate(node.children):
+            res = results[child]
+            bad |= res.bad
+            for symbol, w in res.weights.items():
+                part = shares[:, k] * w
+                weights[symbol] = weights[symbol] + part if symbol in weights else part
+        if at is not None:
+            detail.update(vols=[float(v) for v in vols[at]], shares=[float(s) for s in shares[at]])
+        return _Result(weights, bad)
+
+
+# -- reading the decision back ---------------------------------------------------------------------------
+def _fmt(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.2f}"
+
+
+def _missing(ref: IndicatorRef, subject: str | None = None) -> StrategyError:
+    err = InsufficientHistoryError(subject or ref.symbol or "?", ref.indicator, ref.window)
+    return StrategyError(f"{ref.loc}: {err}")
+
+
+def explain(program: Program, snaps: dict[int, _Snapshot]) -> list[TraceStep]:
+    """Walk the taken path top-down (explicit stack) and describe each decision; raise if undecidable."""
+    steps: list[TraceStep] = []
+    stack: list[tuple[int, int, float]] = [(program.root, 0, 1.0)]
+    while stack:
+        index, depth, share = stack.pop()
+        node = program.nodes[index]
+        snap = snaps[index]
+        loc = str(node.loc)
+        pending: list[tuple[int, int, float]] = []
+        if isinstance(node, AssetNode):
+            if snap.bad:
+                raise DataError(f"{loc}: no price for {node.symbol} on this date (not trading yet?)")
+            named = f" ({node.name})" if node.name else ""
+            steps.append(TraceStep(depth, "asset", f"{node.symbol}{named} → {share:.1%}", loc, share))
+        elif isinstance(node, MixNode):
+            if node.kind == "group":
+                steps.append(TraceStep(depth, "group", f"group '{node.label}'", loc, share))
+            elif node.kind == "weight-specified":
+                parts = ", ".join(
+                    f"{program.node_label(c)} {w:.1%}" for c, w in zip(node.children, node.weights, strict=True)
+                )
+                steps.append(TraceStep(depth, "weight", f"weight-specified: {parts}", loc, share))
+            elif len(node.children) > 1:
+                steps.append(TraceStep(depth, "weight", f"weight-equal over {len(node.children)}", loc, share))
+            inner = depth + (1 if node.kind == "group" or len(node.children) > 1 else 0)
+            pending = [(c, inner, share * w) for c, w in zip(node.children, node.weights, strict=True)]
+        elif isinstance(node, IfNode):
+            cond = node.condition
+            lhs, rhs, take = snap.detail["lhs"], snap.detail["rhs"], snap.detail["take"]
+            for operand, value in ((cond.lhs, lhs), (cond.rhs, rhs)):
+                if isinstance(operand, IndicatorRef) and not np.isfinite(value):
+                    raise _missing(operand)
+            text = (
+                f"{cond.lhs.label()} = {_fmt(lhs)} {cond.op} "
+                f"{cond.rhs.label()}{'' if isinstance(cond.rhs, Const) else ' = ' + _fmt(rhs)}"
+                f" → {'true: then' if take else 'false: else'}"
+            )
+            steps.append(TraceStep(depth, "if", text, loc, share))
+            pending = [(node.then if take else node.otherwise, depth + 1, share)]
+        elif isinstance(node, FilterNode):
+            scores, chosen = snap.detail["scores"], snap.detail["chosen"]
+            for child, score in zip(node.children, scores, strict=True):
+                if not np.isfinite(score):
+                    raise _missing(node.metric, program.node_label(child))
+            ranked = sorted(
+                zip(node.children, scores, chosen, strict=True),
+                key=lambda t: -t[1] if node.select == "top" else t[1],
+            )
+            listing = ", ".join(f"{program.node_label(c)} {_fmt(s)}{' ✓' if ok else ''}" for c, s, ok in ranked)
+            text = f"filter {node.metric.label('·')} select-{node.select} {node.count}: {listing}"
+            steps.append(TraceStep(depth, "filter", text, loc, share))
+            picked = [c for c, ok in zip(node.children, chosen, strict=True) if ok]
+            pending = [(c, depth + 1, share / len(picked)) for c in picked]
+        else:
+            vols, shares = snap.detail["vols"], snap.detail["shares"]
+            for child, vol in zip(node.children, vols, strict=True):
+                if not np.isfinite(vol):
+                    raise _missing(IndicatorRef("stdev-return", None, node.window, node.loc), program.node_label(child))
+            listing = ", ".join(
+                f"{program.node_label(c)} vol {_fmt(v)}% → {s:.1%}"
+                for c, v, s in zip(node.children, vols, shares, strict=True)
+            )
+            steps.append(
+                TraceStep(depth, "inverse-volatility", f"inverse volatility ({node.window}d): {listing}", loc, share)
+            )
+            pending = [(c, depth + 1, share * s) for c, s in zip(node.children, shares, strict=True) if s > 0]
+        stack.extend(reversed(pending))
+    return steps
+
+
+def decide(program: Program, history: PriceHistory, cache: IndicatorCache | None = None) -> Decision:
+    """The allocation at the last date of `history`, with its trace; fails closed when undecidable."""
+    evaluator = SymphonyEvaluator(program, history, cache)
+    at = evaluator.n - 1
+    root, snaps = evaluator.run(trace_index=at)
+    trace = explain(program, snaps)
+    if snaps[program.root].bad:  # pragma: no cover - explain() raises on the first undecidable step
+        raise StrategyError(f"{program.name}: cannot decide on {history.end}")
+    weights = {s: float(w[at]) for s, w in root.weights.items() if w[at] > 1e-12}
+    total = sum(weights.values())
+    return Decision({s: w / total for s, w in sorted(weights.items())}, trace)
+
+
+def evaluate_all(program: Program, history: PriceHistory, cache: IndicatorCache | None = None) -> AllocationMatrix:
+    """Weights on every date of `history` (each date using only data up to itself)."""
+    evaluator = SymphonyEvaluator(program, history, cache)
+    root, _ = evaluator.run()
+    symbols = sorted(root.weights)
+    matrix = np.column_stack([root.weights[s] for s in symbols]) if symbols else np.zeros((evaluator.n, 0))
+    valid = ~root.bad
+    matrix = np.where(valid[:, None], matrix, 0.0)
+    return AllocationMatrix(history.dates, symbols, matrix, valid)
