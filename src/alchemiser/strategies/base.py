@@ -44,7 +44,12 @@ class PythonStrategy:
         raise NotImplementedError
 
     def decide(self, history: PriceHistory, cache: IndicatorCache | None = None) -> Decision:
-        out = self.allocate(history)
+        try:
+            out = self.allocate(history)
+        except StrategyError:
+            raise
+        except Exception as exc:  # a bug in user code fails this strategy closed, with its reason
+            raise StrategyError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
         weights, reasons = out if isinstance(out, tuple) else (out, [])
         total = sum(w for w in weights.values() if w > 0)
         if not weights or total <= 0 or any(not np.isfinite(w) or w < 0 for w in weights.values()):

@@ -7,7 +7,7 @@ The walk uses an explicit stack: a file nested ten thousand levels deep compiles
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from alchemiser.errors import SourceLocation, SymphonyError
@@ -62,11 +62,12 @@ class _Compiler:
         loc = where if isinstance(where, SourceLocation) else where.loc
         self.errors.append(SymphonyError(message, loc))
 
-    def add(self, key: Hashable, node: ProgramNode) -> int:
+    def add(self, key: Hashable, make: Callable[[], ProgramNode]) -> int:
+        """The node for `key`, made (and its location computed) only the first time it is seen."""
         index = self.interned.get(key)
         if index is None:
             index = len(self.nodes)
-            self.nodes.append(node)
+            self.nodes.append(make())
             self.interned[key] = index
         return index
 
@@ -78,7 +79,8 @@ class _Compiler:
         if not _TICKER.fullmatch(symbol):
             self.error(f"{what}: {str(atom.value)!r} is not a valid ticker", atom)
             return None
-        self.symbols.setdefault(symbol, atom.loc)
+        if symbol not in self.symbols:
+            self.symbols[symbol] = atom.loc
         return symbol
 
     # -- small argument readers ------------------------------------------------------------------------
@@ -230,11 +232,11 @@ class _Compiler:
         self.error(f"unknown operator `{op}`", form)
         return None
 
-    def mix(self, kind: str, kids: list[int], weights: list[float], label: str | None, loc: SourceLocation) -> int:
+    def mix(self, kind: str, kids: list[int], weights: list[float], label: str | None, form: Node) -> int:
         total = sum(weights)
         norm = tuple(w / total for w in weights)
         key = ("mix", kind if kind != "group" else "group:" + (label or ""), tuple(kids), norm)
-        return self.add(key, MixNode(kind, tuple(kids), norm, label, loc))
+        return self.add(key, lambda: MixNode(kind, tuple(kids), norm, label, form.loc))
 
     def build(self, form: Form, kids: list[int]) -> int | None:
         """Make the node for a form whose children compiled to `kids`."""
@@ -245,12 +247,14 @@ class _Compiler:
             if symbol is None:
                 return None
             name = args[1].value if len(args) > 1 and isinstance(args[1], Atom) else None
-            return self.add(("asset", symbol), AssetNode(symbol, str(name) if name is not None else None, form.loc))
+            return self.add(
+                ("asset", symbol), lambda: AssetNode(symbol, str(name) if name is not None else None, form.loc)
+            )
         if op == "weight-equal":
-            return self.mix("weight-equal", kids, [1.0] * len(kids), None, form.loc)
+            return self.mix("weight-equal", kids, [1.0] * len(kids), None, form)
         if op == "group":
             label = str(args[0].value) if isinstance(args[0], Atom) else None
-            return self.mix("group", kids, [1.0] * len(kids), label, form.loc)
+            return self.mix("group", kids, [1.0] * len(kids), label, form)
         if op == "weight-specified":
             raw = args[0].items if isinstance(args[0], Form) and args[0].bracket == "[" else args[0::2]
             weights: list[float] = []
@@ -265,12 +269,12 @@ class _Compiler:
             if sum(weights) <= 0:
                 self.error("`weight-specified` weights add up to zero", form)
                 return None
-            return self.mix("weight-specified", kids, weights, None, form.loc)
+            return self.mix("weight-specified", kids, weights, None, form)
         if op == "weight-inverse-volatility":
             window = self.window_arg(args[0], op)
             if window is None:
                 return None
-            return self.add(("ivol", window, tuple(kids)), InverseVolNode(window, tuple(kids), form.loc))
+            return self.add(("ivol", window, tuple(kids)), lambda: InverseVolNode(window, tuple(kids), form.loc))
         if op == "if":
             cond = self.condition(args[0])
             if cond is None:
@@ -278,7 +282,7 @@ class _Compiler:
             n_then = len(args[1].items) if isinstance(args[1], Form) else 0
             then = self.branch(kids[:n_then], args[1])
             otherwise = self.branch(kids[n_then:], args[2])
-            return self.add(("if", cond_key(cond), then, otherwise), IfNode(cond, then, otherwise, form.loc))
+            return self.add(("if", cond_key(cond), then, otherwise), lambda: IfNode(cond, then, otherwise, form.loc))
         if op == "filter":
             metric = self.indicator(args[0], in_filter=True)
             selector = self.selector(args[1])
@@ -286,13 +290,13 @@ class _Compiler:
                 return None
             select, count = selector
             key = ("filter", metric.indicator, metric.window, select, count, tuple(kids))
-            return self.add(key, FilterNode(metric, select, count, tuple(kids), form.loc))
+            return self.add(key, lambda: FilterNode(metric, select, count, tuple(kids), form.loc))
         raise AssertionError(op)  # pragma: no cover - expand() rejected anything else
 
     def branch(self, kids: list[int], vector: Node) -> int:
         if len(kids) == 1:
             return kids[0]
-        return self.mix("branch", kids, [1.0] * len(kids), None, vector.loc)
+        return self.mix("branch", kids, [1.0] * len(kids), None, vector)
 
     def selector(self, node: Node) -> tuple[str, int] | None:
         op = _op(node)

@@ -9,18 +9,51 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
 
 from alchemiser.errors import SourceLocation, SymphonyError
 
 
-@dataclass(slots=True, eq=False)
+class _Positions:
+    """Token number → line:col, worked out only when a location is asked for.
+
+    Reading stores each node's token number, not its offset: collecting offsets for every token would cost
+    as much as the rest of the reading, and most are never needed.
+    """
+
+    __slots__ = ("_offsets", "_starts", "filename", "text")
+
+    def __init__(self, text: str, filename: str) -> None:
+        self.text = text
+        self.filename = filename
+        self._offsets: list[int] | None = None
+        self._starts: list[int] | None = None
+
+    def at_offset(self, offset: int) -> SourceLocation:
+        if self._starts is None:
+            self._starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        line = bisect.bisect_right(self._starts, offset)
+        return SourceLocation(self.filename, line, offset - self._starts[line - 1] + 1)
+
+    def at(self, token: int) -> SourceLocation:
+        if self._offsets is None:
+            self._offsets = [m.start() for m in _TOKEN.finditer(self.text)]
+        return self.at_offset(self._offsets[token])
+
+
 class Atom:
     """A symbol (`weight-equal`, `>`), keyword (`:window`), string, number or `nil`."""
 
-    kind: str  # "symbol" | "keyword" | "string" | "number" | "nil" | "bool"
-    value: object
-    loc: SourceLocation
+    __slots__ = ("_pos", "kind", "token", "value")
+
+    def __init__(self, kind: str, value: object, token: int, pos: _Positions) -> None:
+        self.kind = kind  # "symbol" | "keyword" | "string" | "number" | "nil" | "bool"
+        self.value = value
+        self.token = token
+        self._pos = pos
+
+    @property
+    def loc(self) -> SourceLocation:
+        return self._pos.at(self.token)
 
     def describe(self) -> str:
         if self.kind == "string":
@@ -30,13 +63,20 @@ class Atom:
         return f"{self.kind} {self.value}"
 
 
-@dataclass(slots=True, eq=False)
 class Form:
     """A bracketed collection: `(` list, `[` vector or `{` map."""
 
-    bracket: str
-    items: list[Node] = field(default_factory=list)
-    loc: SourceLocation = field(default_factory=lambda: SourceLocation("<input>", 1, 1))
+    __slots__ = ("_pos", "bracket", "items", "token")
+
+    def __init__(self, bracket: str, token: int, pos: _Positions) -> None:
+        self.bracket = bracket
+        self.items: list[Node] = []
+        self.token = token
+        self._pos = pos
+
+    @property
+    def loc(self) -> SourceLocation:
+        return self._pos.at(self.token)
 
     @property
     def kind(self) -> str:
@@ -51,33 +91,14 @@ class Form:
 Node = Atom | Form
 
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>[\s,]+)
-  | (?P<comment>;[^\n]*)
-  | (?P<open>[(\[{])
-  | (?P<close>[)\]}])
-  | (?P<string>"(?:[^"\\]|\\.)*")
-  | (?P<badstring>"(?:[^"\\]|\\.)*\Z)
-  | (?P<discard>\#_)
-  | (?P<atom>[^\s,;()\[\]{}"]+)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+_OPENERS = frozenset("([{")
+# One match per token (whitespace and commas are skipped by the search itself); the first character says
+# what kind of token it is, which is cheaper than asking the match object which group matched.
+_TOKEN = re.compile(r'[()\[\]{}]|"(?:[^"\\]|\\.)*"|;[^\n]*|#_|[^\s,;()\[\]{}"]+|"')
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?")
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
-
-
-class _Positions:
-    """Offset → line:col by binary search over line starts (cheap even for megabytes)."""
-
-    def __init__(self, text: str, filename: str) -> None:
-        self.starts = [0, *(m.end() for m in re.finditer("\n", text))]
-        self.filename = filename
-
-    def at(self, offset: int) -> SourceLocation:
-        line = bisect.bisect_right(self.starts, offset)
-        return SourceLocation(self.filename, line, offset - self.starts[line - 1] + 1)
+_NUMBER_START = frozenset("0123456789+-.")
+_SPECIAL_WORDS = frozenset(("nil", "true", "false"))
 
 
 def _unescape(body: str) -> str:
@@ -86,18 +107,20 @@ def _unescape(body: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
-def _atom(text: str, loc: SourceLocation) -> Atom:
-    if text.startswith(":") and len(text) > 1:
-        return Atom("keyword", text[1:], loc)
-    if text == "nil":
-        return Atom("nil", None, loc)
-    if text in ("true", "false"):
-        return Atom("bool", text == "true", loc)
-    if _NUMBER.fullmatch(text):
+def _atom(text: str, token: int, pos: _Positions) -> Atom:
+    first = text[0]
+    if first == ":" and len(text) > 1:
+        return Atom("keyword", text[1:], token, pos)
+    if first in _NUMBER_START and _NUMBER.fullmatch(text):
         if text.endswith("%"):
-            return Atom("number", float(text[:-1]) / 100.0, loc)
-        return Atom("number", float(text) if any(c in text for c in ".eE") else int(text), loc)
-    return Atom("symbol", text, loc)
+            return Atom("number", float(text[:-1]) / 100.0, token, pos)
+        is_float = "." in text or "e" in text or "E" in text
+        return Atom("number", float(text) if is_float else int(text), token, pos)
+    if text == "nil":
+        return Atom("nil", None, token, pos)
+    if text in ("true", "false"):
+        return Atom("bool", text == "true", token, pos)
+    return Atom("symbol", text, token, pos)
 
 
 def read_forms(text: str, filename: str = "<input>") -> list[Node]:
@@ -106,44 +129,38 @@ def read_forms(text: str, filename: str = "<input>") -> list[Node]:
     root: list[Node] = []
     stack: list[Form] = []
     discard_pending: list[int] = []  # stack depths at which a `#_` waits for its form
-    at = 0
-    n = len(text)
-    match = _TOKEN.match
-    while at < n:
-        m = match(text, at)
-        if m is None:  # pragma: no cover - the atom alternative matches any other character
-            raise SymphonyError("unreadable character", pos.at(at))
-        kind = m.lastgroup
-        start = at
-        at = m.end()
-        if kind in ("ws", "comment"):
-            continue
-        if kind == "discard":
-            discard_pending.append(len(stack))
-            continue
-        if kind == "open":
-            stack.append(Form(m.group(), [], pos.at(start)))
-            continue
+    for k, token in enumerate(_TOKEN.findall(text)):
+        first = token[0]
         node: Node
-        if kind == "close":
-            closer = m.group()
+        if first == '"':
+            if len(token) == 1:  # the regex only matches a whole string when its closing quote exists
+                raise SymphonyError("string is never closed", pos.at(k))
+            body = token[1:-1]
+            node = Atom("string", _unescape(body) if "\\" in body else body, k, pos)
+        elif first in _OPENERS:
+            stack.append(Form(first, k, pos))
+            continue
+        elif first in _CLOSERS:
             if not stack:
-                raise SymphonyError(f"unexpected `{closer}` with nothing open", pos.at(start))
+                raise SymphonyError(f"unexpected `{first}` with nothing open", pos.at(k))
             form = stack.pop()
-            if form.bracket != _CLOSERS[closer]:
+            if form.bracket != _CLOSERS[first]:
+                opened = form.loc
                 raise SymphonyError(
-                    f"`{closer}` does not match the `{form.bracket}` opened at {form.loc.line}:{form.loc.col}",
-                    pos.at(start),
+                    f"`{first}` does not match the `{form.bracket}` opened at {opened.line}:{opened.col}", pos.at(k)
                 )
             if form.bracket == "{" and len(form.items) % 2:
                 raise SymphonyError("a map needs an even number of items (key value pairs)", form.loc)
             node = form
-        elif kind == "string":
-            node = Atom("string", _unescape(m.group()[1:-1]), pos.at(start))
-        elif kind == "badstring":
-            raise SymphonyError("string is never closed", pos.at(start))
+        elif first == ";":
+            continue
+        elif token == "#_":
+            discard_pending.append(len(stack))
+            continue
+        elif first.isalpha() and token not in _SPECIAL_WORDS:
+            node = Atom("symbol", token, k, pos)
         else:
-            node = _atom(m.group(), pos.at(start))
+            node = _atom(token, k, pos)
         if discard_pending and discard_pending[-1] == len(stack):
             discard_pending.pop()
             continue

@@ -1,0 +1,78 @@
+"""Symphony engine figures: one-day decisions, every day of 20 years, and parsing a 2 MB export.
+
+Run with `make bench` (or `.venv/bin/python bench/bench_symphony.py`). Targets on a 2-core machine:
+one day for the three built-ins ≤ 100 ms, all 20 years ≤ 0.5 s, a 2 MB parse ≤ 1 s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.test_symphony_compiler import _big_symphony
+
+from alchemiser.data.history import load_history
+from alchemiser.data.sample import SampleMarket
+from alchemiser.strategies.registry import load_strategy
+from alchemiser.strategies.symphony.compiler import compile_text
+from alchemiser.strategies.symphony.evaluator import IndicatorCache
+
+
+def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, float]:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times), statistics.median(times)
+
+
+def main() -> None:
+    strategies = [load_strategy(name) for name in ("nuclear", "tecl", "klm")]
+    symbols = set().union(*(s.universe() for s in strategies))
+    market = SampleMarket()
+    started = time.perf_counter()
+    end = market.available()[0].last
+    history = load_history(market, symbols, end)
+    load_s = time.perf_counter() - started
+    years = (history.dates[-1] - history.dates[0]).days / 365.25
+    print(
+        f"sample market: {len(symbols)} symbols × {len(history.dates)} sessions ({years:.1f} years), "
+        f"generated + loaded in {load_s:.2f} s"
+    )
+
+    def one_day() -> None:
+        cache = IndicatorCache(history)
+        for s in strategies:
+            s.decide(history, cache)
+
+    def all_days() -> None:
+        cache = IndicatorCache(history)
+        for s in strategies:
+            s.evaluate_all(history, cache)
+
+    for label, fn, target in (("one day, 3 built-ins", one_day, 0.1), ("all days, 3 built-ins", all_days, 0.5)):
+        best, median = best_of(7, fn)
+        print(
+            f"{label:<28} best {best * 1000:7.1f} ms  median {median * 1000:7.1f} ms  target ≤ {target * 1000:.0f} ms"
+        )
+    for s in strategies:
+        best, _ = best_of(5, lambda s=s: s.evaluate_all(history, IndicatorCache(history)))
+        print(f"  all days, {s.name:<18} best {best * 1000:7.1f} ms")
+
+    text = _big_symphony(2_000_000)
+    best, median = best_of(3, lambda: compile_text(text, "big.clj"))
+    print(
+        f"{'parse+check 2 MB symphony':<28} best {best * 1000:7.1f} ms  median {median * 1000:7.1f} ms"
+        "  target ≤ 1000 ms"
+        f"  ({len(text) / 1e6:.1f} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

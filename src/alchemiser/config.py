@@ -1,0 +1,166 @@
+"""Settings from a TOML file plus `ALCHEMISER_*` environment variables, validated with clear messages.
+
+Precedence, highest first: environment, the TOML file, built-in defaults. The file lives at
+`$ALCHEMISER_HOME/config.toml` (home defaults to `~/.alchemiser`) unless `--config` names another; a missing
+default file simply means "use the defaults", a missing explicit file is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from alchemiser.errors import ConfigError
+
+DEFAULT_HOME = Path("~/.alchemiser")
+WEIGHT_TOLERANCE = 1e-6
+
+
+def alchemiser_home() -> Path:
+    return Path(os.environ.get("ALCHEMISER_HOME") or DEFAULT_HOME).expanduser()
+
+
+class StrategyConfig(BaseModel):
+    """One strategy and its share of the account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    source: str = Field(default="", description="built-in name (nuclear, tecl, klm), a .clj path, or module:Class")
+    weight: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _default_source(self) -> StrategyConfig:
+        if not self.source:
+            self.source = self.name
+        return self
+
+
+class DataConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dir: Path | None = Field(default=None, description="local store; default $ALCHEMISER_HOME/data")
+    sample_fallback: bool = Field(default=True, description="use the synthetic sample market for missing symbols")
+    sample_seed: int = 20240601
+
+
+def _default_strategies() -> list[StrategyConfig]:
+    return [
+        StrategyConfig(name="nuclear", source="nuclear", weight=0.4),
+        StrategyConfig(name="tecl", source="tecl", weight=0.6),
+    ]
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Nested env vars use `__`, e.g. `ALCHEMISER_DATA__SAMPLE_FALLBACK=false`."""
+
+    model_config = SettingsConfigDict(env_prefix="ALCHEMISER_", env_nested_delimiter="__", extra="forbid")
+
+    home: Path = Field(default_factory=alchemiser_home)
+    strategies: list[StrategyConfig] = Field(default_factory=_default_strategies)
+    data: DataConfig = Field(default_factory=DataConfig)
+
+    @field_validator("strategies")
+    @classmethod
+    def _weights_sum_to_one(cls, value: list[StrategyConfig]) -> list[StrategyConfig]:
+        if not value:
+            raise ValueError("at least one strategy is required")
+        names = [s.name for s in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"strategy names must be unique, got {names}")
+        total = sum(s.weight for s in value)
+        if abs(total - 1.0) > WEIGHT_TOLERANCE:
+            parts = " + ".join(f"{s.name} {s.weight:g}" for s in value)
+            raise ValueError(f"strategy weights must add up to 1, but {parts} = {total:g}")
+        return value
+
+    @property
+    def data_dir(self) -> Path:
+        return (self.data.dir or self.home / "data").expanduser()
+
+    # The TOML file is injected per load (see `load_settings`), below the environment.
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+
+def default_config_path() -> Path:
+    return alchemiser_home() / "config.toml"
+
+
+def _format_errors(exc: ValidationError, where: str) -> str:
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+        lines.append(f"  {field}: {err['msg']}{shown}")
+    return f"invalid configuration in {where}:\n" + "\n".join(lines)
+
+
+def _resolve_sources(raw: dict[str, Any], base: Path) -> None:
+    """Strategy file paths in the config are relative to the config file's folder."""
+    for item in raw.get("strategies", []) or []:
+        if isinstance(item, dict):
+            source = str(item.get("source") or "")
+            if source.endswith((".clj", ".edn", ".py")) or ".py:" in source:
+                path_part, sep, cls = source.partition(".py:")
+                if sep:
+                    item["source"] = f"{(base / (path_part + '.py')).expanduser()}:{cls}"
+                elif not Path(source).expanduser().is_absolute():
+                    item["source"] = str(base / source)
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load and validate; every problem becomes one `ConfigError` listing each invalid field."""
+    explicit = path is not None
+    config_path = (path or default_config_path()).expanduser()
+    raw: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {config_path}: {exc}") from None
+        _resolve_sources(raw, config_path.parent)
+    elif explicit:
+        raise ConfigError(f"config file not found: {config_path}")
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        where = f"{config_path}" if config_path.exists() else "the environment"
+        raise ConfigError(_format_errors(exc, f"{where} (or ALCHEMISER_* environment variables)")) from None
+
+
+EXAMPLE_CONFIG = """\
+# The Alchemiser configuration. Every key is optional; these are the defaults.
+# Environment variables override the file: ALCHEMISER_HOME, ALCHEMISER_DATA__DIR, ...
+
+[[strategies]]
+name = "nuclear"
+source = "nuclear"        # a built-in (nuclear, tecl, klm), a .clj file, or module:Class
+weight = 0.4
+
+[[strategies]]
+name = "tecl"
+source = "tecl"
+weight = 0.6
+
+[data]
+# dir = "~/.alchemiser/data"   # the local Parquet store
+sample_fallback = true         # symbols missing from the store come from the synthetic sample market
+sample_seed = 20240601
+"""

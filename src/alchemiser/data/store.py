@@ -1,0 +1,170 @@
+"""The local bar store: one Parquet file per symbol, so users own their data and imports are atomic.
+
+Layout: `root/bars/SYMBOL.parquet` (a "/" in a symbol such as BRK/B is stored as "_", which no valid
+symbol contains). A write validates everything, writes every file under a temporary name, and only then
+`os.replace`s them into place: a bad frame or a crash before that point leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alchemiser.data.base import BAR_COLUMNS, Source, SymbolInfo
+from alchemiser.errors import DataError
+
+# Same shape as tickers in symphony files; also keeps every symbol a safe single path component.
+SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.\-/]{0,11}")
+_SUFFIX = ".parquet"
+
+
+def normalize_symbol(symbol: str) -> str:
+    """Upper-case and validate a symbol; raise `DataError` for anything that is not a plain ticker."""
+    sym = symbol.strip().upper()
+    if not SYMBOL_PATTERN.fullmatch(sym):
+        raise DataError(f"invalid symbol {symbol!r}: use 1–12 characters A-Z, 0-9, '.', '-' or '/'")
+    return sym
+
+
+def _file_name(symbol: str) -> str:
+    return symbol.replace("/", "_") + _SUFFIX
+
+
+def _symbol_of(path: Path) -> str | None:
+    sym = path.name[: -len(_SUFFIX)].replace("_", "/")
+    return sym if SYMBOL_PATTERN.fullmatch(sym) else None
+
+
+def clean_frame(symbol: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The canonical bar frame: tz-naive midnight `date` index (ns), sorted, float64 bar columns.
+
+    Raises `DataError` when the frame cannot be bars (missing columns, bad dates, NaN, duplicates).
+    """
+    missing = [c for c in BAR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{symbol}: bars are missing column(s) {', '.join(missing)}")
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise DataError(f"{symbol}: bars need a DatetimeIndex of session dates")
+    index = frame.index
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    index = pd.DatetimeIndex(index.normalize().as_unit("ns"), name="date")
+    if index.hasnans:
+        raise DataError(f"{symbol}: bars have missing dates")
+    if index.has_duplicates:
+        raise DataError(f"{symbol}: bars have duplicate dates")
+    try:
+        values = frame.loc[:, list(BAR_COLUMNS)].to_numpy(dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{symbol}: bar columns must be numeric ({exc})") from None
+    if not np.isfinite(values).all():
+        raise DataError(f"{symbol}: bars contain NaN or infinite values")
+    out = pd.DataFrame(values, index=index, columns=list(BAR_COLUMNS))
+    return out.sort_index()
+
+
+class LocalStore:
+    """`MarketData` over a directory of per-symbol Parquet files (source "store")."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser()
+        self.bars_dir = self.root / "bars"
+        self._cache: dict[str, tuple[tuple[int, int], pd.DataFrame]] = {}
+
+    def path_for(self, symbol: str) -> Path:
+        """Where `symbol`'s bars live (the symbol is validated first, so the path stays in the store)."""
+        return self.bars_dir / _file_name(normalize_symbol(symbol))
+
+    def symbols(self) -> list[str]:
+        """Every symbol with a bar file, sorted."""
+        if not self.bars_dir.is_dir():
+            return []
+        found = (_symbol_of(p) for p in self.bars_dir.glob(f"*{_SUFFIX}") if p.is_file())
+        return sorted(s for s in found if s is not None)
+
+    def _read(self, symbol: str) -> pd.DataFrame:
+        """The full frame for `symbol`, re-read only when the file changed on disk."""
+        sym = normalize_symbol(symbol)
+        path = self.bars_dir / _file_name(sym)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise DataError(
+                f"no stored bars for {sym} in {self.bars_dir}; import them with `alchemiser data import`"
+            ) from None
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._cache.get(sym)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            frame = clean_frame(sym, pd.read_parquet(path))
+        except DataError as exc:
+            raise DataError(f"{path}: {exc}") from None
+        except Exception as exc:  # pyarrow raises many types for a damaged file
+            raise DataError(f"cannot read {path}: {exc}") from None
+        self._cache[sym] = (stamp, frame)
+        return frame
+
+    def bars(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+        """Stored bars for `symbol` clipped to [start, end]; a copy the caller may modify."""
+        frame = self._read(symbol)
+        lo = pd.Timestamp(start) if start is not None else None
+        hi = pd.Timestamp(end) if end is not None else None
+        return frame.loc[lo:hi].copy()
+
+    def source_of(self, symbol: str) -> Source:
+        sym = normalize_symbol(symbol)
+        if not (self.bars_dir / _file_name(sym)).is_file():
+            raise DataError(f"no stored bars for {sym}")
+        return "store"
+
+    def available(self) -> list[SymbolInfo]:
+        out: list[SymbolInfo] = []
+        for sym in self.symbols():
+            frame = self._read(sym)
+            if len(frame):
+                out.append(
+                    SymbolInfo(sym, "store", frame.index[0].date(), frame.index[-1].date(), len(frame))
+                )
+        return out
+
+    def write(self, frames: dict[str, pd.DataFrame]) -> None:
+        """Merge `frames` into the store (new rows win on the same date), all files or none.
+
+        Everything is validated and merged in memory first; then each file is written to a temporary
+        name in the same directory, and only when all are written are they renamed into place.
+        """
+        merged: dict[str, pd.DataFrame] = {}
+        for symbol, frame in frames.items():
+            sym = normalize_symbol(symbol)
+            if sym in merged:
+                raise DataError(f"{sym} appears twice in one write (symbols are case-insensitive)")
+            new = clean_frame(sym, frame)
+            path = self.bars_dir / _file_name(sym)
+            if path.exists():
+                old = self._read(sym)
+                new = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
+            merged[sym] = new
+        if not merged:
+            return
+        self.bars_dir.mkdir(parents=True, exist_ok=True)
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for sym, frame in merged.items():
+                final = self.bars_dir / _file_name(sym)
+                tmp = self.bars_dir / f".{final.name}.{uuid.uuid4().hex}.tmp"
+                staged.append((tmp, final))
+                frame.to_parquet(tmp, engine="pyarrow")
+            for tmp, final in staged:
+                os.replace(tmp, final)
+        finally:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+        for sym in merged:
+            self._cache.pop(sym, None)

@@ -1,0 +1,175 @@
+"""Today's (or any past day's) signals: load the configured strategies and data, decide, blend.
+
+This is the "market data → strategies → target weights → blend" half of a run, shared by `signal`, the
+trading run and anything else that needs a target. A strategy that cannot decide fails closed: the blend
+is withheld and the report says which strategy failed and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from alchemiser import market_calendar
+from alchemiser.config import Settings, StrategyConfig
+from alchemiser.data.base import MarketData
+from alchemiser.data.composite import FallbackMarketData
+from alchemiser.data.history import PriceHistory, load_history
+from alchemiser.data.sample import SampleMarket
+from alchemiser.data.store import LocalStore
+from alchemiser.errors import AlchemiserError, DataError
+from alchemiser.portfolio.blend import blend
+from alchemiser.strategies.base import Strategy
+from alchemiser.strategies.registry import load_strategy
+from alchemiser.strategies.symphony.evaluator import IndicatorCache, TraceStep
+
+
+@dataclass
+class StrategySignal:
+    name: str
+    source: str
+    share: float
+    weights: dict[str, float] | None = None
+    trace: list[TraceStep] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "share": self.share,
+            "ok": self.error is None,
+            "error": self.error,
+            "weights": self.weights,
+            "trace": [step.as_dict() for step in self.trace],
+        }
+
+
+@dataclass
+class SignalReport:
+    as_of: dt.date
+    strategies: list[StrategySignal]
+    target: dict[str, float] | None
+    sample_symbols: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.target is not None
+
+    @property
+    def uses_sample(self) -> bool:
+        return bool(self.sample_symbols)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "ok": self.ok,
+            "target": self.target,
+            "strategies": [s.as_dict() for s in self.strategies],
+            "data": {
+                "synthetic_sample_data": self.uses_sample,
+                "sample_symbols": self.sample_symbols,
+            },
+        }
+
+
+def build_market(settings: Settings) -> MarketData:
+    """The local store, falling back to the synthetic sample market for missing symbols (configurable)."""
+    store = LocalStore(settings.data_dir)
+    fallback = SampleMarket(seed=settings.data.sample_seed) if settings.data.sample_fallback else None
+    return FallbackMarketData(store, fallback)
+
+
+def resolve_as_of(as_of: dt.date | None, now: dt.datetime | None = None) -> dt.date:
+    """The session whose close the signal uses: the last completed one, or the last on/before `as_of`."""
+    latest = market_calendar.last_completed_session(now)
+    if as_of is None:
+        return latest
+    if as_of > latest:
+        raise DataError(f"--as-of {as_of} is after the last completed session ({latest})")
+    return as_of if market_calendar.is_session(as_of) else market_calendar.previous_session(as_of)
+
+
+def strategy_configs(settings: Settings, refs: list[str] | None) -> list[StrategyConfig]:
+    """The configured strategies, or the given ones with equal shares."""
+    if not refs:
+        return list(settings.strategies)
+    configured = {s.name: s for s in settings.strategies}
+    share = 1.0 / len(refs)
+    return [
+        StrategyConfig(name=ref, source=configured[ref].source if ref in configured else ref, weight=share)
+        for ref in refs
+    ]
+
+
+def _missing_symbols(market: MarketData, symbols: set[str]) -> set[str]:
+    missing = set()
+    for symbol in symbols:
+        try:
+            market.source_of(symbol)
+        except DataError:
+            missing.add(symbol)
+    return missing
+
+
+def _where(strategy: Strategy, symbol: str) -> str:
+    """`file:line:col: ` of the first mention of `symbol` in a symphony, so the user can fix it."""
+    program = getattr(strategy, "program", None)
+    loc = program.symbol_locations.get(symbol) if program is not None else None
+    return f"{loc}: " if loc else ""
+
+
+def compute_signals(
+    settings: Settings,
+    refs: list[str] | None = None,
+    as_of: dt.date | None = None,
+    market: MarketData | None = None,
+) -> SignalReport:
+    day = resolve_as_of(as_of)
+    market = market or build_market(settings)
+    configs = strategy_configs(settings, refs)
+    signals: list[StrategySignal] = []
+    loaded: list[tuple[StrategySignal, Strategy]] = []
+    for cfg in configs:
+        signal = StrategySignal(cfg.name, cfg.source, cfg.weight)
+        signals.append(signal)
+        try:
+            loaded.append((signal, load_strategy(cfg.source, cfg.name)))
+        except AlchemiserError as exc:
+            signal.error = str(exc)
+    sample_symbols: set[str] = set()
+    history: PriceHistory | None = None
+    cache: IndicatorCache | None = None
+    symbols = set().union(*(strategy.universe() for _, strategy in loaded)) if loaded else set()
+    missing = _missing_symbols(market, symbols)
+    for signal, strategy in loaded:
+        for symbol in sorted(strategy.universe() & missing):
+            signal.error = (
+                f"{_where(strategy, symbol)}no market data for {symbol}; import it with `alchemiser data import`"
+            )
+            break
+    symbols -= missing
+    if symbols:
+        try:
+            history = load_history(market, symbols, day, expected_last=day)
+            cache = IndicatorCache(history)
+            sample_symbols = {s for s, src in history.sources.items() if src == "sample"}
+        except AlchemiserError as exc:
+            for signal, _ in loaded:
+                signal.error = f"market data: {exc}"
+    if history is not None:
+        for signal, strategy in loaded:
+            if signal.error:
+                continue
+            try:
+                decision = strategy.decide(history, cache)
+            except AlchemiserError as exc:
+                signal.error = str(exc)
+                continue
+            signal.weights = decision.weights
+            signal.trace = decision.trace
+    target = None
+    if signals and all(s.error is None for s in signals):
+        target = blend((s.weights or {}, s.share) for s in signals)
+    return SignalReport(day, signals, target, sorted(sample_symbols))
