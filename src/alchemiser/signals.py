@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from alchemiser import market_calendar
@@ -98,9 +99,16 @@ def strategy_configs(settings: Settings, refs: list[str] | None) -> list[Strateg
     configured = {s.name: s for s in settings.strategies}
     share = 1.0 / len(refs)
     return [
-        StrategyConfig(name=ref, source=configured[ref].source if ref in configured else ref, weight=share)
+        StrategyConfig(name=_short_name(ref), source=configured[ref].source if ref in configured else ref, weight=share)
         for ref in refs
     ]
+
+
+def _short_name(ref: str) -> str:
+    """`exports/My Symphony.clj` → `My Symphony`; `pkg.mod:Class` → `Class`; names stay as they are."""
+    if ref.endswith((".clj", ".edn")):
+        return Path(ref).stem
+    return ref.rpartition(":")[2] if ":" in ref else ref
 
 
 def _missing_symbols(market: MarketData, symbols: set[str]) -> set[str]:
