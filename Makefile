@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/alchemiser signal
+	$(VENV)/bin/alchemiser trade
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -29,8 +29,12 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Market data: the local store, imports and the synthetic sample market.")
 config_app = typer.Typer(help="Show or create the configuration file.")
+ledger_app = typer.Typer(help="What happened: runs, orders and fills recorded in the SQLite ledger.")
+sim_app = typer.Typer(help="The built-in simulated broker's account.")
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(sim_app, name="sim")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -129,6 +133,256 @@ def signal(
         _render_signals(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+# -- trading ---------------------------------------------------------------------------------------------
+BrokerOption = Annotated[str | None, typer.Option("--broker", help="sim (the built-in simulated broker, default).")]
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def _weights_table(title: str, targets: dict[str, float], before: dict[str, float], after: dict[str, float]) -> Table:
+    table = Table(title=title)
+    for column in ("symbol", "before", "target", "after", "off by"):
+        table.add_column(column, justify="right" if column != "symbol" else "left")
+    for symbol in sorted(set(targets) | set(before) | set(after)):
+        t, a = targets.get(symbol, 0.0), after.get(symbol, 0.0)
+        table.add_row(symbol, _pct(before.get(symbol, 0.0)), _pct(t), _pct(a), f"{(a - t) * 100:+.2f} pp")
+    return table
+
+
+@app.command()
+def trade(
+    ctx: typer.Context,
+    broker: BrokerOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """One full run: signals, plan, sells, wait for fills, buys, and the resulting weights."""
+    from alchemiser.runner import run_trade
+
+    settings = _settings(ctx)
+    progress = None if json_out else (lambda message: console.print(f"  {message}", highlight=False))
+    run = run_trade(settings, broker, progress)
+    if json_out:
+        _print_json(run.as_dict())
+    else:
+        _render_signals(run.signals)
+        if run.plan is not None:
+            _render_plan(run.plan)
+        if run.execution is not None:
+            table = Table(title="Orders")
+            for column in ("client order id", "side", "symbol", "type", "status", "filled", "avg price"):
+                table.add_column(column)
+            for o in run.execution.orders:
+                table.add_row(
+                    o.client_order_id, o.side, o.symbol, o.type, o.status, o.filled_qty, o.filled_avg_price or "—"
+                )
+            console.print(table)
+        if run.weights_after:
+            console.print(_weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
+            console.print(f"cash {_pct(run.cash_after_weight)} of equity ${run.equity_after}")
+        colour = {"ok": "green", "nothing_to_do": "green"}.get(run.status, "red")
+        console.print(f"[bold {colour}]run {run.run_id}: {run.status}[/] — {run.message}")
+    if run.status not in ("ok", "nothing_to_do"):
+        raise typer.Exit(1)
+
+
+def _render_plan(plan: Any) -> None:
+    table = Table(
+        title=f"Rebalance plan (equity ${plan.equity:,.2f}, cash ${plan.cash:,.2f}, buffer ${plan.buffer:,.2f})"
+    )
+    for column in ("symbol", "current", "target", "current $", "target $", "trade $", "action", "reason"):
+        table.add_column(column, justify="right" if "$" in column or column in ("current", "target") else "left")
+    for i in plan.items:
+        table.add_row(
+            i.symbol,
+            _pct(i.current_weight),
+            _pct(i.target_weight),
+            f"{i.current_value:,.2f}",
+            f"{i.target_value:,.2f}",
+            f"{i.trade_value:+,.2f}",
+            i.action,
+            i.reason,
+        )
+    console.print(table)
+
+
+@app.command()
+def plan(ctx: typer.Context, broker: BrokerOption = None, json_out: JsonFlag = False) -> None:
+    """The rebalance plan against the configured broker, without trading."""
+    from alchemiser.runner import plan_only
+
+    report, target, trade_plan, _account = plan_only(_settings(ctx), broker)
+    if json_out:
+        _print_json(
+            {
+                "as_of": report.as_of.isoformat(),
+                "target": target,
+                "plan": trade_plan.as_dict() if trade_plan else None,
+                "strategies": [s.as_dict() for s in report.strategies],
+            }
+        )
+    else:
+        _render_signals(report)
+        if trade_plan is not None:
+            _render_plan(trade_plan)
+    if trade_plan is None:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(ctx: typer.Context, broker: BrokerOption = None, json_out: JsonFlag = False) -> None:
+    """Account, positions with weights and P&L, and open orders."""
+    from alchemiser.runner import account_status
+
+    info = account_status(_settings(ctx), broker)
+    if json_out:
+        _print_json(info)
+        return
+    acct = info["account"]
+    console.print(
+        f"[bold]{info['broker']}[/] account {acct['account_id']}: equity ${acct['equity']}, cash ${acct['cash']}"
+    )
+    table = Table(title="Positions")
+    for column in ("symbol", "qty", "price", "value", "weight", "P&L"):
+        table.add_column(column, justify="right" if column != "symbol" else "left")
+    for p in info["positions"]:
+        table.add_row(
+            p["symbol"], p["qty"], p["current_price"], p["market_value"], _pct(p["weight"]), p["unrealized_pl"]
+        )
+    console.print(table)
+    if info["open_orders"]:
+        orders = Table(title="Open orders")
+        for column in ("client order id", "side", "symbol", "type", "qty", "status"):
+            orders.add_column(column)
+        for o in info["open_orders"]:
+            orders.add_row(o["client_order_id"], o["side"], o["symbol"], o["type"], str(o["qty"]), o["status"])
+        console.print(orders)
+    else:
+        console.print("no open orders")
+
+
+# -- ledger ------------------------------------------------------------------------------------------------
+def _ledger(ctx: typer.Context) -> Any:
+    from alchemiser.ledger import Ledger
+    from alchemiser.runner import ledger_path
+
+    return Ledger(ledger_path(_settings(ctx)))
+
+
+@ledger_app.command("runs")
+def ledger_runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many of the latest runs.")] = 20,
+    json_out: JsonFlag = False,
+) -> None:
+    """The latest runs."""
+    from alchemiser.ledger import jsonable
+
+    with _ledger(ctx) as ledger:
+        runs = ledger.runs(limit)
+    if json_out:
+        _print_json([jsonable(r.as_dict()) for r in runs])
+        return
+    table = Table(title="Runs")
+    for column in ("run id", "started", "mode", "broker", "status", "message"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(r.run_id, str(r.started_at)[:19], r.mode, r.broker, r.status, r.message)
+    console.print(table)
+
+
+@ledger_app.command("show")
+def ledger_show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="A run id from `ledger runs`.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Everything recorded about one run: signals, plan, orders with their events, snapshots."""
+    from alchemiser.ledger import jsonable
+
+    with _ledger(ctx) as ledger:
+        run = ledger.run(run_id)
+        if run is None:
+            err_console.print(f"no run {run_id!r}")
+            raise typer.Exit(1)
+        orders = ledger.orders(run_id)
+        payload = {
+            "run": run.as_dict(),
+            "signals": ledger.signals(run_id),
+            "plan": ledger.plan(run_id),
+            "orders": [{**o.as_dict(), "events": ledger.events(o.client_order_id)} for o in orders],
+            "fills": ledger.fills(run_id),
+            "before": ledger.snapshot(run_id, "before"),
+            "after": ledger.snapshot(run_id, "after"),
+        }
+    if json_out:
+        _print_json(jsonable(payload))
+        return
+    console.print(f"[bold]run {run.run_id}[/] {run.mode}/{run.broker} {run.status}: {run.message}")
+    for signal in payload["signals"]:
+        console.print(f"  {signal['name']}: {signal.get('weights') or signal.get('error')}")
+    _orders_table(orders)
+
+
+def _orders_table(orders: list[Any]) -> None:
+    table = Table(title="Orders")
+    for column in ("client order id", "phase", "side", "symbol", "type", "qty / $", "limit", "status", "filled", "avg"):
+        table.add_column(column)
+    for o in orders:
+        amount = str(o.qty) if o.qty is not None else f"${o.notional}"
+        table.add_row(
+            o.client_order_id,
+            o.phase,
+            str(o.side),
+            o.symbol,
+            str(o.type),
+            amount,
+            str(o.limit_price or "—"),
+            o.status,
+            str(o.filled_qty),
+            str(o.filled_avg_price or "—"),
+        )
+    console.print(table)
+
+
+@ledger_app.command("orders")
+def ledger_orders(
+    ctx: typer.Context,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's orders.")] = None,
+    limit: Annotated[int, typer.Option(help="How many of the latest orders.")] = 50,
+    json_out: JsonFlag = False,
+) -> None:
+    """Orders across runs, latest last."""
+    from alchemiser.ledger import jsonable
+
+    with _ledger(ctx) as ledger:
+        orders = ledger.orders(run_id, limit)
+    if json_out:
+        _print_json([jsonable(o.as_dict()) for o in orders])
+    else:
+        _orders_table(orders)
+
+
+@sim_app.command("reset")
+def sim_reset(
+    ctx: typer.Context,
+    cash: Annotated[
+        float | None, typer.Option(help="Starting cash (default: the configured sim.starting_cash).")
+    ] = None,
+) -> None:
+    """Wipe the simulated account back to its starting cash (positions and orders are removed)."""
+    from decimal import Decimal
+
+    from alchemiser.execution.sim import SimBroker
+
+    settings = _settings(ctx)
+    with SimBroker(build_market(settings), settings.home / "sim.sqlite", settings.sim) as broker:
+        broker.reset(Decimal(str(cash)) if cash is not None else None)
+        account = broker.get_account()
+    console.print(f"simulated account reset: cash ${account.cash:,.2f}")
 
 
 # -- check -------------------------------------------------------------------------------------------------

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from alchemiser.errors import ConfigError
+from alchemiser.execution.rules import ExecutionRules
+from alchemiser.execution.sim import SimConfig
+from alchemiser.portfolio.plan import RebalanceRules
 
 DEFAULT_HOME = Path("~/.alchemiser")
 WEIGHT_TOLERANCE = 1e-6
@@ -64,6 +67,14 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=alchemiser_home)
     strategies: list[StrategyConfig] = Field(default_factory=_default_strategies)
     data: DataConfig = Field(default_factory=DataConfig)
+    broker: Literal["sim"] = Field(default="sim", description="sim: the built-in simulated broker (default)")
+    sim: SimConfig = Field(default_factory=SimConfig)
+    rebalance: RebalanceRules = Field(default_factory=RebalanceRules)
+    execution: ExecutionRules = Field(default_factory=ExecutionRules)
+    on_strategy_failure: Literal["trade_nothing", "keep_holdings"] = Field(
+        default="trade_nothing",
+        description="trade_nothing: no trades when any strategy fails; keep_holdings: its share stays as held",
+    )
 
     @field_validator("strategies")
     @classmethod
@@ -163,4 +174,31 @@ weight = 0.6
 # dir = "~/.alchemiser/data"   # the local Parquet store
 sample_fallback = true         # symbols missing from the store come from the synthetic sample market
 sample_seed = 20240601
+
+broker = "sim"                       # the built-in simulated broker (state in $ALCHEMISER_HOME/sim.sqlite)
+on_strategy_failure = "trade_nothing"  # or "keep_holdings": a failed strategy's share stays as it is held
+
+[sim]
+starting_cash = 100000
+spread_bps = 5.0                # full bid-ask spread
+ack_latency_ms = 0
+fill_latency_ms = [0, 0]
+partial_fill_probability = 0.0
+non_fractionable = []           # symbols the simulated broker treats as whole-share only
+
+[rebalance]
+min_trade_usd = 10              # skip smaller trades
+drift_band_pct = 0.0            # skip symbols within this many percentage points of target
+cash_buffer_pct = 0.2           # percent of equity kept in cash
+full_exit_fraction = 0.99       # a trim of at least this fraction of a position closes it
+
+[execution]
+buy_mode = "limit"              # "limit": marketable limit from a live quote; "notional": dollar market orders
+limit_spread_fraction = 0.75    # limit = bid + 0.75 x spread
+limit_timeout_s = 15            # then cancel and finish the unfilled remainder
+on_limit_timeout = "market"     # or "reprice" (up to max_reprices rounds)
+max_reprices = 2
+sell_timeout_s = 60
+poll_interval_s = 2             # safety-net polling while waiting for order events
+block_buys_on_failed_sells_usd = 100
 """

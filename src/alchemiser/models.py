@@ -1,0 +1,179 @@
+"""Plain typed domain values shared by planning, execution, brokers and the ledger.
+
+Money and quantities are `Decimal` here (the broker boundary and the ledger); indicator maths stays in
+floats. Times are timezone-aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class OrderStatus(StrEnum):
+    PENDING_NEW = "pending_new"
+    ACCEPTED = "accepted"
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    DONE_FOR_DAY = "done_for_day"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REPLACED = "replaced"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+    STOPPED = "stopped"
+    CALCULATED = "calculated"
+    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
+
+
+FINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.REPLACED}
+)
+
+
+class OrderEvent(StrEnum):
+    """Events of the order-update stream (Alpaca's trade_updates names)."""
+
+    NEW = "new"
+    PARTIAL_FILL = "partial_fill"
+    FILL = "fill"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    REPLACED = "replaced"
+    PENDING_NEW = "pending_new"
+    PENDING_CANCEL = "pending_cancel"
+    DONE_FOR_DAY = "done_for_day"
+
+
+@dataclass(frozen=True)
+class Quote:
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    timestamp: dt.datetime
+    bid_size: Decimal = Decimal(0)
+    ask_size: Decimal = Decimal(0)
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread(self) -> Decimal:
+        return self.ask - self.bid
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+    currency: str = "USD"
+    status: str = "ACTIVE"
+    trading_blocked: bool = False
+
+
+@dataclass(frozen=True)
+class Position:
+    symbol: str
+    qty: Decimal
+    avg_entry_price: Decimal
+    current_price: Decimal
+    market_value: Decimal
+
+    @property
+    def unrealized_pl(self) -> Decimal:
+        return self.market_value - self.qty * self.avg_entry_price
+
+
+@dataclass(frozen=True)
+class Asset:
+    symbol: str
+    tradable: bool
+    fractionable: bool
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Clock:
+    timestamp: dt.datetime
+    is_open: bool
+    next_open: dt.datetime
+    next_close: dt.datetime
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What we ask a broker for: exactly one of `qty` or `notional`; `limit_price` only for limits."""
+
+    symbol: str
+    side: Side
+    type: OrderType
+    client_order_id: str
+    qty: Decimal | None = None
+    notional: Decimal | None = None
+    limit_price: Decimal | None = None
+    time_in_force: str = "day"
+
+    def __post_init__(self) -> None:
+        if (self.qty is None) == (self.notional is None):
+            raise ValueError("an order needs exactly one of qty or notional")
+        if (self.type == OrderType.LIMIT) != (self.limit_price is not None):
+            raise ValueError("limit orders need a limit price, and only limit orders take one")
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    status: OrderStatus
+    qty: Decimal | None
+    notional: Decimal | None
+    limit_price: Decimal | None
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def filled_notional(self) -> Decimal:
+        return self.filled_qty * (self.filled_avg_price or Decimal(0))
+
+    def with_status(self, status: OrderStatus, **changes: object) -> Order:
+        return replace(self, status=status, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """One event of the order-update stream; `price`/`qty` describe this execution for fill events."""
+
+    event: OrderEvent
+    order: Order
+    timestamp: dt.datetime
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    extra: dict[str, str] = field(default_factory=dict)

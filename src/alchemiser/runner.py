@@ -1,0 +1,278 @@
+"""One trading run end to end: signals → plan → sell → wait → buy → record.
+
+Everything that happens is written to the ledger as it happens. The run is safe to repeat: a second run
+on the same day for the same targets finds nothing to trade, and client order ids are derived from the
+day, so a retried step cannot place the same order twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alchemiser.config import Settings
+from alchemiser.data.base import MarketData
+from alchemiser.errors import AlchemiserError, ConfigError
+from alchemiser.execution.broker import Broker
+from alchemiser.execution.executor import ExecutionResult, Executor
+from alchemiser.ledger import Ledger
+from alchemiser.models import Account, Position
+from alchemiser.portfolio.plan import TradePlan, plan_rebalance
+from alchemiser.signals import SignalReport, build_market, compute_signals
+
+NEW_YORK = ZoneInfo("America/New_York")
+Progress = Callable[[str], None]
+
+
+def ledger_path(settings: Settings) -> Any:
+    return settings.home / "ledger.sqlite"
+
+
+def open_broker(settings: Settings, market: MarketData, as_of: dt.date, name: str | None = None) -> Broker:
+    """The configured broker; the simulated one is the default and needs no account."""
+    choice = name or settings.broker
+    if choice == "sim":
+        from alchemiser.execution.sim import SimBroker
+
+        return SimBroker(market, settings.home / "sim.sqlite", settings.sim, as_of=as_of)
+    raise ConfigError(f"broker {choice!r} is not available (use 'sim')")
+
+
+def config_digest(settings: Settings) -> str:
+    payload = settings.model_dump(mode="json", exclude={"home"})
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def weights_of(account: Account, positions: list[Position]) -> dict[str, float]:
+    if account.equity <= 0:
+        return {}
+    return {p.symbol: float(p.market_value / account.equity) for p in sorted(positions, key=lambda p: p.symbol)}
+
+
+def last_closes(market: MarketData, symbols: set[str], as_of: dt.date) -> dict[str, Decimal]:
+    """Planning prices for symbols not yet held (execution re-prices from live quotes)."""
+    prices: dict[str, Decimal] = {}
+    for symbol in symbols:
+        bars = market.bars(symbol, None, as_of)
+        if not bars.empty:
+            prices[symbol] = Decimal(str(round(float(bars["close"].iloc[-1]), 4)))
+    return prices
+
+
+def target_with_failures(report: SignalReport, account: Account, positions: list[Position]) -> dict[str, float]:
+    """Blend the strategies that decided; a failed strategy's share stays in the current holdings."""
+    current = weights_of(account, positions)
+    target: dict[str, float] = {}
+    for signal in report.strategies:
+        source = signal.weights if signal.error is None else current
+        for symbol, weight in (source or {}).items():
+            target[symbol] = target.get(symbol, 0.0) + signal.share * weight
+    return {s: w for s, w in sorted(target.items()) if w > 1e-12}
+
+
+@dataclass
+class TradeRun:
+    run_id: str
+    status: str
+    message: str
+    signals: SignalReport
+    plan: TradePlan | None = None
+    execution: ExecutionResult | None = None
+    targets: dict[str, float] = field(default_factory=dict)
+    weights_before: dict[str, float] = field(default_factory=dict)
+    weights_after: dict[str, float] = field(default_factory=dict)
+    cash_after_weight: float | None = None
+    equity_after: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "message": self.message,
+            "as_of": self.signals.as_of.isoformat(),
+            "synthetic_sample_data": self.signals.uses_sample,
+            "targets": self.targets,
+            "weights_before": self.weights_before,
+            "weights_after": self.weights_after,
+            "cash_after_weight": self.cash_after_weight,
+            "equity_after": self.equity_after,
+            "orders": [o.as_dict() for o in self.execution.orders] if self.execution else [],
+            "warnings": self.execution.warnings if self.execution else [],
+            "plan": self.plan.as_dict() if self.plan else None,
+            "strategies": [s.as_dict() for s in self.signals.strategies],
+            "timings": self.timings,
+        }
+
+
+def build_plan(
+    settings: Settings,
+    broker: Broker,
+    market: MarketData,
+    report: SignalReport,
+    account: Account,
+    positions: list[Position],
+) -> tuple[dict[str, float] | None, TradePlan | None]:
+    """The target (None when a failed strategy withholds it) and the rebalance plan toward it."""
+    if report.target is not None:
+        target = report.target
+    elif settings.on_strategy_failure == "keep_holdings" and any(s.error is None for s in report.strategies):
+        target = target_with_failures(report, account, positions)
+    else:
+        return None, None
+    symbols = set(target) | {p.symbol for p in positions}
+    assets = broker.get_assets(sorted(symbols))
+    prices = last_closes(market, set(target) - {p.symbol for p in positions}, report.as_of)
+    return target, plan_rebalance(target, account, positions, prices, assets, settings.rebalance)
+
+
+def run_trade(settings: Settings, broker_name: str | None = None, progress: Progress | None = None) -> TradeRun:
+    say = progress or (lambda _: None)
+    started = time.monotonic()
+    market = build_market(settings)
+    report = compute_signals(settings, market=market)
+    timings = {"signals_s": round(time.monotonic() - started, 3)}
+    broker = open_broker(settings, market, report.as_of, broker_name)
+    now = dt.datetime.now(NEW_YORK)
+    day_key = now.strftime("%Y%m%d")
+    run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    with Ledger(ledger_path(settings)) as ledger:
+        ledger.start_run(
+            run_id,
+            mode="sim" if (broker_name or settings.broker) == "sim" else "paper",
+            broker=broker.name,
+            trading_day=now.date(),
+            config_digest=config_digest(settings),
+        )
+        ledger.record_signals(run_id, [s.as_dict() for s in report.strategies])
+        run = TradeRun(run_id, "running", "", report, timings=timings)
+        executor: Executor | None = None
+        try:
+            if report.target is None and settings.on_strategy_failure == "trade_nothing":
+                failed = "; ".join(f"{s.name}: {s.error}" for s in report.strategies if s.error)
+                return _finish(ledger, run, "failed", f"no trades: a strategy failed ({failed})")
+            clock = broker.get_clock()
+            if not clock.is_open:
+                return _finish(ledger, run, "market_closed", f"the market is closed; next open {clock.next_open}")
+            executor = Executor(broker, ledger, run_id, day_key, settings.execution, say)
+            executor.reconcile()
+            account, positions = broker.get_account(), broker.get_positions()
+            ledger.record_snapshot(run_id, "before", account, positions)
+            run.weights_before = weights_of(account, positions)
+            target, plan = build_plan(settings, broker, market, report, account, positions)
+            if target is None or plan is None:
+                return _finish(ledger, run, "failed", "no target: every strategy failed")
+            run.targets, run.plan = target, plan
+            ledger.record_plan(run_id, [_plan_row(i) for i in plan.items])
+            if plan.is_empty:
+                status, message = "nothing_to_do", "portfolio already matches the target"
+            else:
+                run.execution = executor.execute(plan, positions)
+                status = run.execution.status
+                message = f"{len(run.execution.orders)} order(s); {len(run.execution.warnings)} warning(s)"
+                run.timings.update(run.execution.timings)
+            account, positions = broker.get_account(), broker.get_positions()
+            ledger.record_snapshot(run_id, "after", account, positions)
+            run.weights_after = weights_of(account, positions)
+            run.cash_after_weight = float(account.cash / account.equity) if account.equity > 0 else None
+            run.equity_after = str(account.equity)
+            run.timings["total_s"] = round(time.monotonic() - started, 3)
+            return _finish(ledger, run, status, message)
+        except AlchemiserError as exc:
+            return _finish(ledger, run, "failed", str(exc))
+        except BaseException as exc:
+            _finish(ledger, run, "failed", f"crashed: {type(exc).__name__}: {exc}")
+            raise
+        finally:
+            if executor is not None:
+                executor.close()
+            broker.close()
+
+
+def _plan_row(item: Any) -> dict[str, Any]:
+    return {
+        "symbol": item.symbol,
+        "action": item.action,
+        "current_weight": item.current_weight,
+        "target_weight": item.target_weight,
+        "current_value": item.current_value,
+        "target_value": item.target_value,
+        "trade_value": item.trade_value,
+        "qty": item.qty,
+        "reason": item.reason,
+    }
+
+
+def _finish(ledger: Ledger, run: TradeRun, status: str, message: str) -> TradeRun:
+    run.status, run.message = status, message
+    ledger.finish_run(run.run_id, status, message=message, summary=run.as_dict(), timings=run.timings)
+    return run
+
+
+def account_status(settings: Settings, broker_name: str | None = None) -> dict[str, Any]:
+    """Account, positions (with weight and P&L) and open orders, as plain JSON-ready values."""
+    market = build_market(settings)
+    broker = open_broker(settings, market, _latest_session(), broker_name)
+    try:
+        account, positions, orders = broker.get_account(), broker.get_positions(), broker.list_orders("open")
+    finally:
+        broker.close()
+    weights = weights_of(account, positions)
+    return {
+        "broker": broker.name,
+        "account": {k: str(v) for k, v in account.__dict__.items()},
+        "positions": [
+            {
+                "symbol": p.symbol,
+                "qty": str(p.qty),
+                "avg_entry_price": str(p.avg_entry_price),
+                "current_price": str(p.current_price),
+                "market_value": str(p.market_value.quantize(Decimal("0.01"))),
+                "unrealized_pl": str(p.unrealized_pl.quantize(Decimal("0.01"))),
+                "weight": weights.get(p.symbol, 0.0),
+            }
+            for p in positions
+        ],
+        "open_orders": [
+            {
+                "id": o.id,
+                "client_order_id": o.client_order_id,
+                "symbol": o.symbol,
+                "side": str(o.side),
+                "type": str(o.type),
+                "qty": str(o.qty) if o.qty is not None else None,
+                "notional": str(o.notional) if o.notional is not None else None,
+                "status": str(o.status),
+            }
+            for o in orders
+        ],
+    }
+
+
+def _latest_session() -> dt.date:
+    from alchemiser import market_calendar
+
+    return market_calendar.last_completed_session()
+
+
+def plan_only(
+    settings: Settings, broker_name: str | None = None
+) -> tuple[SignalReport, dict[str, float] | None, TradePlan | None, Account]:
+    """The plan a run would execute now, without trading (read-only broker calls)."""
+    market = build_market(settings)
+    report = compute_signals(settings, market=market)
+    broker = open_broker(settings, market, report.as_of, broker_name)
+    try:
+        account, positions = broker.get_account(), broker.get_positions()
+        target, plan = build_plan(settings, broker, market, report, account, positions)
+        return report, target, plan, account
+    finally:
+        broker.close()
