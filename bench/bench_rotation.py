@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alchemiser.data.sample import SampleMarket  # noqa: E402
-from alchemiser.execution.executor import Executor  # noqa: E402
-from alchemiser.execution.rules import ExecutionRules  # noqa: E402
-from alchemiser.execution.sim import SimBroker, SimConfig  # noqa: E402
-from alchemiser.ledger import Ledger  # noqa: E402
-from alchemiser.portfolio.plan import plan_rebalance  # noqa: E402
-from alchemiser.runner import last_closes  # noqa: E402
+from alchemiser.data.sample import SampleMarket
+from alchemiser.execution.executor import Executor
+from alchemiser.execution.rules import ExecutionRules
+from alchemiser.execution.sim import SimBroker, SimConfig
+from alchemiser.ledger import Ledger
+from alchemiser.portfolio.plan import plan_rebalance
+from alchemiser.runner import last_closes
 
 END = dt.date(2025, 6, 30)
 FIRST = ["SPY", "QQQ", "IWM", "DIA", "XLK", "XLF", "XLE", "XLP", "XLY", "VTV"]
@@ -32,7 +32,9 @@ SECOND = ["TLT", "IEF", "AGG", "BND", "GLD", "SLV", "BIL", "SHY", "LQD", "UUP"]
 STREAM_METHODS = {"subscribe_quotes", "unsubscribe_quotes", "add_order_listener", "remove_order_listener", "close"}
 
 
-def rebalance(broker: SimBroker, ledger: Ledger, market: SampleMarket, run_id: str, symbols: list[str]) -> tuple[int, float]:
+def rebalance(
+    broker: SimBroker, ledger: Ledger, market: SampleMarket, run_id: str, symbols: list[str]
+) -> tuple[int, float]:
     """The runner's sequence: clock, reconcile, account + positions, assets, plan, execute, after-snapshot."""
     target = {s: 1 / len(symbols) for s in symbols}
     ledger.start_run(run_id, mode="sim", broker="sim", trading_day=END, config_digest="bench")
@@ -55,18 +57,21 @@ def rebalance(broker: SimBroker, ledger: Ledger, market: SampleMarket, run_id: s
 def main() -> None:
     market = SampleMarket(end=END)
     config = SimConfig(ack_latency_ms=50, fill_latency_ms=(100, 500))
-    with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "ledger.sqlite") as ledger:
-        with SimBroker(market, Path(tmp) / "sim.sqlite", config, as_of=END) as broker:
-            rebalance(broker, ledger, market, "setup", FIRST)
-            broker.wait_idle()
-            broker.calls.clear()
-            orders, elapsed = rebalance(broker, ledger, market, "rotation", SECOND)
-            requests = sum(n for name, n in broker.calls.items() if name not in STREAM_METHODS)
-            stream = sum(n for name, n in broker.calls.items() if name in STREAM_METHODS)
-            budget = 4 + 1.5 * orders
-            print(f"10-symbol full rotation: {orders} orders in {elapsed:.2f} s (target ≤ 3 s)")
-            print(f"broker requests: {requests} (target ≤ 4 + 1.5 × {orders} = {budget:g}); stream messages: {stream}")
-            print("  " + ", ".join(f"{name} {n}" for name, n in sorted(broker.calls.items())))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Ledger(Path(tmp) / "ledger.sqlite") as ledger,
+        SimBroker(market, Path(tmp) / "sim.sqlite", config, as_of=END) as broker,
+    ):
+        rebalance(broker, ledger, market, "setup", FIRST)
+        broker.wait_idle()
+        broker.calls.clear()
+        orders, elapsed = rebalance(broker, ledger, market, "rotation", SECOND)
+        requests = sum(n for name, n in broker.calls.items() if name not in STREAM_METHODS)
+        stream = sum(n for name, n in broker.calls.items() if name in STREAM_METHODS)
+        budget = 4 + 1.5 * orders
+        print(f"10-symbol full rotation: {orders} orders in {elapsed:.2f} s (target ≤ 3 s)")
+        print(f"broker requests: {requests} (target ≤ 4 + 1.5 × {orders} = {budget:g}); stream messages: {stream}")
+        print("  " + ", ".join(f"{name} {n}" for name, n in sorted(broker.calls.items())))
 
 
 if __name__ == "__main__":
