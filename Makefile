@@ -31,6 +31,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(PY) bench/bench_symphony.py
 	$(PY) bench/bench_rotation.py
+	$(PY) bench/bench_backtest.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def test_selling_more_than_held_is_capped(broker: SimBroker, ledger: Ledger) -> 
     plan = plan_rebalance({"SPY": 0.5, "BIL": 0.5}, account, positions, {"BIL": broker.get_latest_quote("BIL").mid}, broker.get_assets(["SPY", "BIL"]))
     (trim,) = plan.sells
     inflated = [p.__class__(p.symbol, p.qty * 3, p.avg_entry_price, p.current_price, p.market_value * 3) for p in positions]
-    bigger = TradePlan(plan.equity, plan.cash, plan.buffer, [trim.__class__(**{**trim.__dict__, "qty": trim.current_qty * 2}), *plan.buys])
+    bigger = TradePlan(plan.equity, plan.cash, plan.buffer, [replace(trim, qty=trim.current_qty * 2), *plan.buys])
     run = Run(broker, ledger)
     executor = run.executor
     executor.execute(bigger, positions)
@@ -162,7 +163,7 @@ def test_selling_more_than_held_is_capped(broker: SimBroker, ledger: Ledger) -> 
 def test_nothing_is_sold_that_is_not_held(broker: SimBroker, ledger: Ledger) -> None:
     account = broker.get_account()
     plan = plan_rebalance({"BIL": 1.0}, account, [], {"BIL": D(90)}, broker.get_assets(["BIL"]))
-    ghost = plan.items[0].__class__(**{**plan.items[0].__dict__, "symbol": "SPY", "action": "exit"})
+    ghost = replace(plan.items[0], symbol="SPY", action="exit")
     run = Run(broker, ledger)
     result = run.executor.execute(TradePlan(plan.equity, plan.cash, plan.buffer, [ghost]), [])
     run.executor.close()

@@ -103,12 +103,23 @@ class Position:
         return self.market_value - self.qty * self.avg_entry_price
 
 
+FRACTIONAL_STEP = Decimal("0.000000001")  # brokers accept fractional quantities to 9 decimals
+
+
 @dataclass(frozen=True)
 class Asset:
     symbol: str
     tradable: bool
     fractionable: bool
     name: str = ""
+    qty_increment: Decimal | None = None  # None: 9 decimals when fractionable, else whole shares
+
+    @property
+    def qty_step(self) -> Decimal:
+        """The smallest quantity step an order in this asset may use."""
+        if self.qty_increment is not None:
+            return self.qty_increment
+        return FRACTIONAL_STEP if self.fractionable else Decimal(1)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ class PriceHistory:
     dates: pd.DatetimeIndex
     closes: Mapping[str, FloatArray]
     sources: Mapping[str, Source]
+    opens: Mapping[str, FloatArray] | None = None
 
     @property
     def end(self) -> dt.date:
@@ -39,7 +40,17 @@ class PriceHistory:
         stop = int(self.dates.searchsorted(pd.Timestamp(as_of), side="right"))
         if stop == 0:
             raise DataError(f"no market data on or before {as_of}")
-        return PriceHistory(self.dates[:stop], {s: c[:stop] for s, c in self.closes.items()}, self.sources)
+        opens = {s: o[:stop] for s, o in self.opens.items()} if self.opens is not None else None
+        return PriceHistory(self.dates[:stop], {s: c[:stop] for s, c in self.closes.items()}, self.sources, opens)
+
+    def close_on(self, symbol: str, day: dt.date) -> float:
+        """The close of `symbol` on `day`; asking for a day after the history's end is a look-ahead error."""
+        if day > self.end:
+            raise DataError(f"look-ahead: {symbol} on {day} is after the decision date {self.end}")
+        index = int(self.dates.searchsorted(pd.Timestamp(day)))
+        if index >= len(self.dates) or self.dates[index].date() != day:
+            raise DataError(f"no bar for {symbol} on {day}")
+        return float(self.closes[symbol][index])
 
     def returns(self, symbol: str) -> FloatArray:
         closes = self.closes[symbol]
@@ -62,6 +73,7 @@ def load_history(
     before `end`); a symbol whose data stops earlier is stale and refused rather than silently used.
     """
     frames: dict[str, pd.Series] = {}
+    open_frames: dict[str, pd.Series] = {}
     sources: dict[str, Source] = {}
     for symbol in sorted(set(symbols)):
         bars = market.bars(symbol, start, end)
@@ -73,6 +85,7 @@ def load_history(
             when = close.index[int(np.argmax(bad))].date()
             raise DataError(f"{symbol} has a missing or non-positive close on {when}")
         frames[symbol] = close
+        open_frames[symbol] = bars["open"].astype("float64")
         sources[symbol] = market.source_of(symbol)
     if not frames:
         raise DataError("no symbols requested")
@@ -89,4 +102,6 @@ def load_history(
             gap = table.index[first + int(np.argmin(valid[first:]))].date()
             raise DataError(f"{symbol} has no bar on {gap} although other symbols do (a gap in its history)")
         closes[str(symbol)] = values
-    return PriceHistory(pd.DatetimeIndex(table.index), closes, sources)
+    opens_table = pd.DataFrame(open_frames).reindex(table.index)
+    opens = {str(s): opens_table[s].to_numpy(dtype=np.float64) for s in opens_table.columns}
+    return PriceHistory(pd.DatetimeIndex(table.index), closes, sources, opens)

@@ -26,7 +26,7 @@ from alchemiser.execution.rules import ExecutionRules
 from alchemiser.execution.tracker import OrderTracker
 from alchemiser.ledger import Ledger
 from alchemiser.models import Order, OrderRequest, OrderStatus, OrderType, OrderUpdate, Position, Quote, Side
-from alchemiser.portfolio.plan import CENT, PlanItem, TradePlan, floor_qty
+from alchemiser.portfolio.plan import CENT, PlanItem, TradePlan, floor_qty, size_buys
 
 CLIENT_ID_PREFIX = "alc-"
 MIN_NOTIONAL = Decimal(1)
@@ -310,7 +310,7 @@ class Executor:
                 return
             fractional = item.fractionable and self.rules.fractional_limit_orders
             limit = buy_limit_price(quote, self.rules.limit_spread_fraction)
-            qty = floor_qty(dollars / limit, fractional)
+            qty = floor_qty(dollars / limit, item.qty_step if fractional else Decimal(1))
             if qty <= 0:
                 if item.fractionable:
                     self._notional_buy(symbol, dollars, "buy")
@@ -375,15 +375,12 @@ class Executor:
         return spent
 
     def buy_phase(self, plan: TradePlan, cash: Decimal) -> None:
-        buys = plan.buys
-        if not buys:
+        if not plan.buys:
             return
-        available = max(cash - plan.buffer, Decimal(0))
-        wanted = sum((i.trade_value for i in buys), Decimal(0))
-        scale = min(Decimal(1), available / wanted) if wanted > 0 else Decimal(0)
+        sized, scale = size_buys(plan, cash)
         if scale < Decimal("0.999"):
-            self._warn(f"cash ${available:,.2f} covers {scale:.1%} of the planned ${wanted:,.2f} of buys; scaling down")
-        sized = [(item, (item.trade_value * scale).quantize(CENT, rounding=ROUND_DOWN)) for item in buys]
+            wanted = sum((i.trade_value for i in plan.buys), Decimal(0))
+            self._warn(f"cash covers {scale:.1%} of the planned ${wanted:,.2f} of buys; scaling down")
         with ThreadPoolExecutor(max_workers=min(8, len(sized))) as pool:
             list(pool.map(lambda pair: self._buy(*pair), sized))
 

@@ -14,10 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alchemiser.models import Account, Asset, Position
+from alchemiser.models import FRACTIONAL_STEP, Account, Asset, Position
 
 Action = Literal["exit", "sell", "buy", "hold"]
-QTY_STEP = Decimal("0.000000001")  # brokers accept fractional quantities to 9 decimals
 CENT = Decimal("0.01")
 
 
@@ -36,7 +35,7 @@ class RebalanceRules(BaseModel):
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses construct several times slower, and backtests make many
 class PlanItem:
     symbol: str
     action: Action
@@ -50,6 +49,7 @@ class PlanItem:
     price: Decimal
     fractionable: bool
     reason: str
+    qty_step: Decimal = FRACTIONAL_STEP
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
@@ -83,9 +83,17 @@ class TradePlan:
         }
 
 
-def floor_qty(qty: Decimal, fractionable: bool) -> Decimal:
-    """Round a quantity down to what the broker accepts (whole shares when not fractionable)."""
-    step = QTY_STEP if fractionable else Decimal(1)
+def size_buys(plan: TradePlan, cash: Decimal) -> tuple[list[tuple[PlanItem, Decimal]], Decimal]:
+    """Dollars for each planned buy, scaled down together when the cash actually there (less the buffer)
+    does not cover them all; also returns the scale (1 when everything fits)."""
+    available = max(cash - plan.buffer, Decimal(0))
+    wanted = sum((i.trade_value for i in plan.buys), Decimal(0))
+    scale = min(Decimal(1), available / wanted) if wanted > 0 else Decimal(0)
+    return [(item, (item.trade_value * scale).quantize(CENT, rounding=ROUND_DOWN)) for item in plan.buys], scale
+
+
+def floor_qty(qty: Decimal, step: Decimal) -> Decimal:
+    """Round a quantity down to the asset's step (whole shares when it is not fractionable)."""
     return qty.quantize(step, rounding=ROUND_DOWN) if qty > 0 else Decimal(0)
 
 
@@ -114,6 +122,7 @@ def plan_rebalance(
         target_value = (investable * Decimal(str(weight))).quantize(CENT)
         asset = assets.get(symbol)
         fractionable = asset.fractionable if asset else False
+        step = asset.qty_step if asset else Decimal(1)
         action, reason, trade_qty, trade = _decide(
             weight, position, asset, price, value, current_weight, target_value - value, rules
         )
@@ -131,6 +140,7 @@ def plan_rebalance(
                 price,
                 fractionable,
                 reason,
+                step,
             )
         )
     return TradePlan(equity, account.cash, buffer, items)
@@ -148,7 +158,7 @@ def _decide(
 ) -> tuple[Action, str, Decimal | None, Decimal]:
     """(action, reason, quantity, signed dollars) for one symbol."""
     held = position.qty if position else Decimal(0)
-    fractionable = asset.fractionable if asset else False
+    step = asset.qty_step if asset else Decimal(1)
     if position is not None and held < 0:
         return "hold", "short position: not managed by the bot", None, Decimal(0)
     if asset is not None and not asset.tradable:
@@ -162,7 +172,7 @@ def _decide(
     if price <= 0:
         return "hold", "no price to size the trade", None, Decimal(0)
     if trade < 0:
-        sell_qty = min(held, floor_qty(-trade / price, fractionable))
+        sell_qty = min(held, floor_qty(-trade / price, step))
         if sell_qty >= held * Decimal(str(rules.full_exit_fraction)):
             return "exit", f"trim is ≥ {rules.full_exit_fraction:.0%} of the position: full exit", held, -value
         if sell_qty <= 0:
@@ -170,8 +180,8 @@ def _decide(
         return "sell", f"trim to {weight:.2%}", sell_qty, -(sell_qty * price).quantize(CENT)
     if asset is None:
         return "hold", "asset unknown at the broker", None, Decimal(0)
-    if not fractionable:
-        shares = floor_qty(trade / price, False)
+    if not asset.fractionable:
+        shares = floor_qty(trade / price, step)
         if shares <= 0:
             return "hold", "less than one whole share to buy (not fractionable)", None, Decimal(0)
         return "buy", f"raise to {weight:.2%} in whole shares", shares, (shares * price).quantize(CENT)

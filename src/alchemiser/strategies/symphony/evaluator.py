@@ -170,7 +170,8 @@ class SymphonyEvaluator:
         curve = self._equity.get(index)
         if curve is None:
             stream = np.zeros(self.n)
-            for symbol, w in result.weights.items():
+            # summed in symbol order, so identical picks give bit-identical curves (and ties stay ties)
+            for symbol, w in sorted(result.weights.items()):
                 contrib = np.zeros(self.n)
                 contrib[1:] = w[:-1] * self._ret(symbol)[1:]
                 # an asset not yet trading contributes nothing when it is not held (weight 0)
@@ -245,7 +246,7 @@ class SymphonyEvaluator:
         with np.errstate(invalid="ignore"):
             take = _CMP[cond.op](lhs, rhs) & ~undecided
         weights: dict[str, FloatArray] = {}
-        for symbol in then.weights.keys() | other.weights.keys():
+        for symbol in sorted(then.weights.keys() | other.weights.keys()):  # sorted: same sums on every run
             a = then.weights.get(symbol)
             b = other.weights.get(symbol)
             if a is None:
