@@ -54,3 +54,29 @@ def test_builtins_load_by_name_and_decide_on_the_sample_market(market: SampleMar
         decision = strategy.decide(history)
         assert sum(decision.weights.values()) == pytest.approx(1.0)
         assert decision.trace and all(step.location for step in decision.trace)
+
+
+DIGEST = """
+import datetime as dt, hashlib
+from alchemiser.data.history import load_history
+from alchemiser.data.sample import SampleMarket
+from alchemiser.strategies.registry import load_strategy
+s = load_strategy("klm")
+m = SampleMarket(end=dt.date(2025, 10, 31))
+a = s.evaluate_all(load_history(m, s.universe(), dt.date(2025, 10, 31)))
+print(hashlib.sha256(a.weights.tobytes() + a.valid.tobytes()).hexdigest())
+"""
+
+
+def test_evaluation_does_not_depend_on_hash_randomisation() -> None:
+    """Filter ties must break the same way on every run, whatever PYTHONHASHSEED is."""
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", DIGEST], capture_output=True, text=True, env=env, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
