@@ -25,8 +25,10 @@ def test_trade_twice_then_inspect_the_ledger_and_reset(tmp_path: Path) -> None:
         assert abs(result["weights_after"][symbol] - weight) <= 0.0025
     assert 0 <= result["cash_after_weight"] <= 0.005
 
-    second = json.loads(run(["trade", "--json"], home).stdout)
-    assert second["status"] == "nothing_to_do" and second["orders"] == []
+    refused = json.loads(run(["trade", "--json"], home).stdout)
+    assert refused["status"] == "already_ran" and refused["orders"] == []  # one run per session…
+    second = json.loads(run(["trade", "--force", "--json"], home).stdout)
+    assert second["status"] == "nothing_to_do" and second["orders"] == []  # …and a forced one finds nothing to do
 
     runs = json.loads(run(["ledger", "runs", "--json"], home).stdout)
     assert [r["status"] for r in runs] == ["nothing_to_do", "ok"]

@@ -52,6 +52,9 @@ def _settings(ctx: typer.Context) -> Settings:
     if settings is None:
         settings = load_settings(obj.get("config"))
         obj["settings"] = settings
+        from alchemiser.logs import setup_logging
+
+        setup_logging(settings.home, obj.get("verbosity", 0))
     return settings  # type: ignore[no-any-return]
 
 
@@ -136,7 +139,11 @@ def signal(
 
 
 # -- trading ---------------------------------------------------------------------------------------------
-BrokerOption = Annotated[str | None, typer.Option("--broker", help="sim (the built-in simulated broker, default).")]
+BrokerOption = Annotated[
+    str | None,
+    typer.Option("--broker", help="sim (the built-in simulated broker, default) or alpaca (paper unless --live)."),
+]
+LiveOption = Annotated[bool, typer.Option("--live", help="Use Alpaca's LIVE account (real money).")]
 
 
 def _pct(value: float | None) -> str:
@@ -157,14 +164,32 @@ def _weights_table(title: str, targets: dict[str, float], before: dict[str, floa
 def trade(
     ctx: typer.Context,
     broker: BrokerOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Run even if this session already had a run.")] = False,
+    when_due: Annotated[
+        bool, typer.Option("--when-due", help="Only trade inside the scheduled window before today's close (cron).")
+    ] = False,
+    live: LiveOption = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm --live without the interactive prompt.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """One full run: signals, plan, sells, wait for fills, buys, and the resulting weights."""
     from alchemiser.runner import run_trade
+    from alchemiser.scheduling import due_session
 
     settings = _settings(ctx)
-    progress = None if json_out else (lambda message: console.print(f"  {message}", highlight=False))
-    run = run_trade(settings, broker, progress)
+    if live:
+        if (broker or settings.broker) != "alpaca":
+            err_console.print("--live needs the alpaca broker (--broker alpaca)")
+            raise typer.Exit(2)
+        if not yes and not typer.confirm("Trade with REAL MONEY on your live Alpaca account?", default=False):
+            err_console.print("live trading not confirmed; nothing was done")
+            raise typer.Exit(1)
+    if when_due and due_session(dt.datetime.now(dt.UTC), settings.schedule) is None:
+        if not json_out:
+            console.print("not due: outside the run window before an NYSE close")
+        return
+    progress = None if json_out or _quiet(ctx) else (lambda message: console.print(f"  {message}", highlight=False))
+    run = run_trade(settings, broker, progress, force=force, live=live)
     if json_out:
         _print_json(run.as_dict())
     else:
@@ -183,10 +208,14 @@ def trade(
         if run.weights_after:
             console.print(_weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
             console.print(f"cash {_pct(run.cash_after_weight)} of equity ${run.equity_after}")
-        colour = {"ok": "green", "nothing_to_do": "green"}.get(run.status, "red")
-        console.print(f"[bold {colour}]run {run.run_id}: {run.status}[/] — {run.message}")
-    if run.status not in ("ok", "nothing_to_do"):
+        colour = {"ok": "green", "nothing_to_do": "green", "already_ran": "yellow"}.get(run.status, "red")
+        console.print(f"[bold {colour}]run {run.run_id or '—'}: {run.status}[/] — {run.message}")
+    if run.status not in ("ok", "nothing_to_do", "already_ran"):
         raise typer.Exit(1)
+
+
+def _quiet(ctx: typer.Context) -> bool:
+    return bool((ctx.find_root().obj or {}).get("verbosity", 0) < 0)
 
 
 def _render_plan(plan: Any) -> None:
@@ -210,11 +239,11 @@ def _render_plan(plan: Any) -> None:
 
 
 @app.command()
-def plan(ctx: typer.Context, broker: BrokerOption = None, json_out: JsonFlag = False) -> None:
+def plan(ctx: typer.Context, broker: BrokerOption = None, live: LiveOption = False, json_out: JsonFlag = False) -> None:
     """The rebalance plan against the configured broker, without trading."""
     from alchemiser.runner import plan_only
 
-    report, target, trade_plan, _account = plan_only(_settings(ctx), broker)
+    report, target, trade_plan, _account = plan_only(_settings(ctx), broker, live)
     if json_out:
         _print_json(
             {
@@ -233,11 +262,13 @@ def plan(ctx: typer.Context, broker: BrokerOption = None, json_out: JsonFlag = F
 
 
 @app.command()
-def status(ctx: typer.Context, broker: BrokerOption = None, json_out: JsonFlag = False) -> None:
+def status(
+    ctx: typer.Context, broker: BrokerOption = None, live: LiveOption = False, json_out: JsonFlag = False
+) -> None:
     """Account, positions with weights and P&L, and open orders."""
     from alchemiser.runner import account_status
 
-    info = account_status(_settings(ctx), broker)
+    info = account_status(_settings(ctx), broker, live)
     if json_out:
         _print_json(info)
         return
@@ -262,6 +293,54 @@ def status(ctx: typer.Context, broker: BrokerOption = None, json_out: JsonFlag =
         console.print(orders)
     else:
         console.print("no open orders")
+
+
+# -- sandbox ---------------------------------------------------------------------------------------------
+sandbox_app = typer.Typer(help="A local Alpaca-compatible server over the simulated exchange.")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
+    latency_ms: Annotated[float, typer.Option(help="Extra latency per REST request.")] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for fills and injected faults.")] = None,
+    cash: Annotated[float | None, typer.Option(help="Starting cash of a fresh account.")] = None,
+    follow_calendar: Annotated[bool, typer.Option(help="Clock follows NYSE hours instead of always open.")] = False,
+    error_rate: Annotated[float, typer.Option(help="Fault injection: fraction of requests answered 429/500.")] = 0.0,
+    state: Annotated[
+        Path | None, typer.Option(help="SQLite state file (default $ALCHEMISER_HOME/sandbox.sqlite).")
+    ] = None,
+) -> None:
+    """Serve Alpaca's REST + WebSocket protocol on one port; point any alpaca-py program at it."""
+    from decimal import Decimal
+
+    from alchemiser.sandbox.config import FaultConfig, SandboxConfig
+    from alchemiser.sandbox.server import SandboxServer, serve_forever
+
+    settings = _settings(ctx)
+    config = SandboxConfig(
+        host=host,
+        port=port,
+        latency_ms=latency_ms,
+        seed=seed,
+        starting_cash=Decimal(str(cash)) if cash is not None else None,
+        follow_calendar=follow_calendar,
+        faults=FaultConfig(error_rate=error_rate),
+    )
+
+    def ready(server: SandboxServer) -> None:
+        console.print(
+            f"Alpaca sandbox on {server.url}  (streams {server.stream_url}/stream, {server.stream_url}/v2/iex)"
+        )
+        console.print(f"accepting key id {server.key_id!r} (secret from the same source); Ctrl-C to stop")
+        console.print(f"  export ALPACA_BASE_URL={server.url} ALPACA_DATA_URL={server.url}")
+
+    serve_forever(
+        build_market(settings), state or settings.home / "sandbox.sqlite", config, settings.sim, on_ready=ready
+    )
 
 
 # -- ledger ------------------------------------------------------------------------------------------------
@@ -383,6 +462,143 @@ def sim_reset(
         broker.reset(Decimal(str(cash)) if cash is not None else None)
         account = broker.get_account()
     console.print(f"simulated account reset: cash ${account.cash:,.2f}")
+
+
+# -- reports and operations ------------------------------------------------------------------------------
+@app.command()
+def report(
+    ctx: typer.Context,
+    run_id: Annotated[str | None, typer.Argument(help="A run id (default: the latest run).")] = None,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
+    execution: Annotated[
+        bool, typer.Option("--execution", help="Execution quality: fills vs arrival mid, across runs or for RUN_ID.")
+    ] = False,
+    since: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="With --execution: runs on or after this day.")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Render a run from the ledger (strategies, traces, plan, order timelines, fills, portfolio)."""
+    from alchemiser.ledger import jsonable
+    from alchemiser.reporting.quality import execution_report
+    from alchemiser.reporting.run_report import build_run_report, render_html
+
+    with _ledger(ctx) as ledger:
+        if execution:
+            data = execution_report(ledger, run_id, since.date() if since else None)
+            if json_out:
+                _print_json(jsonable(data))
+            else:
+                _render_execution(data)
+            return
+        data = build_run_report(ledger, run_id)
+    if html_file is not None:
+        html_file.write_text(render_html(data), encoding="utf-8")
+    if json_out:
+        _print_json(data)
+        return
+    run = data["run"]
+    console.print(f"[bold]run {run['run_id']}[/] {run['mode']}/{run['broker']} {run['status']}: {run['message']}")
+    for strategy in data["strategies"]:
+        tree = Tree(f"[bold cyan]{strategy['name']}[/]")
+        for step in strategy.get("trace") or []:
+            tree.add(("  " * int(step["depth"])) + step["text"])
+        if strategy.get("error"):
+            tree.add(f"[red]FAILED: {strategy['error']}[/]")
+        console.print(tree)
+    table = Table(title="Orders")
+    for column in ("client order id", "side", "symbol", "type", "status", "filled", "avg", "events"):
+        table.add_column(column)
+    for o in data["orders"]:
+        events = " → ".join(e["event"] for e in o["events"])
+        table.add_row(
+            o["client_order_id"],
+            o["side"],
+            o["symbol"],
+            o["type"],
+            o["status"],
+            o["filled_qty"],
+            o.get("filled_avg_price") or "—",
+            events,
+        )
+    console.print(table)
+    console.print(_weights_table("Portfolio", data["targets"], data["weights_before"], data["weights_after"]))
+    if html_file is not None:
+        console.print(f"HTML report written to {html_file}")
+
+
+def _render_execution(data: dict[str, Any]) -> None:
+    summary = data["summary"]
+    table = Table(title="Execution quality (vs arrival mid)")
+    for column in ("order", "side", "symbol", "type", "fill", "mid", "cost bps", "of spread", "market bps", "secs"):
+        table.add_column(column)
+
+    def num(value: Any, fmt: str) -> str:
+        return "—" if value is None else format(value, fmt)
+
+    for o in data["orders"]:
+        table.add_row(
+            o["client_order_id"],
+            o["side"],
+            o["symbol"],
+            o["type"],
+            num(o["fill_price"], ".4f"),
+            num(o["arrival_mid"], ".4f"),
+            num(o["cost_bps"], ".2f"),
+            num(o["spread_fraction"], ".2f"),
+            num(o["market_cost_bps"], ".2f"),
+            num(o["seconds_to_fill"], ".2f"),
+        )
+    console.print(table)
+    console.print(
+        f"{summary['orders']} orders, ${summary['filled_notional']:,.2f} filled; average cost "
+        f"{num(summary['avg_cost_bps'], '.2f')} bps vs {num(summary['avg_market_cost_bps'], '.2f')} bps for market "
+        f"orders; {summary['limit_fallbacks']} of {summary['limit_orders']} limit orders fell back to market"
+    )
+
+
+@app.command("run-daily")
+def run_daily(ctx: typer.Context, broker: BrokerOption = None) -> None:
+    """Keep running: one trading run per NYSE session, minutes before the close (see [schedule])."""
+    import logging
+
+    from alchemiser.runner import run_trade
+    from alchemiser.scheduling import make_scheduler
+
+    settings = _settings(ctx)
+    log = logging.getLogger("alchemiser.daily")
+
+    def job() -> None:
+        try:
+            run = run_trade(settings, broker)
+            log.warning("daily run %s: %s — %s", run.run_id or "—", run.status, run.message)
+        except Exception:
+            log.exception("the daily run failed; waiting for the next session")
+
+    scheduler = make_scheduler(job, settings.schedule)
+    job_ = scheduler.get_job("daily-trade")
+    trigger = job_.trigger if job_ is not None else None
+    console.print(f"run-daily: {trigger}; Ctrl-C to stop")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
+
+
+@app.command()
+def schedule(
+    ctx: typer.Context,
+    print_format: Annotated[str, typer.Option("--print", help="cron or systemd.")] = "cron",
+) -> None:
+    """Print a cron entry or systemd timer/unit that runs `trade --when-due` around each NYSE close."""
+    from alchemiser.scheduling import cron_entry, systemd_units
+
+    settings = _settings(ctx)
+    if print_format not in ("cron", "systemd"):
+        err_console.print("--print must be cron or systemd")
+        raise typer.Exit(2)
+    text = cron_entry(settings.schedule) if print_format == "cron" else systemd_units(settings.schedule)
+    sys.stdout.write(text)
 
 
 # -- backtest --------------------------------------------------------------------------------------------
@@ -566,6 +782,49 @@ def data_import(
     for symbol, rows in sorted(counts.items()):
         console.print(f"{symbol}: {rows} rows")
     console.print(f"[green]Imported {sum(counts.values())} rows for {len(counts)} symbols into {settings.data_dir}[/]")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    ctx: typer.Context,
+    symbols: Annotated[
+        list[str] | None, typer.Option("--symbols", help="Symbols (repeatable; default: all the strategies need).")
+    ] = None,
+    start: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (default 2004-01-01).")
+    ] = None,
+    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (default: today).")] = None,
+    source: Annotated[str, typer.Option("--source", help="alpaca (the only source so far).")] = "alpaca",
+) -> None:
+    """Fill the local store with split- and dividend-adjusted daily bars from Alpaca."""
+    from rich.progress import Progress
+
+    from alchemiser.data.alpaca_source import fetch_into_store
+    from alchemiser.data.store import LocalStore
+    from alchemiser.runner import alpaca_access
+    from alchemiser.signals import strategy_configs
+    from alchemiser.strategies.registry import load_strategy
+
+    if source != "alpaca":
+        err_console.print("--source must be alpaca")
+        raise typer.Exit(2)
+    settings = _settings(ctx)
+    wanted = symbols or sorted(
+        set().union(*(load_strategy(c.source, c.name).universe() for c in strategy_configs(settings, None)))
+    )
+    credentials, endpoints = alpaca_access(settings)
+    first = start.date() if start else dt.date(2004, 1, 1)
+    last = end.date() if end else dt.date.today()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("fetching bars", total=len(wanted))
+
+        def advance(*_: object) -> None:
+            bar.advance(task)
+
+        result = fetch_into_store(LocalStore(settings.data_dir), credentials, endpoints, wanted, first, last, advance)
+    console.print(f"[green]Stored {sum(result.rows.values())} bars for {len(result.rows)} symbols[/]")
+    if result.missing:
+        console.print(f"[yellow]No bars for: {', '.join(result.missing)}[/]")
 
 
 @data_app.command("sample")

@@ -7,8 +7,11 @@ default file simply means "use the defaults", a missing explicit file is an erro
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,9 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from alchemiser.errors import ConfigError
+from alchemiser.execution.rails import RailsConfig
 from alchemiser.execution.rules import ExecutionRules
 from alchemiser.execution.sim import SimConfig
 from alchemiser.portfolio.plan import RebalanceRules
+from alchemiser.reporting.notify import NotifyConfig
+from alchemiser.scheduling import ScheduleConfig
 
 DEFAULT_HOME = Path("~/.alchemiser")
 WEIGHT_TOLERANCE = 1e-6
@@ -52,6 +58,23 @@ class DataConfig(BaseModel):
     sample_seed: int = 20240601
 
 
+class AlpacaConfig(BaseModel):
+    """Where Alpaca is. Keys are never here: they come from the environment or `secrets_file`.
+
+    Paper trading is the only mode a configuration can select; live trading needs `--live` on the command
+    line and a confirmation each time.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    secrets_file: Path | None = Field(default=None, description="TOML with [alpaca] key_id/secret_key (chmod 600)")
+    trading_url: str | None = Field(default=None, description="default: Alpaca's paper API (env ALPACA_BASE_URL)")
+    data_url: str | None = Field(default=None, description="default: Alpaca's data API (env ALPACA_DATA_URL)")
+    trading_stream_url: str | None = None
+    data_stream_url: str | None = None
+    feed: str | None = Field(default=None, description="market-data feed: iex (free plan) or sip")
+
+
 def _default_strategies() -> list[StrategyConfig]:
     return [
         StrategyConfig(name="nuclear", source="nuclear", weight=0.4),
@@ -67,10 +90,16 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=alchemiser_home)
     strategies: list[StrategyConfig] = Field(default_factory=_default_strategies)
     data: DataConfig = Field(default_factory=DataConfig)
-    broker: Literal["sim"] = Field(default="sim", description="sim: the built-in simulated broker (default)")
+    broker: Literal["sim", "alpaca"] = Field(
+        default="sim", description="sim: the built-in simulated broker (default); alpaca: Alpaca paper (or --live)"
+    )
+    alpaca: AlpacaConfig = Field(default_factory=AlpacaConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     rebalance: RebalanceRules = Field(default_factory=RebalanceRules)
     execution: ExecutionRules = Field(default_factory=ExecutionRules)
+    rails: RailsConfig = Field(default_factory=RailsConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     on_strategy_failure: Literal["trade_nothing", "keep_holdings"] = Field(
         default="trade_nothing",
         description="trade_nothing: no trades when any strategy fails; keep_holdings: its share stays as held",
@@ -123,15 +152,38 @@ def _format_errors(exc: ValidationError, where: str) -> str:
 
 def _resolve_sources(raw: dict[str, Any], base: Path) -> None:
     """Strategy file paths in the config are relative to the config file's folder."""
-    for item in raw.get("strategies", []) or []:
+    items = raw.get("strategies")
+    if not isinstance(items, list):  # a wrong type is reported by validation
+        return
+    for index, item in enumerate(items):
         if isinstance(item, dict):
             source = str(item.get("source") or "")
             if source.endswith((".clj", ".edn", ".py")) or ".py:" in source:
                 path_part, sep, cls = source.partition(".py:")
-                if sep:
-                    item["source"] = f"{(base / (path_part + '.py')).expanduser()}:{cls}"
-                elif not Path(source).expanduser().is_absolute():
-                    item["source"] = str(base / source)
+                try:
+                    if sep:
+                        item["source"] = f"{(base / (path_part + '.py')).expanduser()}:{cls}"
+                    elif not Path(source).expanduser().is_absolute():
+                        item["source"] = str(base / source)
+                except RuntimeError as exc:  # "~user/..." for a user that does not exist
+                    raise ConfigError(f"strategies.{index}.source: cannot resolve {source!r}: {exc}") from None
+
+
+def _non_finite(value: object, path: str) -> str | None:
+    """The dotted path of the first NaN or infinite number in a validated settings dump, if any."""
+    if isinstance(value, float | Decimal) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        items: Iterable[tuple[object, object]] = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -144,16 +196,26 @@ def load_settings(path: Path | None = None) -> Settings:
             raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML: the file is not UTF-8 ({exc})") from None
         except OSError as exc:
             raise ConfigError(f"cannot read {config_path}: {exc}") from None
+        # `_env_file`, `_cli_parse_args`, ... are pydantic-settings constructor options, not settings
+        private = sorted(key for key in raw if key.startswith("_"))
+        if private:
+            raise ConfigError(f"{config_path}: unknown setting(s): {', '.join(private)}")
         _resolve_sources(raw, config_path.parent)
     elif explicit:
         raise ConfigError(f"config file not found: {config_path}")
+    where = f"{config_path if config_path.exists() else 'the environment'} (or ALCHEMISER_* environment variables)"
     try:
-        return Settings(**raw)
+        settings = Settings(**raw)
     except ValidationError as exc:
-        where = f"{config_path}" if config_path.exists() else "the environment"
-        raise ConfigError(_format_errors(exc, f"{where} (or ALCHEMISER_* environment variables)")) from None
+        raise ConfigError(_format_errors(exc, where)) from None
+    bad = _non_finite(settings.model_dump(), "")  # NaN/inf pass `ge=`/`le=` bounds and model checks unnoticed
+    if bad:
+        raise ConfigError(f"invalid configuration in {where}:\n  {bad}: must be a finite number")
+    return settings
 
 
 EXAMPLE_CONFIG = """\
@@ -175,7 +237,7 @@ weight = 0.6
 sample_fallback = true         # symbols missing from the store come from the synthetic sample market
 sample_seed = 20240601
 
-broker = "sim"                       # the built-in simulated broker (state in $ALCHEMISER_HOME/sim.sqlite)
+broker = "sim"                       # "sim" (state in $ALCHEMISER_HOME/sim.sqlite) or "alpaca" (paper)
 on_strategy_failure = "trade_nothing"  # or "keep_holdings": a failed strategy's share stays as it is held
 
 [sim]
@@ -185,6 +247,12 @@ ack_latency_ms = 0
 fill_latency_ms = [0, 0]
 partial_fill_probability = 0.0
 non_fractionable = []           # symbols the simulated broker treats as whole-share only
+
+[alpaca]
+# secrets_file = "~/.alchemiser/secrets.toml"   # [alpaca] key_id/secret_key; or env ALPACA_API_KEY/ALPACA_SECRET_KEY
+# trading_url = "http://127.0.0.1:8765"          # e.g. a local `alchemiser sandbox serve`; default: paper API
+# data_url = "http://127.0.0.1:8765"
+# feed = "iex"
 
 [rebalance]
 min_trade_usd = 10              # skip smaller trades
@@ -201,4 +269,18 @@ max_reprices = 2
 sell_timeout_s = 60
 poll_interval_s = 2             # safety-net polling while waiting for order events
 block_buys_on_failed_sells_usd = 100
+
+[rails]
+max_order_pct_equity = 100            # refuse any single order larger than this share of equity
+max_daily_traded_pct_equity = 400     # refuse trading past this much in one trading day (a rotation is 200)
+# kill_switch_file = "~/.alchemiser/KILL"   # while it exists (or ALCHEMISER_KILL_SWITCH=1), no order is placed
+
+[notify]
+urls = []                       # apprise URLs: "ntfy://my-topic", "mailto://user:pass@gmail.com", "json://host/hook"…
+repeat_failure_window_minutes = 360
+on = ["ok", "nothing_to_do", "failure"]
+
+[schedule]
+minutes_before_close = 10       # run-daily fires this long before each NYSE close (early closes honoured)
+grace_minutes = 5
 """

@@ -65,7 +65,9 @@ __all__ = [
 ]
 
 MODES: Final = frozenset({"sim", "paper", "live", "backtest"})
-RUN_STATUSES: Final = frozenset({"running", "ok", "nothing_to_do", "failed", "blocked", "partial", "market_closed"})
+RUN_STATUSES: Final = frozenset(
+    {"running", "ok", "nothing_to_do", "failed", "blocked", "partial", "market_closed", "halted"}
+)
 SNAPSHOT_KINDS: Final = frozenset({"before", "after"})
 
 # Local order statuses that never reach the broker's vocabulary.

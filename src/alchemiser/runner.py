@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -23,12 +24,14 @@ from alchemiser.data.base import MarketData
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.broker import Broker
 from alchemiser.execution.executor import ExecutionResult, Executor
+from alchemiser.execution.rails import Rails
 from alchemiser.ledger import Ledger
 from alchemiser.models import Account, Position
 from alchemiser.portfolio.plan import TradePlan, plan_rebalance
 from alchemiser.signals import SignalReport, build_market, compute_signals
 
 NEW_YORK = ZoneInfo("America/New_York")
+log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
@@ -36,14 +39,43 @@ def ledger_path(settings: Settings) -> Any:
     return settings.home / "ledger.sqlite"
 
 
-def open_broker(settings: Settings, market: MarketData, as_of: dt.date, name: str | None = None) -> Broker:
-    """The configured broker; the simulated one is the default and needs no account."""
+def open_broker(
+    settings: Settings, market: MarketData, as_of: dt.date, name: str | None = None, *, live: bool = False
+) -> Broker:
+    """The configured broker; the simulated one is the default and needs no account. Live trading only
+    happens when the caller passes `live=True` (the CLI's confirmed `--live`)."""
     choice = name or settings.broker
     if choice == "sim":
+        if live:
+            raise ConfigError("--live applies to the alpaca broker only")
         from alchemiser.execution.sim import SimBroker
 
         return SimBroker(market, settings.home / "sim.sqlite", settings.sim, as_of=as_of)
-    raise ConfigError(f"broker {choice!r} is not available (use 'sim')")
+    if choice == "alpaca":
+        from alchemiser.execution.alpaca import AlpacaBroker
+        from alchemiser.logs import register_secret
+
+        credentials, endpoints = alpaca_access(settings, live)
+        register_secret(credentials.key_id.get_secret_value())
+        register_secret(credentials.secret_key.get_secret_value())
+        return AlpacaBroker(credentials, endpoints, paper=not live)
+    raise ConfigError(f"unknown broker {choice!r} (use 'sim' or 'alpaca')")
+
+
+def alpaca_access(settings: Settings, live: bool = False) -> tuple[Any, Any]:
+    """Credentials (environment or secrets file) and endpoints (environment, config, Alpaca's defaults)."""
+    from alchemiser.secrets import load_credentials, resolve_endpoints
+
+    cfg = settings.alpaca
+    secrets_file = cfg.secrets_file or settings.home / "secrets.toml"
+    overrides = {
+        "trading_url": cfg.trading_url,
+        "data_url": cfg.data_url,
+        "trading_stream_url": cfg.trading_stream_url,
+        "data_stream_url": cfg.data_stream_url,
+        "feed": cfg.feed,
+    }
+    return load_credentials(secrets_file.expanduser()), resolve_endpoints(not live, overrides)
 
 
 def config_digest(settings: Settings) -> str:
@@ -92,6 +124,8 @@ class TradeRun:
     cash_after_weight: float | None = None
     equity_after: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    trading_day: dt.date | None = None
+    day_pnl: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +144,7 @@ class TradeRun:
             "plan": self.plan.as_dict() if self.plan else None,
             "strategies": [s.as_dict() for s in self.signals.strategies],
             "timings": self.timings,
+            "day_pnl": self.day_pnl,
         }
 
 
@@ -134,42 +169,103 @@ def build_plan(
     return target, plan_rebalance(target, account, positions, prices, assets, settings.rebalance)
 
 
-def run_trade(settings: Settings, broker_name: str | None = None, progress: Progress | None = None) -> TradeRun:
+DONE_STATUSES = frozenset({"ok", "nothing_to_do", "partial", "blocked"})
+
+
+def already_ran(settings: Settings, broker: str, day: dt.date) -> str | None:
+    """The run id that already traded this session (so another one is refused unless forced)."""
+    with Ledger(ledger_path(settings)) as ledger:
+        done = [r for r in ledger.runs_for_day(day, broker) if r.status in DONE_STATUSES]
+    return done[-1].run_id if done else None
+
+
+def day_pnl(ledger: Ledger, run_id: str, day: dt.date, equity: Decimal) -> float | None:
+    """Equity now minus the last recorded equity of an earlier trading day."""
+    for row in ledger.runs(200):
+        if row.trading_day < day:
+            snapshot = ledger.snapshot(row.run_id, "after")
+            if snapshot is not None:
+                return float(equity - Decimal(str(snapshot["account"]["equity"])))
+    return None
+
+
+def traded_today(ledger: Ledger, day: dt.date) -> Decimal:
+    """Dollars already traded on `day` by earlier runs (for the daily cap)."""
+    total = Decimal(0)
+    for row in ledger.runs(200):
+        if row.trading_day == day:
+            total += sum((o.filled_notional for o in ledger.orders(row.run_id)), Decimal(0))
+    return total
+
+
+def notify(settings: Settings, summary: dict[str, Any], pnl: float | None = None) -> bool:
+    """Send the run's notification; a notification problem never fails the run."""
+    from alchemiser.reporting.notify import Notifier
+
+    try:
+        return Notifier(settings.notify, settings.home / "notify_state.json").notify_run(summary, pnl)
+    except Exception:
+        log.exception("sending the notification failed")
+        return False
+
+
+def run_trade(
+    settings: Settings,
+    broker_name: str | None = None,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
+    live: bool = False,
+) -> TradeRun:
     say = progress or (lambda _: None)
     started = time.monotonic()
+    now = dt.datetime.now(NEW_YORK)
+    broker_label = broker_name or settings.broker
+    previous = None if force else already_ran(settings, broker_label, now.date())
+    if previous is not None:
+        log.info("refusing a second run this session", extra={"previous_run": previous})
+        empty = SignalReport(now.date(), [], None, [])
+        return TradeRun("", "already_ran", f"already traded this session in run {previous}; use --force", empty)
     market = build_market(settings)
     report = compute_signals(settings, market=market)
     timings = {"signals_s": round(time.monotonic() - started, 3)}
-    broker = open_broker(settings, market, report.as_of, broker_name)
-    now = dt.datetime.now(NEW_YORK)
+    broker = open_broker(settings, market, report.as_of, broker_name, live=live)
     day_key = now.strftime("%Y%m%d")
     run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     with Ledger(ledger_path(settings)) as ledger:
         ledger.start_run(
             run_id,
-            mode="sim" if (broker_name or settings.broker) == "sim" else "paper",
+            mode="sim" if broker_label == "sim" else "live" if live else "paper",
             broker=broker.name,
             trading_day=now.date(),
             config_digest=config_digest(settings),
         )
         ledger.record_signals(run_id, [s.as_dict() for s in report.strategies])
-        run = TradeRun(run_id, "running", "", report, timings=timings)
+        run = TradeRun(run_id, "running", "", report, timings=timings, trading_day=now.date())
         executor: Executor | None = None
         try:
             if report.target is None and settings.on_strategy_failure == "trade_nothing":
                 failed = "; ".join(f"{s.name}: {s.error}" for s in report.strategies if s.error)
-                return _finish(ledger, run, "failed", f"no trades: a strategy failed ({failed})")
+                return _finish(settings, ledger, run, "failed", f"no trades: a strategy failed ({failed})")
             clock = broker.get_clock()
             if not clock.is_open:
-                return _finish(ledger, run, "market_closed", f"the market is closed; next open {clock.next_open}")
+                return _finish(
+                    settings, ledger, run, "market_closed", f"the market is closed; next open {clock.next_open}"
+                )
             executor = Executor(broker, ledger, run_id, day_key, settings.execution, say)
             executor.reconcile()
             account, positions = broker.get_account(), broker.get_positions()
+            executor.rails = Rails(
+                settings.rails, account.equity, traded_today(ledger, now.date()), settings.home / "KILL"
+            )
+            halt = executor.rails.killed()
+            if halt:
+                return _finish(settings, ledger, run, "halted", halt)
             ledger.record_snapshot(run_id, "before", account, positions)
             run.weights_before = weights_of(account, positions)
             target, plan = build_plan(settings, broker, market, report, account, positions)
             if target is None or plan is None:
-                return _finish(ledger, run, "failed", "no target: every strategy failed")
+                return _finish(settings, ledger, run, "failed", "no target: every strategy failed")
             run.targets, run.plan = target, plan
             ledger.record_plan(run_id, [_plan_row(i) for i in plan.items])
             if plan.is_empty:
@@ -185,11 +281,11 @@ def run_trade(settings: Settings, broker_name: str | None = None, progress: Prog
             run.cash_after_weight = float(account.cash / account.equity) if account.equity > 0 else None
             run.equity_after = str(account.equity)
             run.timings["total_s"] = round(time.monotonic() - started, 3)
-            return _finish(ledger, run, status, message)
+            return _finish(settings, ledger, run, status, message)
         except AlchemiserError as exc:
-            return _finish(ledger, run, "failed", str(exc))
+            return _finish(settings, ledger, run, "failed", str(exc))
         except BaseException as exc:
-            _finish(ledger, run, "failed", f"crashed: {type(exc).__name__}: {exc}")
+            _finish(settings, ledger, run, "failed", f"crashed: {type(exc).__name__}: {exc}")
             raise
         finally:
             if executor is not None:
@@ -211,16 +307,23 @@ def _plan_row(item: Any) -> dict[str, Any]:
     }
 
 
-def _finish(ledger: Ledger, run: TradeRun, status: str, message: str) -> TradeRun:
+def _finish(settings: Settings, ledger: Ledger, run: TradeRun, status: str, message: str) -> TradeRun:
     run.status, run.message = status, message
-    ledger.finish_run(run.run_id, status, message=message, summary=run.as_dict(), timings=run.timings)
+    summary = run.as_dict()
+    ledger.finish_run(run.run_id, status, message=message, summary=summary, timings=run.timings)
+    log.info("run finished", extra={"run_id": run.run_id, "status": status, "detail": message})
+    pnl = None
+    if run.equity_after is not None and run.trading_day is not None:
+        pnl = day_pnl(ledger, run.run_id, run.trading_day, Decimal(run.equity_after))
+    run.day_pnl = pnl
+    notify(settings, summary, pnl)
     return run
 
 
-def account_status(settings: Settings, broker_name: str | None = None) -> dict[str, Any]:
+def account_status(settings: Settings, broker_name: str | None = None, live: bool = False) -> dict[str, Any]:
     """Account, positions (with weight and P&L) and open orders, as plain JSON-ready values."""
     market = build_market(settings)
-    broker = open_broker(settings, market, _latest_session(), broker_name)
+    broker = open_broker(settings, market, _latest_session(), broker_name, live=live)
     try:
         account, positions, orders = broker.get_account(), broker.get_positions(), broker.list_orders("open")
     finally:
@@ -264,12 +367,12 @@ def _latest_session() -> dt.date:
 
 
 def plan_only(
-    settings: Settings, broker_name: str | None = None
+    settings: Settings, broker_name: str | None = None, live: bool = False
 ) -> tuple[SignalReport, dict[str, float] | None, TradePlan | None, Account]:
     """The plan a run would execute now, without trading (read-only broker calls)."""
     market = build_market(settings)
     report = compute_signals(settings, market=market)
-    broker = open_broker(settings, market, report.as_of, broker_name)
+    broker = open_broker(settings, market, report.as_of, broker_name, live=live)
     try:
         account, positions = broker.get_account(), broker.get_positions()
         target, plan = build_plan(settings, broker, market, report, account, positions)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from alchemiser import market_calendar
 from alchemiser.data.base import MarketData, Source
 from alchemiser.errors import DataError
 from alchemiser.indicators import FloatArray
@@ -59,6 +60,19 @@ class PriceHistory:
         return out
 
 
+def _check_sessions(symbol: str, index: pd.DatetimeIndex) -> None:
+    """Refuse a series that skips an NYSE session between its first and last bar (within the calendar)."""
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    lo = max(index[0].date(), market_calendar.CALENDAR_START)
+    hi = min(index[-1].date(), market_calendar.CALENDAR_END)
+    if lo > hi:
+        return
+    missing = market_calendar.sessions(lo, hi).difference(index.normalize())
+    if len(missing):
+        raise DataError(f"{symbol} has no bar on {missing[0].date()}, a trading session inside its history (a gap)")
+
+
 def load_history(
     market: MarketData,
     symbols: Iterable[str],
@@ -80,10 +94,16 @@ def load_history(
         if bars.empty:
             raise DataError(f"no market data for {symbol} on or before {end}")
         close = bars["close"].astype("float64")
+        if not (close.index.is_monotonic_increasing and close.index.is_unique):
+            raise DataError(f"{symbol}: its bars are out of date order or repeat a date")
         bad = ~np.isfinite(close.to_numpy()) | (close.to_numpy() <= 0)
         if bad.any():
             when = close.index[int(np.argmax(bad))].date()
             raise DataError(f"{symbol} has a missing or non-positive close on {when}")
+        last_bar = close.index[-1].date()
+        if expected_last is not None and last_bar < expected_last:
+            raise DataError(f"market data for {symbol} is stale: its last bar is {last_bar}, expected {expected_last}")
+        _check_sessions(symbol, pd.DatetimeIndex(close.index))
         frames[symbol] = close
         open_frames[symbol] = bars["open"].astype("float64")
         sources[symbol] = market.source_of(symbol)

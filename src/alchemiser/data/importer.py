@@ -110,7 +110,10 @@ def _parse_dates(raw: pd.Series) -> pd.Series:
             parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
-    result: pd.Series = parsed.dt.normalize().astype("datetime64[ns]")
+    days = parsed.dt.normalize()
+    # text such as "/1" parses to year 0 at a coarser unit; out of the ns range it is NaT, not an overflow
+    days = days.where(days.between(pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")))
+    result: pd.Series = days.astype("datetime64[ns]")
     return result
 
 
@@ -219,13 +222,29 @@ def _read_csv(path: Path, out: _Collector) -> tuple[pd.DataFrame, pd.Series] | N
     except pd.errors.EmptyDataError:
         out.add(str(path), None, "file is empty (expected a header line)")
         return None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        out.add(str(path), *_undecodable(path, exc))
+        return None
+    except (pd.errors.ParserError, OSError) as exc:
         out.add(str(path), None, f"cannot read CSV: {exc}")
         return None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     lines = pd.Series(np.arange(2, len(frame) + 2), index=frame.index)
     blank = (frame.isna() | (frame == "")).all(axis=1)
     return frame[~blank], lines[~blank]
+
+
+def _undecodable(path: Path, exc: UnicodeDecodeError) -> tuple[int | None, str]:
+    """The line of the first byte that is not UTF-8 (pandas' own offset is relative to a buffer)."""
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8")
+    except UnicodeDecodeError as found:
+        byte = data[found.start : found.start + 1].hex()
+        return data.count(b"\n", 0, found.start) + 1, f"not UTF-8 text (byte 0x{byte}); save the file as UTF-8"
+    except OSError:
+        pass
+    return None, f"cannot read CSV: {exc}"
 
 
 def _missing(

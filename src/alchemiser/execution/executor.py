@@ -22,6 +22,7 @@ from typing import Any
 
 from alchemiser.execution.broker import Broker, BrokerError, DuplicateClientOrderId, OrderRejected
 from alchemiser.execution.pricing import buy_limit_price
+from alchemiser.execution.rails import Rails, RailTripped
 from alchemiser.execution.rules import ExecutionRules
 from alchemiser.execution.tracker import OrderTracker
 from alchemiser.ledger import Ledger
@@ -83,6 +84,10 @@ class ExecutionResult:
     timings: dict[str, float] = field(default_factory=dict)
     limit_fallbacks: int = 0
 
+    @property
+    def warnings_refused(self) -> bool:
+        return any(w.startswith("order refused") for w in self.warnings)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -103,8 +108,11 @@ class Executor:
         day_key: str,
         rules: ExecutionRules | None = None,
         progress: Progress | None = None,
+        rails: Rails | None = None,
     ) -> None:
         self.broker = broker
+        self.rails = rails
+        self.halted: str | None = None
         self.ledger = ledger
         self.run_id = run_id
         self.day_key = day_key
@@ -152,9 +160,31 @@ class Executor:
             self.result.warnings.append(message)
         self.progress(f"[yellow]warning:[/] {message}")
 
-    def _submit(self, request: OrderRequest, phase: str, quote: Quote | None = None) -> Order | None:
-        """Ledger intent → broker → ledger result. A duplicate id means the order exists: adopt it."""
+    def _allowed(self, symbol: str, estimate: Decimal) -> bool:
+        """Safety rails before every order: a tripped kill switch or daily cap halts the rest of the run."""
+        if self.halted:
+            return False
+        if self.rails is None:
+            return True
+        try:
+            self.rails.check(symbol, estimate)
+        except RailTripped as exc:
+            if exc.halt:
+                self.halted = str(exc)
+            self._warn(f"order refused: {exc}")
+            return False
+        return True
+
+    def _submit(
+        self, request: OrderRequest, phase: str, quote: Quote | None = None, estimate: Decimal | None = None
+    ) -> Order | None:
+        """Rails → ledger intent → broker → ledger result. A duplicate id means the order exists: adopt it."""
         cid = request.client_order_id
+        if estimate is None:
+            price = request.limit_price or (quote.ask if quote else Decimal(0))
+            estimate = request.notional if request.notional is not None else (request.qty or Decimal(0)) * price
+        if not self._allowed(request.symbol, estimate):
+            return None
         self.ledger.record_intent(self.run_id, request, phase=phase, attempt=int(cid.rsplit("-", 1)[1]), quote=quote)
         try:
             order = self.broker.submit_order(request)
@@ -221,14 +251,20 @@ class Executor:
         return self.result.cancelled_stale
 
     # -- sells -----------------------------------------------------------------------------------------
-    def _sell(self, item: PlanItem, held: Position | None) -> tuple[Order | None, OrderRequest | None, PlanItem]:
+    def _sell(
+        self, item: PlanItem, held: Position | None, quote: Quote | None
+    ) -> tuple[Order | None, OrderRequest | None, PlanItem]:
         if held is None or held.qty <= 0:
             self._warn(f"not selling {item.symbol}: no position is held")
             return None, None, item
         if item.action == "exit":
+            if not self._allowed(item.symbol, held.market_value):
+                return None, None, item
             cid = self.next_client_id(item.symbol, "sell")
             request = OrderRequest(item.symbol, Side.SELL, OrderType.MARKET, cid, qty=held.qty)
-            self.ledger.record_intent(self.run_id, request, phase="exit", attempt=int(cid.rsplit("-", 1)[1]))
+            self.ledger.record_intent(
+                self.run_id, request, phase="exit", attempt=int(cid.rsplit("-", 1)[1]), quote=quote
+            )
             try:
                 order = self.broker.close_position(item.symbol)
             except BrokerError as exc:
@@ -249,7 +285,7 @@ class Executor:
             item.symbol, Side.SELL, OrderType.MARKET, self.next_client_id(item.symbol, "sell"), qty=qty
         )
         self.progress(f"sell {qty} {item.symbol} (trim)")
-        return self._submit(request, "sell"), request, item
+        return self._submit(request, "sell", quote, qty * item.price), request, item
 
     def sell_phase(self, plan: TradePlan, positions: list[Position]) -> Decimal:
         """Place every sell concurrently, wait for all; returns the dollar value of sells that failed."""
@@ -257,8 +293,15 @@ class Executor:
         sells = plan.sells
         if not sells:
             return Decimal(0)
-        with ThreadPoolExecutor(max_workers=min(8, len(sells))) as pool:
-            placed = list(pool.map(lambda item: self._sell(item, held.get(item.symbol)), sells))
+        symbols = [item.symbol for item in sells]
+        quotes = self._arrival_quotes(symbols)
+        try:
+            with ThreadPoolExecutor(max_workers=min(8, len(sells))) as pool:
+                placed = list(
+                    pool.map(lambda item: self._sell(item, held.get(item.symbol), quotes.get(item.symbol)), sells)
+                )
+        finally:
+            self.broker.unsubscribe_quotes(symbols)
         orders = [order for order, _, _ in placed if order is not None]
         final = self.tracker.wait_final(orders, self.rules.sell_timeout_s)
         failed = Decimal(0)
@@ -276,6 +319,26 @@ class Executor:
             if missing > 0:
                 failed += missing * item.price
         return failed.quantize(CENT)
+
+    def _arrival_quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        """Quotes at decision time for execution-quality reports, from the stream (no extra requests).
+
+        Waits briefly; a sell never waits long for a quote it does not need to be priced.
+        """
+        quotes: dict[str, Quote] = {}
+        done = threading.Event()
+        lock = threading.Lock()
+
+        def on_quote(quote: Quote) -> None:
+            with lock:
+                quotes.setdefault(quote.symbol, quote)
+                if len(quotes) >= len(symbols):
+                    done.set()
+
+        self.broker.subscribe_quotes(symbols, on_quote)
+        done.wait(min(self.rules.quote_timeout_s, 1.0))
+        with lock:
+            return dict(quotes)
 
     # -- buys ------------------------------------------------------------------------------------------
     def _fresh_quote(self, symbol: str) -> Quote:
@@ -389,6 +452,9 @@ class Executor:
         started = time.monotonic()
         failed = self.sell_phase(plan, positions)
         self.result.timings["sells_s"] = round(time.monotonic() - started, 3)
+        if self.halted:
+            self.result.status = "halted"
+            return self.result
         if failed > self.rules.block_buys_on_failed_sells_usd:
             self._warn(f"sells worth ${failed:,.2f} failed: buys are blocked this run")
             self.result.status = "blocked"
@@ -398,6 +464,8 @@ class Executor:
             buys_started = time.monotonic()
             self.buy_phase(plan, min(account.cash, account.buying_power))
             self.result.timings["buys_s"] = round(time.monotonic() - buys_started, 3)
-        if failed > 0 or any(o.error for o in self.result.orders):
+        if self.halted:
+            self.result.status = "halted"
+        elif failed > 0 or any(o.error for o in self.result.orders) or self.result.warnings_refused:
             self.result.status = "partial"
         return self.result

@@ -6,6 +6,7 @@ The walk uses an explicit stack: a file nested ten thousand levels deep compiles
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -38,7 +39,9 @@ class SymphonyErrors(SymphonyError):
 
     def __init__(self, errors: list[SymphonyError]) -> None:
         self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors), errors[0].location if errors else None)
+        text = "\n".join(str(e) for e in errors)
+        super().__init__(text, errors[0].location if errors else None)
+        self.args = (text,)  # each line already starts with its location; do not prefix the first one twice
 
 
 def _op(form: Node) -> str | None:
@@ -141,7 +144,11 @@ class _Compiler:
 
     def operand(self, node: Node) -> Operand | None:
         if isinstance(node, Atom) and node.kind == "number":
-            return Const(float(node.value), node.loc)  # type: ignore[arg-type]
+            value = float(node.value)  # type: ignore[arg-type]
+            if not math.isfinite(value):
+                self.error(f"{node.describe()} is too large to compare with", node)
+                return None
+            return Const(value, node.loc)
         return self.indicator(node, in_filter=False)
 
     def condition(self, node: Node) -> Condition | None:
@@ -234,6 +241,10 @@ class _Compiler:
 
     def mix(self, kind: str, kids: list[int], weights: list[float], label: str | None, form: Node) -> int:
         total = sum(weights)
+        if not math.isfinite(total):  # weights near the float limit: scale first so the sum cannot overflow
+            top = max(weights)
+            weights = [w / top for w in weights]
+            total = sum(weights)
         norm = tuple(w / total for w in weights)
         key = ("mix", kind if kind != "group" else "group:" + (label or ""), tuple(kids), norm)
         return self.add(key, lambda: MixNode(kind, tuple(kids), norm, label, form.loc))
@@ -259,10 +270,11 @@ class _Compiler:
             raw = args[0].items if isinstance(args[0], Form) and args[0].bracket == "[" else args[0::2]
             weights: list[float] = []
             for w in raw:
-                if not (isinstance(w, Atom) and w.kind == "number" and float(w.value) >= 0):  # type: ignore[arg-type]
-                    self.error(f"`weight-specified` weight must be a non-negative number, not {w.describe()}", w)
+                value = float(w.value) if isinstance(w, Atom) and w.kind == "number" else -1.0  # type: ignore[arg-type]
+                if not 0 <= value < math.inf:
+                    self.error(f"`weight-specified` weight must be a finite non-negative number, not {w.describe()}", w)
                     return None
-                weights.append(float(w.value))  # type: ignore[arg-type]
+                weights.append(value)
             if len(weights) != len(kids):
                 self.error(f"`weight-specified` has {len(weights)} weights for {len(kids)} children", form)
                 return None

@@ -185,6 +185,10 @@ class SymphonyEvaluator:
 
     def _child_metric(self, child: int, results: dict[int, _Result], indicator: str, window: int | None) -> FloatArray:
         node = self.program.nodes[child]
+        # a single-child wrapper other than a named group (`weight-equal [x]`) is just its child, as `fmt`
+        # prints it: an asset inside one is ranked by the asset's own prices, not by a re-based equity curve
+        while isinstance(node, MixNode) and node.kind != "group" and len(node.children) == 1:
+            node = self.program.nodes[node.children[0]]
         if isinstance(node, AssetNode):
             self._closes(node.symbol)
             return self.cache.get(node.symbol, indicator, window)

@@ -114,7 +114,8 @@ def _atom(text: str, token: int, pos: _Positions) -> Atom:
     if first in _NUMBER_START and _NUMBER.fullmatch(text):
         if text.endswith("%"):
             return Atom("number", float(text[:-1]) / 100.0, token, pos)
-        is_float = "." in text or "e" in text or "E" in text
+        # a long integer literal becomes a float (inf when huge): int() refuses over 4300 digits, float() never
+        is_float = "." in text or "e" in text or "E" in text or len(text) > 18
         return Atom("number", float(text) if is_float else int(text), token, pos)
     if text == "nil":
         return Atom("nil", None, token, pos)
@@ -128,7 +129,7 @@ def read_forms(text: str, filename: str = "<input>") -> list[Node]:
     pos = _Positions(text, filename)
     root: list[Node] = []
     stack: list[Form] = []
-    discard_pending: list[int] = []  # stack depths at which a `#_` waits for its form
+    discard_pending: list[tuple[int, int]] = []  # (stack depth, token) of each `#_` waiting for its form
     for k, token in enumerate(_TOKEN.findall(text)):
         first = token[0]
         node: Node
@@ -141,6 +142,8 @@ def read_forms(text: str, filename: str = "<input>") -> list[Node]:
             stack.append(Form(first, k, pos))
             continue
         elif first in _CLOSERS:
+            if discard_pending and discard_pending[-1][0] == len(stack):  # else it would eat a later form
+                raise SymphonyError("`#_` has no form after it to discard", pos.at(discard_pending[-1][1]))
             if not stack:
                 raise SymphonyError(f"unexpected `{first}` with nothing open", pos.at(k))
             form = stack.pop()
@@ -155,13 +158,13 @@ def read_forms(text: str, filename: str = "<input>") -> list[Node]:
         elif first == ";":
             continue
         elif token == "#_":
-            discard_pending.append(len(stack))
+            discard_pending.append((len(stack), k))
             continue
         elif first.isalpha() and token not in _SPECIAL_WORDS:
             node = Atom("symbol", token, k, pos)
         else:
             node = _atom(token, k, pos)
-        if discard_pending and discard_pending[-1] == len(stack):
+        if discard_pending and discard_pending[-1][0] == len(stack):
             discard_pending.pop()
             continue
         (stack[-1].items if stack else root).append(node)

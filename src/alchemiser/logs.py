@@ -1,0 +1,85 @@
+"""Logging: structured JSON lines to a rotating file under ALCHEMISER_HOME/logs, human output on the console.
+
+Anything that looks like a configured API key or secret is replaced with *** before it is written
+anywhere, whatever logged it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import logging.handlers
+import os
+from pathlib import Path
+
+from rich.logging import RichHandler
+
+SECRET_ENV_VARS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY")
+_extra_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Make `value` (a key loaded from a secrets file, say) redacted from every log line."""
+    if value and len(value) >= 4:
+        _extra_secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for value in {os.environ.get(name, "") for name in SECRET_ENV_VARS} | _extra_secrets:
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and any `extra=` fields."""
+
+    _standard = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._standard and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info:
+            payload["exception"] = redact(self.formatException(record.exc_info))
+        return redact(json.dumps(payload, default=str))
+
+
+def setup_logging(home: Path, verbosity: int = 0) -> Path:
+    """Console at WARNING (-v INFO, -vv DEBUG, -q ERROR); the JSON file always at INFO (DEBUG with -vv)."""
+    root = logging.getLogger("alchemiser")
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    console_level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+        max(-1, min(verbosity, 2)), logging.DEBUG
+    )
+    console = RichHandler(level=console_level, show_path=False, rich_tracebacks=False)
+    console.addFilter(RedactingFilter())
+    root.addHandler(console)
+    folder = home / "logs"
+    path = folder / "alchemiser.log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+    except OSError:
+        return path  # a read-only home must not stop the bot; the console still shows everything
+    handler.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    return path

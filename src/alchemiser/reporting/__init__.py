@@ -1,0 +1,1 @@
+"""Reports read from the ledger: run reports, execution quality, notifications."""

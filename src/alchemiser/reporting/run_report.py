@@ -1,0 +1,115 @@
+"""A run, rendered from the ledger alone: strategies and traces, plan, order timelines, fills, portfolio.
+
+Everything comes from what the ledger recorded, so a report can be produced long after the run, on another
+machine, and it shows what happened rather than what the code would do today.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from alchemiser.errors import AlchemiserError
+from alchemiser.ledger import Ledger, jsonable
+from alchemiser.reporting.quality import order_quality, summarise
+
+
+def _weights(snapshot: dict[str, Any] | None) -> dict[str, float]:
+    if not snapshot:
+        return {}
+    equity = float(snapshot["account"]["equity"])
+    if equity <= 0:
+        return {}
+    return {p["symbol"]: float(p["market_value"]) / equity for p in snapshot["positions"]}
+
+
+def build_run_report(ledger: Ledger, run_id: str | None = None) -> dict[str, Any]:
+    """The latest run when `run_id` is None."""
+    if run_id is None:
+        latest = ledger.runs(1)
+        if not latest:
+            raise AlchemiserError("the ledger has no runs yet; run `alchemiser trade` first")
+        run_id = latest[0].run_id
+    run = ledger.run(run_id)
+    if run is None:
+        raise AlchemiserError(f"no run {run_id!r} in the ledger (see `alchemiser ledger runs`)")
+    orders = ledger.orders(run_id)
+    before, after = ledger.snapshot(run_id, "before"), ledger.snapshot(run_id, "after")
+    summary = run.summary or {}
+    report = {
+        "run": run.as_dict(),
+        "strategies": ledger.signals(run_id),
+        "targets": summary.get("targets", {}),
+        "plan": ledger.plan(run_id),
+        "orders": [{**o.as_dict(), "events": ledger.events(o.client_order_id)} for o in orders],
+        "fills": ledger.fills(run_id),
+        "before": before,
+        "after": after,
+        "weights_before": _weights(before),
+        "weights_after": _weights(after),
+        "execution": summarise(order_quality(ledger, orders)),
+        "warnings": summary.get("warnings", []),
+    }
+    result: dict[str, Any] = jsonable(report)
+    return result
+
+
+def _esc(value: Any) -> str:
+    return html.escape("—" if value is None else str(value))
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.2%}"
+
+
+def render_html(report: dict[str, Any]) -> str:
+    run = report["run"]
+    strategies = "".join(
+        f"<h3>{_esc(s['name'])} ({_pct(s.get('share'))})</h3>"
+        + (f"<p class='bad'>failed: {_esc(s.get('error'))}</p>" if s.get("error") else "")
+        + "<pre>"
+        + "\n".join("  " * int(t["depth"]) + _esc(t["text"]) for t in s.get("trace") or [])
+        + "</pre>"
+        for s in report["strategies"]
+    )
+    plan = "".join(
+        f"<tr><td>{_esc(p['symbol'])}</td><td>{_pct(p.get('current_weight'))}</td><td>{_pct(p.get('target_weight'))}</td>"
+        f"<td>{_esc(p.get('trade_value'))}</td><td>{_esc(p.get('action'))}</td><td>{_esc(p.get('reason'))}</td></tr>"
+        for p in report["plan"]
+    )
+    orders = "".join(
+        f"<tr><td>{_esc(o['client_order_id'])}</td><td>{_esc(o['phase'])}</td><td>{_esc(o['side'])}</td>"
+        f"<td>{_esc(o['symbol'])}</td><td>{_esc(o['type'])}</td><td>{_esc(o.get('qty') or o.get('notional'))}</td>"
+        f"<td>{_esc(o.get('limit_price'))}</td><td>{_esc(o['status'])}</td><td>{_esc(o['filled_qty'])}</td>"
+        f"<td>{_esc(o.get('filled_avg_price'))}</td><td>"
+        + "<br>".join(f"{_esc(e['at'])[11:23]} {_esc(e['event'])} {_esc(e.get('qty') or '')}" for e in o["events"])
+        + "</td></tr>"
+        for o in report["orders"]
+    )
+    symbols = sorted(set(report["weights_before"]) | set(report["weights_after"]) | set(report["targets"]))
+    portfolio = "".join(
+        f"<tr><td>{_esc(s)}</td><td>{_pct(report['weights_before'].get(s, 0))}</td>"
+        f"<td>{_pct(report['targets'].get(s, 0))}</td><td>{_pct(report['weights_after'].get(s, 0))}</td></tr>"
+        for s in symbols
+    )
+    execution = report["execution"]
+    cost = execution.get("avg_cost_bps")
+    market = execution.get("avg_market_cost_bps")
+    warnings = "".join(f"<li>{_esc(w)}</li>" for w in report["warnings"])
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Run {_esc(run["run_id"])}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:90%;vertical-align:top}}.bad{{color:#b00}}</style></head><body>
+<h1>Run {_esc(run["run_id"])}: {_esc(run["status"])}</h1>
+<p>{_esc(run["mode"])} / {_esc(run["broker"])} · trading day {_esc(run["trading_day"])}
+· started {_esc(run["started_at"])} · {_esc(run["message"])}</p>
+<h2>Strategies</h2>{strategies}
+<h2>Plan</h2><table><tr><th>symbol</th><th>current</th><th>target</th><th>trade $</th><th>action</th>
+<th>reason</th></tr>{plan}</table>
+<h2>Orders</h2><table><tr><th>client order id</th><th>phase</th><th>side</th><th>symbol</th><th>type</th>
+<th>qty / $</th><th>limit</th><th>status</th><th>filled</th><th>avg</th><th>timeline (UTC)</th></tr>{orders}</table>
+<h2>Execution quality</h2><p>average cost vs arrival mid: {"—" if cost is None else f"{cost:.2f} bps"}
+(market orders would have paid {"—" if market is None else f"{market:.2f} bps"});
+limit fallbacks to market: {execution.get("limit_fallbacks")}</p>
+<h2>Portfolio</h2><table><tr><th>symbol</th><th>before</th><th>target</th><th>after</th></tr>{portfolio}</table>
+{f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else ""}
+</body></html>"""

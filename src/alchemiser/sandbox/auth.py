@@ -1,0 +1,123 @@
+"""Who may call the sandbox, how often, and which requests fail on purpose.
+
+* `KeyPair.check_headers` answers like Alpaca: 401 when the key headers are missing, 403 when they are wrong.
+* `RateLimiter` is a sliding window per (key, API) — Alpaca counts trading and data requests separately —
+  and produces the `X-Ratelimit-*` headers clients read to pace themselves.
+* `FaultInjector` draws from a seeded RNG, so an injected failure sequence replays exactly.
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import math
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from alchemiser.sandbox.common import CODE_FORBIDDEN, CODE_INTERNAL, CODE_RATE_LIMITED, CODE_UNAUTHORIZED, ApiError
+from alchemiser.sandbox.config import FaultConfig
+
+KEY_HEADER = "APCA-API-KEY-ID"
+SECRET_HEADER = "APCA-API-SECRET-KEY"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    key_id: str
+    secret_key: str
+
+    def matches(self, key_id: object, secret_key: object) -> bool:
+        """Constant-time comparison, so the sandbox does not teach bad habits about secrets."""
+        if not isinstance(key_id, str) or not isinstance(secret_key, str):
+            return False
+        ok_key = hmac.compare_digest(key_id.encode(), self.key_id.encode())
+        ok_secret = hmac.compare_digest(secret_key.encode(), self.secret_key.encode())
+        return ok_key and ok_secret
+
+    def check_headers(self, headers: Mapping[str, str]) -> str:
+        """The caller's key id when the headers carry our pair; otherwise raise Alpaca's 401/403."""
+        key, secret = headers.get(KEY_HEADER), headers.get(SECRET_HEADER)
+        if not key or not secret:
+            raise ApiError(401, CODE_UNAUTHORIZED, "request is not authorized")
+        if not self.matches(key, secret):
+            raise ApiError(403, CODE_FORBIDDEN, "request is not authorized")
+        return key
+
+
+@dataclass(frozen=True)
+class RateState:
+    limit: int
+    remaining: int
+    reset_epoch: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-Ratelimit-Limit": str(self.limit),
+            "X-Ratelimit-Remaining": str(self.remaining),
+            "X-Ratelimit-Reset": str(self.reset_epoch),
+        }
+
+
+class RateLimiter:
+    """A sliding-window limit: at most `limit` accepted requests per `window_s` per bucket.
+
+    Refused requests are not counted, so a client that backs off recovers once the window slides.
+    Used only on the event-loop thread, so it needs no lock.
+    """
+
+    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._hits: dict[str, collections.deque[float]] = {}
+
+    def _window(self, bucket: str, now: float) -> collections.deque[float]:
+        hits = self._hits.setdefault(bucket, collections.deque())
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        return hits
+
+    def _state(self, hits: collections.deque[float], now: float) -> RateState:
+        wall = time.time()
+        reset = wall + (hits[0] + self.window_s - now if hits else self.window_s)
+        return RateState(self.limit, max(self.limit - len(hits), 0), math.ceil(reset))
+
+    def peek(self, bucket: str) -> RateState:
+        now = time.monotonic()
+        return self._state(self._window(bucket, now), now)
+
+    def hit(self, bucket: str) -> tuple[bool, RateState]:
+        """Count one request; (False, state) when the bucket is full (the caller answers 429)."""
+        now = time.monotonic()
+        hits = self._window(bucket, now)
+        if len(hits) >= self.limit:
+            return False, self._state(hits, now)
+        hits.append(now)
+        return True, self._state(hits, now)
+
+
+def rate_limited() -> ApiError:
+    return ApiError(429, CODE_RATE_LIMITED, "rate limit exceeded")
+
+
+class FaultInjector:
+    """Decides, per request, whether to delay it and whether to fail it (429 or 500), from a seeded RNG."""
+
+    def __init__(self, config: FaultConfig, seed: int) -> None:
+        self.config = config
+        self._rng = random.Random(f"sandbox-faults:{seed}")
+
+    def delay_s(self) -> float:
+        c = self.config
+        if c.delay_rate > 0 and c.delay_s > 0 and self._rng.random() < c.delay_rate:
+            return c.delay_s
+        return 0.0
+
+    def error(self) -> ApiError | None:
+        c = self.config
+        if c.error_rate <= 0 or self._rng.random() >= c.error_rate:
+            return None
+        if self._rng.random() < 0.5:
+            return rate_limited()
+        return ApiError(500, CODE_INTERNAL, "internal server error (injected by the sandbox)")

@@ -1,0 +1,131 @@
+"""Daily runs on the market calendar: N minutes before each XNYS session's close, early closes included.
+
+`run-daily` uses APScheduler with a trigger that asks the exchange calendar for the next fire time, so
+holidays are skipped and early closes (13:00 ET) move the run forward by themselves. The job never runs
+twice in a session (the ledger says whether it already ran) and survives a failed run: it reports and
+waits for the next session. For cron or systemd users, `schedule --print` writes the equivalent entries;
+they call `trade --when-due`, which only trades inside the same window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from pydantic import BaseModel, ConfigDict, Field
+
+from alchemiser import market_calendar
+
+log = logging.getLogger(__name__)
+NY = market_calendar.NY
+SCAN_DAYS = 15  # the longest run of non-sessions is far shorter
+
+
+class ScheduleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes_before_close: int = Field(default=10, ge=1, le=389, description="run this long before each close")
+    grace_minutes: int = Field(default=5, ge=1, le=60, description="a run may start this late (cron, misfires)")
+
+
+def fire_time(day: dt.date, minutes_before_close: int) -> dt.datetime:
+    return market_calendar.session_close(day) - dt.timedelta(minutes=minutes_before_close)
+
+
+def next_fire_time(after: dt.datetime, minutes_before_close: int) -> dt.datetime:
+    """The first session's run time at or after `after` (an aware datetime)."""
+    day = after.astimezone(NY).date()
+    for _ in range(SCAN_DAYS):
+        if market_calendar.is_session(day):
+            when = fire_time(day, minutes_before_close)
+            if when >= after:
+                return when
+        day += dt.timedelta(days=1)
+    raise RuntimeError(f"no session within {SCAN_DAYS} days after {after}")  # pragma: no cover
+
+
+class SessionCloseTrigger(BaseTrigger):  # type: ignore[misc]
+    """APScheduler trigger: once per session, `minutes_before_close` before the close."""
+
+    def __init__(self, minutes_before_close: int = 10) -> None:
+        self.minutes_before_close = minutes_before_close
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+        after = now if previous_fire_time is None else max(now, previous_fire_time + dt.timedelta(seconds=1))
+        return next_fire_time(after, self.minutes_before_close)
+
+    def __str__(self) -> str:
+        return f"{self.minutes_before_close} min before each XNYS close"
+
+
+def due_session(now: dt.datetime, config: ScheduleConfig) -> dt.date | None:
+    """Today's session when `now` is inside its run window [fire time, fire time + grace), else None."""
+    day = now.astimezone(NY).date()
+    if not market_calendar.is_session(day):
+        return None
+    start = fire_time(day, config.minutes_before_close)
+    return day if start <= now < start + dt.timedelta(minutes=config.grace_minutes) else None
+
+
+def make_scheduler(job: Callable[[], Any], config: ScheduleConfig) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone=NY)
+    scheduler.add_job(
+        job,
+        trigger=SessionCloseTrigger(config.minutes_before_close),
+        id="daily-trade",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=config.grace_minutes * 60,
+    )
+    return scheduler
+
+
+def _executable() -> str:
+    return shutil.which("alchemiser") or f"{sys.executable} -m alchemiser.cli"
+
+
+def cron_entry(config: ScheduleConfig) -> str:
+    """Cron cannot follow the exchange calendar, so it wakes at both possible times (normal and early close)
+    and `trade --when-due` trades only inside the real window."""
+    normal = fire_time(dt.date(2025, 11, 26), config.minutes_before_close).astimezone(NY)
+    early = fire_time(dt.date(2025, 11, 28), config.minutes_before_close).astimezone(NY)
+    return (
+        "# The Alchemiser: one trading run per NYSE session, "
+        f"{config.minutes_before_close} minutes before the close (early closes and holidays handled by --when-due)\n"
+        "CRON_TZ=America/New_York\n"
+        f"{early.minute} {early.hour} * * 1-5 {_executable()} trade --when-due -q\n"
+        f"{normal.minute} {normal.hour} * * 1-5 {_executable()} trade --when-due -q\n"
+    )
+
+
+def systemd_units(config: ScheduleConfig) -> str:
+    normal = fire_time(dt.date(2025, 11, 26), config.minutes_before_close).astimezone(NY)
+    early = fire_time(dt.date(2025, 11, 28), config.minutes_before_close).astimezone(NY)
+    return f"""# ~/.config/systemd/user/alchemiser.service
+[Unit]
+Description=The Alchemiser trading run (trades only inside the window before an NYSE close)
+
+[Service]
+Type=oneshot
+ExecStart={_executable()} trade --when-due -q
+
+# ~/.config/systemd/user/alchemiser.timer
+[Unit]
+Description=Wake The Alchemiser before each possible NYSE close
+
+[Timer]
+OnCalendar=Mon..Fri {early:%H:%M} America/New_York
+OnCalendar=Mon..Fri {normal:%H:%M} America/New_York
+Persistent=false
+
+[Install]
+WantedBy=timers.target
+
+# enable with: systemctl --user daemon-reload && systemctl --user enable --now alchemiser.timer
+"""
