@@ -73,6 +73,7 @@ class AlpacaConfig(BaseModel):
     trading_stream_url: str | None = None
     data_stream_url: str | None = None
     feed: str | None = Field(default=None, description="market-data feed: iex (free plan) or sip")
+    request_timeout_s: float = Field(default=20.0, gt=0, le=300, description="read timeout of each HTTP request")
 
 
 def _default_strategies() -> list[StrategyConfig]:

@@ -23,6 +23,7 @@ from alchemiser.config import Settings
 from alchemiser.data.base import MarketData
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.broker import Broker
+from alchemiser.execution.crashpoints import maybe_wrap
 from alchemiser.execution.executor import ExecutionResult, Executor
 from alchemiser.execution.rails import Rails
 from alchemiser.ledger import Ledger
@@ -52,13 +53,14 @@ def open_broker(
 
         return SimBroker(market, settings.home / "sim.sqlite", settings.sim, as_of=as_of)
     if choice == "alpaca":
-        from alchemiser.execution.alpaca import AlpacaBroker
+        from alchemiser.execution.alpaca import AlpacaBroker, RetryPolicy
         from alchemiser.logs import register_secret
 
         credentials, endpoints = alpaca_access(settings, live)
         register_secret(credentials.key_id.get_secret_value())
         register_secret(credentials.secret_key.get_secret_value())
-        return AlpacaBroker(credentials, endpoints, paper=not live)
+        timeout = settings.alpaca.request_timeout_s
+        return AlpacaBroker(credentials, endpoints, paper=not live, retry=RetryPolicy(http_timeout_s=(5.0, timeout)))
     raise ConfigError(f"unknown broker {choice!r} (use 'sim' or 'alpaca')")
 
 
@@ -229,10 +231,14 @@ def run_trade(
     market = build_market(settings)
     report = compute_signals(settings, market=market)
     timings = {"signals_s": round(time.monotonic() - started, 3)}
-    broker = open_broker(settings, market, report.as_of, broker_name, live=live)
+    broker = maybe_wrap(open_broker(settings, market, report.as_of, broker_name, live=live))
     day_key = now.strftime("%Y%m%d")
     run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     with Ledger(ledger_path(settings)) as ledger:
+        for stale in ledger.unfinished_runs():
+            ledger.finish_run(
+                stale.run_id, "failed", message=f"interrupted (the process died); resumed by run {run_id}"
+            )
         ledger.start_run(
             run_id,
             mode="sim" if broker_label == "sim" else "live" if live else "paper",

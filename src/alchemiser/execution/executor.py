@@ -12,6 +12,7 @@ client_order_id `alc-<day>-<symbol>-<side>-<attempt>`, so a re-run can never pla
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -217,6 +218,7 @@ class Executor:
     # -- reconcile -------------------------------------------------------------------------------------
     def reconcile(self) -> list[str]:
         """Settle what a previous (possibly crashed) run left: unknown outcomes, then our stale open orders."""
+        recent: list[Order] | None = None
         for row in self.ledger.open_intents():
             try:
                 order = (
@@ -224,13 +226,20 @@ class Executor:
                     if row.broker_order_id
                     else self.broker.get_order_by_client_id(row.client_order_id)
                 )
+                if order is None and row.phase == "exit":
+                    # close-position orders carry the broker's own client id: find the one this intent made
+                    recent = recent if recent is not None else self.broker.list_orders("all")
+                    order = self._adoptable_close(row.symbol, row.intent_at, recent)
             except BrokerError:
-                order = None
+                continue  # unknown still: the next run asks again
             if order is None:
                 self.ledger.record_submit_failed(row.client_order_id, "never reached the broker (found on reconcile)")
             else:
-                if row.broker_order_id and order.client_order_id != row.client_order_id:
+                if order.client_order_id != row.client_order_id:
                     self._alias[order.id] = row.client_order_id
+                    self.ledger.record_submitted(
+                        row.client_order_id, replace(order, client_order_id=row.client_order_id)
+                    )
                 self._record_state(order)
         known = {row.broker_order_id for row in self.ledger.orders() if row.broker_order_id}
         stale = [
@@ -249,6 +258,21 @@ class Executor:
                 self._record_state(order)
         self.result.cancelled_stale = [o.client_order_id for o in stale]
         return self.result.cancelled_stale
+
+    def _adoptable_close(self, symbol: str, since: dt.datetime, orders: list[Order]) -> Order | None:
+        """A sell of `symbol` placed around `since` that no ledger row claims yet: the lost close order."""
+        known = {row.broker_order_id for row in self.ledger.orders() if row.broker_order_id}
+        window = since - dt.timedelta(seconds=60)
+        for order in sorted(orders, key=lambda o: o.submitted_at):
+            if (
+                order.symbol == symbol
+                and order.side == Side.SELL
+                and order.submitted_at >= window
+                and order.id not in known
+                and not order.client_order_id.startswith(CLIENT_ID_PREFIX)
+            ):
+                return order
+        return None
 
     # -- sells -----------------------------------------------------------------------------------------
     def _sell(

@@ -107,10 +107,13 @@ class FaultInjector:
     def __init__(self, config: FaultConfig, seed: int) -> None:
         self.config = config
         self._rng = random.Random(f"sandbox-faults:{seed}")
+        self.delays = 0  # how many requests were held back / failed, for tests and reports
+        self.errors = 0
 
     def delay_s(self) -> float:
         c = self.config
         if c.delay_rate > 0 and c.delay_s > 0 and self._rng.random() < c.delay_rate:
+            self.delays += 1
             return c.delay_s
         return 0.0
 
@@ -118,6 +121,7 @@ class FaultInjector:
         c = self.config
         if c.error_rate <= 0 or self._rng.random() >= c.error_rate:
             return None
+        self.errors += 1
         if self._rng.random() < 0.5:
             return rate_limited()
         return ApiError(500, CODE_INTERNAL, "internal server error (injected by the sandbox)")

@@ -155,6 +155,11 @@ class SandboxServer:
         return self._request_count
 
     @property
+    def faults_injected(self) -> dict[str, int]:
+        """How many requests were failed (429/500) or delayed by fault injection so far."""
+        return {"errors": self._faults.errors, "delays": self._faults.delays}
+
+    @property
     def stream_connections(self) -> int:
         """Open WebSocket connections (trade updates and market data)."""
         return len(self._registry)
