@@ -686,39 +686,15 @@ def _render_backtest(data: dict[str, Any]) -> None:
         f"[bold]Backtest {data['start']} – {data['end']}[/] ({data['days']} days, rebalance {data['rebalance']}, "
         f"fills at {data['fill']}){note}"
     )
-    columns = [("blend" if len(data["strategies"]) > 1 else data["strategies"][0]["name"], data["metrics"])]
-    if len(data["strategies"]) > 1:
-        columns += [(s["name"], s["metrics"]) for s in data["strategies"]]
-    if data["benchmark"]:
-        columns.append((data["benchmark"]["symbol"], data["benchmark"]["metrics"]))
+    from alchemiser.backtest.metrics import METRIC_ROWS, format_metric, metric_columns
+
+    columns = metric_columns(data)
     table = Table(title="Metrics")
     table.add_column("metric")
     for name, _ in columns:
         table.add_column(name, justify="right")
-    for key in (
-        "total_return",
-        "cagr",
-        "volatility",
-        "sharpe",
-        "sortino",
-        "max_drawdown",
-        "calmar",
-        "best_day",
-        "worst_day",
-        "exposure",
-        "turnover",
-    ):
-        cells = []
-        for _, metrics in columns:
-            value = metrics.get(key)
-            if value is None:
-                cells.append("—")
-            elif key in ("sharpe", "sortino", "calmar"):
-                cells.append(f"{value:.2f}")
-            elif key == "turnover":
-                cells.append(f"{value:.1f}×/yr")
-            else:
-                cells.append(f"{value:.2%}")
+    for key in METRIC_ROWS:
+        cells = [format_metric(key, metrics.get(key)) for _, metrics in columns]
         table.add_row(key.replace("_", " "), *cells)
     console.print(table)
     dd = data["metrics"]["drawdown"]

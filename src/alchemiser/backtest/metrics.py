@@ -18,6 +18,33 @@ import pandas as pd
 from alchemiser.indicators import FloatArray
 
 TRADING_DAYS = 252
+METRIC_ROWS = (
+    "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "best_day", "worst_day",
+    "exposure", "turnover",
+)  # fmt: skip
+RATIOS = ("sharpe", "sortino", "calmar", "beta", "correlation")
+
+
+def format_metric(key: str, value: Any) -> str:
+    """One metric as people read it: ratios to two decimals, turnover per year, everything else in percent."""
+    if value is None:
+        return "—"
+    if key in RATIOS:
+        return f"{value:.2f}"
+    if key == "turnover":
+        return f"{value:.1f}×/yr"
+    return f"{value:.2%}"
+
+
+def metric_columns(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, metrics) for the blend (or the single strategy), each strategy alone, and the benchmark."""
+    strategies = data["strategies"]
+    columns = [("blend" if len(strategies) > 1 else strategies[0]["name"], data["metrics"])]
+    if len(strategies) > 1:
+        columns += [(s["name"], s["metrics"]) for s in strategies]
+    if data["benchmark"]:
+        columns.append((data["benchmark"]["symbol"], data["benchmark"]["metrics"]))
+    return columns
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from alchemiser.backtest.metrics import drawdown_series
+from alchemiser.backtest.metrics import METRIC_ROWS, drawdown_series, format_metric, metric_columns
 from alchemiser.backtest.service import BacktestOutcome
 from alchemiser.data.base import SAMPLE_NOTICE
 
@@ -86,46 +86,13 @@ def write_charts(outcome: BacktestOutcome, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def _fmt(key: str, value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        if key in ("sharpe", "sortino", "calmar", "beta", "correlation"):
-            return f"{value:.2f}"
-        if key == "turnover":
-            return f"{value:.1f}× / yr"
-        return f"{value:.2%}"
-    return html.escape(str(value))
-
-
-METRIC_ROWS = [
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "best_day",
-    "worst_day",
-    "exposure",
-    "turnover",
-]
-
-
 def write_html(outcome: BacktestOutcome, charts: dict[str, Path], path: Path) -> None:
     data = outcome.as_dict()
-    columns: list[tuple[str, dict[str, Any]]] = [
-        ("strategy" if len(outcome.strategies) == 1 else "blend", data["metrics"])
-    ]
-    if len(outcome.strategies) > 1:
-        columns += [(s["name"], s["metrics"]) for s in data["strategies"]]
-    if data["benchmark"]:
-        columns.append((data["benchmark"]["symbol"], data["benchmark"]["metrics"]))
+    columns = metric_columns(data)
     head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in columns)
     rows = "".join(
         f"<tr><td>{key.replace('_', ' ')}</td>"
-        + "".join(f"<td>{_fmt(key, m.get(key))}</td>" for _, m in columns)
+        + "".join(f"<td>{html.escape(format_metric(key, m.get(key)))}</td>" for _, m in columns)
         + "</tr>"
         for key in METRIC_ROWS
     )

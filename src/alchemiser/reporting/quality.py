@@ -47,37 +47,21 @@ def order_quality(ledger: Ledger, rows: list[OrderRow]) -> list[OrderQuality]:
         limit_fell_back = row.phase == "buy" and str(row.type) == "limit" and _group_key(row) in fell_back
         if (row.filled_qty <= 0 or row.filled_avg_price is None) and not limit_fell_back:
             continue
-        if row.filled_avg_price is None or row.filled_qty <= 0:
-            out.append(
-                OrderQuality(
-                    row.client_order_id,
-                    row.run_id,
-                    row.symbol,
-                    str(row.side),
-                    str(row.type),
-                    row.phase,
-                    0.0,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    True,
-                )
-            )
-            continue
-        price = float(row.filled_avg_price)
+        filled = row.filled_avg_price is not None and row.filled_qty > 0
+        price = float(row.filled_avg_price) if filled and row.filled_avg_price is not None else None
         sign = 1.0 if row.side == Side.BUY else -1.0
         mid = spread = cost = fraction = market = None
-        if row.quote_bid is not None and row.quote_ask is not None and row.quote_bid > 0:
+        if price is not None and row.quote_bid is not None and row.quote_ask is not None and row.quote_bid > 0:
             bid, ask = float(row.quote_bid), float(row.quote_ask)
             mid, spread = (bid + ask) / 2, ask - bid
             cost = sign * (price - mid) / mid * 1e4
             fraction = sign * (price - mid) / spread if spread > 0 else None
             market = (spread / 2) / mid * 1e4
-        fills = [e["at"] for e in ledger.events(row.client_order_id) if e["event"] in ("fill", "partial_fill")]
+        fills = (
+            [e["at"] for e in ledger.events(row.client_order_id) if e["event"] in ("fill", "partial_fill")]
+            if filled
+            else []
+        )
         seconds = (max(fills) - row.intent_at).total_seconds() if fills else None
         out.append(
             OrderQuality(
