@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class AlchemiserError(Exception):
     """Base of every error the project raises on purpose; its message is meant for the user."""
@@ -28,14 +30,36 @@ class StrategyError(AlchemiserError):
 
 
 class SourceLocation:
-    """Where a problem sits in a file: `file:line:col` is what editors and users recognise."""
+    """Where a problem sits in a file: `file:line:col` is what editors and users recognise.
 
-    __slots__ = ("col", "file", "line")
+    A location can be lazy: readers of large files create one per node, but only the few that end up in
+    an error or a trace are ever looked at, so line and column are worked out on first use.
+    """
 
-    def __init__(self, file: str, line: int, col: int) -> None:
+    __slots__ = ("_col", "_line", "_resolve", "file")
+
+    def __init__(
+        self, file: str, line: int = 0, col: int = 0, resolve: Callable[[], tuple[int, int]] | None = None
+    ) -> None:
         self.file = file
-        self.line = line
-        self.col = col
+        self._line = line
+        self._col = col
+        self._resolve = resolve
+
+    def _resolved(self) -> None:
+        if self._resolve is not None:
+            self._line, self._col = self._resolve()
+            self._resolve = None
+
+    @property
+    def line(self) -> int:
+        self._resolved()
+        return self._line
+
+    @property
+    def col(self) -> int:
+        self._resolved()
+        return self._col
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"

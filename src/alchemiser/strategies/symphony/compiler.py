@@ -59,6 +59,7 @@ class _Compiler:
         self.nodes: list[ProgramNode] = []
         self.interned: dict[Hashable, int] = {}
         self.symbols: dict[str, SourceLocation] = {}
+        self._tickers: dict[str, str] = {}  # raw ticker text → validated symbol (exports repeat tickers a lot)
 
     # -- reporting -------------------------------------------------------------------------------------
     def error(self, message: str, where: Node | SourceLocation) -> None:
@@ -78,10 +79,14 @@ class _Compiler:
         if not (isinstance(atom, Atom) and atom.kind == "string"):
             self.error(f'{what} must be a ticker string such as "SPY", not {atom.describe()}', atom)
             return None
-        symbol = str(atom.value).strip().upper()
-        if not _TICKER.fullmatch(symbol):
-            self.error(f"{what}: {str(atom.value)!r} is not a valid ticker", atom)
-            return None
+        raw = str(atom.value)
+        symbol = self._tickers.get(raw)
+        if symbol is None:
+            symbol = raw.strip().upper()
+            if not _TICKER.fullmatch(symbol):
+                self.error(f"{what}: {raw!r} is not a valid ticker", atom)
+                return None
+            self._tickers[raw] = symbol
         if symbol not in self.symbols:
             self.symbols[symbol] = atom.loc
         return symbol
@@ -100,10 +105,11 @@ class _Compiler:
     def window_arg(self, node: Node, op: str) -> int | None:
         """`{:window 10}` (the export form) or a bare number."""
         if isinstance(node, Form) and node.bracket == "{":
-            pairs = dict(zip(node.items[0::2], node.items[1::2], strict=True))
-            for key, value in pairs.items():
+            items = node.items
+            for i in range(0, len(items) - 1, 2):
+                key = items[i]
                 if isinstance(key, Atom) and key.kind == "keyword" and key.value == "window":
-                    return self.positive_int(value, f"`{op}` window")
+                    return self.positive_int(items[i + 1], f"`{op}` window")
             self.error(f"`{op}` needs a window, e.g. {{:window 10}}", node)
             return None
         return self.positive_int(node, f"`{op}` window")

@@ -28,16 +28,23 @@ class _Positions:
         self._offsets: list[int] | None = None
         self._starts: list[int] | None = None
 
-    def at_offset(self, offset: int) -> SourceLocation:
+    def line_col(self, offset: int) -> tuple[int, int]:
         if self._starts is None:
             self._starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
         line = bisect.bisect_right(self._starts, offset)
-        return SourceLocation(self.filename, line, offset - self._starts[line - 1] + 1)
+        return line, offset - self._starts[line - 1] + 1
 
-    def at(self, token: int) -> SourceLocation:
+    def at_offset(self, offset: int) -> SourceLocation:
+        return SourceLocation(self.filename, *self.line_col(offset))
+
+    def token_line_col(self, token: int) -> tuple[int, int]:
         if self._offsets is None:
             self._offsets = [m.start() for m in _TOKEN.finditer(self.text)]
-        return self.at_offset(self._offsets[token])
+        return self.line_col(self._offsets[token])
+
+    def at(self, token: int) -> SourceLocation:
+        """A lazy location: nothing is computed until its line or column is read."""
+        return SourceLocation(self.filename, resolve=lambda: self.token_line_col(token))
 
 
 class Atom:
