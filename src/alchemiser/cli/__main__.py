@@ -1,0 +1,5 @@
+"""`python -m alchemiser.cli`."""
+
+from alchemiser.cli import main
+
+main()

@@ -1,0 +1,108 @@
+"""The Typer application, its sub-command groups and the helpers every command shares."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alchemiser import __version__
+from alchemiser.config import Settings, load_settings
+
+app = typer.Typer(
+    help="The Alchemiser: rule-based ETF/stock strategies (Composer-style symphonies) from data to trades.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Market data: the local store, imports and the synthetic sample market.")
+config_app = typer.Typer(help="Show or create the configuration file.")
+ledger_app = typer.Typer(help="What happened: runs, orders and fills recorded in the SQLite ledger.")
+sim_app = typer.Typer(help="The built-in simulated broker's account.")
+app.add_typer(data_app, name="data")
+app.add_typer(config_app, name="config")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(sim_app, name="sim")
+sandbox_app = typer.Typer(help="A local Alpaca-compatible server over the simulated exchange.")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj or {}
+    settings = obj.get("settings")
+    if settings is None:
+        settings = load_settings(obj.get("config"))
+        obj["settings"] = settings
+        from alchemiser.logs import setup_logging
+
+        setup_logging(settings.home, obj.get("verbosity", 0))
+    return settings  # type: ignore[no-any-return]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"alchemiser {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Config file (default: $ALCHEMISER_HOME/config.toml).", dir_okay=False),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on the console.")] = False,
+) -> None:
+    ctx.obj = {"config": config, "verbosity": -1 if quiet else verbose}
+
+
+BrokerOption = Annotated[
+    str | None,
+    typer.Option("--broker", help="sim (the built-in simulated broker, default) or alpaca (paper unless --live)."),
+]
+LiveOption = Annotated[bool, typer.Option("--live", help="Use Alpaca's LIVE account (real money).")]
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def weights_table(title: str, targets: dict[str, float], before: dict[str, float], after: dict[str, float]) -> Table:
+    table = Table(title=title)
+    for column in ("symbol", "before", "target", "after", "off by"):
+        table.add_column(column, justify="right" if column != "symbol" else "left")
+    for symbol in sorted(set(targets) | set(before) | set(after)):
+        t, a = targets.get(symbol, 0.0), after.get(symbol, 0.0)
+        table.add_row(symbol, pct(before.get(symbol, 0.0)), pct(t), pct(a), f"{(a - t) * 100:+.2f} pp")
+    return table
+
+
+def is_quiet(ctx: typer.Context) -> bool:
+    return bool((ctx.find_root().obj or {}).get("verbosity", 0) < 0)
+
+
+def open_ledger(ctx: typer.Context) -> Any:
+    from alchemiser.ledger import Ledger
+    from alchemiser.runner import ledger_path
+
+    return Ledger(ledger_path(settings_of(ctx)))

@@ -1,0 +1,120 @@
+"""`backtest`: the live pipeline over history, with metrics and reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from alchemiser.cli.app import (
+    JsonFlag,
+    app,
+    console,
+    print_json,
+    settings_of,
+)
+from alchemiser.data.base import SAMPLE_NOTICE
+
+
+# -- backtest --------------------------------------------------------------------------------------------
+@app.command()
+def backtest(
+    ctx: typer.Context,
+    strategy: Annotated[
+        list[str] | None, typer.Option("--strategy", "-s", help="Built-in, .clj file or module:Class (repeatable).")
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option("--weights", help="Comma-separated shares for the strategies, e.g. 0.4,0.6.")
+    ] = None,
+    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day.")] = None,
+    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day.")] = None,
+    capital: Annotated[float, typer.Option(help="Starting capital in dollars.")] = 100000.0,
+    rebalance: Annotated[
+        str | None,
+        typer.Option(help="daily | weekly | monthly | threshold:X (default: the symphony's own setting, else daily)."),
+    ] = None,
+    fill: Annotated[str, typer.Option(help="close (Composer's convention) or next-open.")] = "close",
+    slippage_bps: Annotated[float, typer.Option(help="Fill price moved against us by this many bps.")] = 0.0,
+    fee_bps: Annotated[float, typer.Option(help="Fees as bps of traded value.")] = 0.0,
+    benchmark: Annotated[str, typer.Option(help="Benchmark symbol ('' for none).")] = "SPY",
+    report: Annotated[Path | None, typer.Option(help="Write charts, HTML and CSV files into this folder.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Run strategies over history with the live pipeline; metrics vs a benchmark, optional report."""
+    from decimal import Decimal
+
+    from rich.progress import Progress
+
+    from alchemiser.backtest import service
+    from alchemiser.backtest.engine import BacktestError
+
+    if fill not in ("close", "next-open"):
+        raise BacktestError("--fill must be close or next-open")
+    try:
+        shares = [float(w) for w in weights.split(",")] if weights else None
+    except ValueError:
+        raise BacktestError(f"--weights must be numbers separated by commas (got {weights!r})") from None
+    options: dict[str, Any] = {
+        "start": start.date() if start else None,
+        "end": end.date() if end else None,
+        "capital": Decimal(str(capital)),
+        "rebalance": rebalance,
+        "fill": fill,
+        "slippage_bps": Decimal(str(slippage_bps)),
+        "fee_bps": Decimal(str(fee_bps)),
+        "benchmark": benchmark or None,
+    }
+    settings = settings_of(ctx)
+    if json_out:
+        outcome = service.run(settings, strategy, shares, **options)
+    else:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("backtesting", total=1)
+            outcome = service.run(
+                settings,
+                strategy,
+                shares,
+                **options,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    written = None
+    if report is not None:
+        from alchemiser.backtest.report import write_report
+
+        written = write_report(outcome, report)
+    payload = outcome.as_dict()
+    if json_out:
+        if written:
+            payload["report"] = {k: str(v) for k, v in written.items()}
+        print_json(payload)
+        return
+    _render_backtest(payload)
+    if written:
+        console.print(f"report written to {written['html']}")
+
+
+def _render_backtest(data: dict[str, Any]) -> None:
+    note = f"  [yellow]({SAMPLE_NOTICE})[/]" if data["synthetic_sample_data"] else ""
+    console.print(
+        f"[bold]Backtest {data['start']} – {data['end']}[/] ({data['days']} days, rebalance {data['rebalance']}, "
+        f"fills at {data['fill']}){note}"
+    )
+    from alchemiser.backtest.metrics import METRIC_ROWS, format_metric, metric_columns
+
+    columns = metric_columns(data)
+    table = Table(title="Metrics")
+    table.add_column("metric")
+    for name, _ in columns:
+        table.add_column(name, justify="right")
+    for key in METRIC_ROWS:
+        cells = [format_metric(key, metrics.get(key)) for _, metrics in columns]
+        table.add_row(key.replace("_", " "), *cells)
+    console.print(table)
+    dd = data["metrics"]["drawdown"]
+    console.print(f"max drawdown {dd['peak']} → {dd['trough']}, recovered {dd['recovery'] or 'not yet'}")
+    if len(data["strategies"]) > 1:
+        console.print("contribution: " + ", ".join(f"{s['name']} {s['contribution']:+.2%}" for s in data["strategies"]))
+    console.print(f"${float(data['capital']):,.0f} → ${data['final_equity']:,.2f}, {data['trades']} trades")

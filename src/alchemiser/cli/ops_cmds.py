@@ -1,0 +1,106 @@
+"""`sandbox serve`, `run-daily` and `schedule`: running the bot and its offline Alpaca."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alchemiser.cli.app import (
+    BrokerOption,
+    app,
+    console,
+    err_console,
+    sandbox_app,
+    settings_of,
+)
+from alchemiser.signals import build_market
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
+    latency_ms: Annotated[float, typer.Option(help="Extra latency per REST request.")] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for fills and injected faults.")] = None,
+    cash: Annotated[float | None, typer.Option(help="Starting cash of a fresh account.")] = None,
+    follow_calendar: Annotated[bool, typer.Option(help="Clock follows NYSE hours instead of always open.")] = False,
+    error_rate: Annotated[float, typer.Option(help="Fault injection: fraction of requests answered 429/500.")] = 0.0,
+    state: Annotated[
+        Path | None, typer.Option(help="SQLite state file (default $ALCHEMISER_HOME/sandbox.sqlite).")
+    ] = None,
+) -> None:
+    """Serve Alpaca's REST + WebSocket protocol on one port; point any alpaca-py program at it."""
+    from decimal import Decimal
+
+    from alchemiser.sandbox.config import FaultConfig, SandboxConfig
+    from alchemiser.sandbox.server import SandboxServer, serve_forever
+
+    settings = settings_of(ctx)
+    config = SandboxConfig(
+        host=host,
+        port=port,
+        latency_ms=latency_ms,
+        seed=seed,
+        starting_cash=Decimal(str(cash)) if cash is not None else None,
+        follow_calendar=follow_calendar,
+        faults=FaultConfig(error_rate=error_rate),
+    )
+
+    def ready(server: SandboxServer) -> None:
+        console.print(
+            f"Alpaca sandbox on {server.url}  (streams {server.stream_url}/stream, {server.stream_url}/v2/iex)"
+        )
+        console.print(f"accepting key id {server.key_id!r} (secret from the same source); Ctrl-C to stop")
+        console.print(f"  export ALPACA_BASE_URL={server.url} ALPACA_DATA_URL={server.url}")
+
+    serve_forever(
+        build_market(settings), state or settings.home / "sandbox.sqlite", config, settings.sim, on_ready=ready
+    )
+
+
+@app.command("run-daily")
+def run_daily(ctx: typer.Context, broker: BrokerOption = None) -> None:
+    """Keep running: one trading run per NYSE session, minutes before the close (settings: schedule)."""
+    import logging
+
+    from alchemiser.runner import run_trade
+    from alchemiser.scheduling import make_scheduler
+
+    settings = settings_of(ctx)
+    log = logging.getLogger("alchemiser.daily")
+
+    def job() -> None:
+        try:
+            run = run_trade(settings, broker)
+            log.warning("daily run %s: %s — %s", run.run_id or "—", run.status, run.message)
+        except Exception:
+            log.exception("the daily run failed; waiting for the next session")
+
+    scheduler = make_scheduler(job, settings.schedule)
+    job_ = scheduler.get_job("daily-trade")
+    trigger = job_.trigger if job_ is not None else None
+    console.print(f"run-daily: {trigger}; Ctrl-C to stop")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
+
+
+@app.command()
+def schedule(
+    ctx: typer.Context,
+    print_format: Annotated[str, typer.Option("--print", help="cron or systemd.")] = "cron",
+) -> None:
+    """Print a cron entry or systemd timer/unit that runs `trade --when-due` around each NYSE close."""
+    from alchemiser.scheduling import cron_entry, systemd_units
+
+    settings = settings_of(ctx)
+    if print_format not in ("cron", "systemd"):
+        err_console.print("--print must be cron or systemd")
+        raise typer.Exit(2)
+    text = cron_entry(settings.schedule) if print_format == "cron" else systemd_units(settings.schedule)
+    sys.stdout.write(text)

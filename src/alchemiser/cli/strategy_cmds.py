@@ -1,0 +1,127 @@
+"""`signal`, `check` and `fmt`: strategies and their decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from alchemiser.cli.app import (
+    JsonFlag,
+    app,
+    console,
+    err_console,
+    print_json,
+    settings_of,
+)
+from alchemiser.data.base import SAMPLE_NOTICE
+from alchemiser.errors import SymphonyError
+from alchemiser.signals import SignalReport, compute_signals
+from alchemiser.strategies.symphony.compiler import SymphonyErrors, compile_file
+
+
+# -- signal ------------------------------------------------------------------------------------------------
+def render_signals(report: SignalReport) -> None:
+    note = f"  [yellow]({SAMPLE_NOTICE})[/]" if report.uses_sample else ""
+    console.print(f"[bold]Signals as of the close of {report.as_of}[/]{note}")
+    for signal in report.strategies:
+        title = f"[bold cyan]{signal.name}[/] ({signal.share:.0%} of the account) — {signal.source}"
+        tree = Tree(title)
+        if signal.error:
+            tree.add(f"[red]FAILED: {signal.error}[/]")
+            console.print(tree)
+            continue
+        nodes = {-1: tree}
+        for step in signal.trace:
+            parent = nodes.get(step.depth - 1, tree)
+            colour = {"if": "white", "filter": "magenta", "asset": "green"}.get(step.kind, "blue")
+            nodes[step.depth] = parent.add(f"[{colour}]{step.text}[/]")
+            for deeper in [d for d in nodes if d > step.depth]:
+                del nodes[deeper]
+        console.print(tree)
+        weights = ", ".join(f"{s} {w:.1%}" for s, w in (signal.weights or {}).items())
+        console.print(f"  → {weights}")
+    table = Table(title="Blended target", show_lines=False)
+    table.add_column("symbol")
+    table.add_column("weight", justify="right")
+    for signal in report.strategies:
+        table.add_column(signal.name, justify="right")
+    if report.target is None:
+        failed = ", ".join(s.name for s in report.strategies if s.error)
+        console.print(f"[bold red]No target: {failed} failed; nothing would be traded (fail closed).[/]")
+        return
+    for symbol, weight in report.target.items():
+        cells = [f"{(s.weights or {}).get(symbol, 0.0) * s.share:.1%}" for s in report.strategies]
+        table.add_row(symbol, f"{weight:.1%}", *cells)
+    console.print(table)
+    if report.uses_sample:
+        console.print(f"[yellow]Uses {SAMPLE_NOTICE} for: {', '.join(report.sample_symbols)}[/]")
+
+
+@app.command()
+def signal(
+    ctx: typer.Context,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option("--strategy", "-s", help="Built-in name, .clj file or module:Class (repeatable; equal shares)."),
+    ] = None,
+    as_of: Annotated[
+        dt.datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Decide at this day's close.")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Each strategy's allocation with its reasons, and the blended target."""
+    report = compute_signals(settings_of(ctx), strategy, as_of.date() if as_of else None)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        render_signals(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+# -- check -------------------------------------------------------------------------------------------------
+@app.command()
+def check(files: Annotated[list[Path], typer.Argument(help="Symphony files to validate.")]) -> None:
+    """Validate symphony files without market data: syntax, operators, arity, arguments, windows."""
+    problems = 0
+    for path in files:
+        try:
+            program = compile_file(path)
+        except SymphonyErrors as exc:
+            for error in exc.errors:
+                console.print(str(error), markup=False, highlight=False)
+            problems += len(exc.errors)
+        except SymphonyError as exc:  # pragma: no cover - compile_file raises SymphonyErrors
+            console.print(str(exc), markup=False)
+            problems += 1
+        else:
+            console.print(
+                f"{path}: ok — '{program.name}', {len(program.nodes)} distinct nodes, {len(program.universe)} tickers",
+                markup=False,
+                highlight=False,
+            )
+    if problems:
+        err_console.print(f"{problems} problem(s) found")
+        raise typer.Exit(1)
+
+
+@app.command()
+def fmt(
+    file: Annotated[Path, typer.Argument(help="Symphony file to tidy.")],
+    write: Annotated[bool, typer.Option("--write", "-w", help="Rewrite the file in place.")] = False,
+) -> None:
+    """Print a symphony tidied: the same decision tree without the export's redundant wrappers."""
+    from alchemiser.strategies.symphony.printer import format_program
+
+    text = format_program(compile_file(file))
+    if write:
+        file.write_text(text, encoding="utf-8")
+        console.print(f"Rewrote {file}")
+    else:
+        sys.stdout.write(text)
