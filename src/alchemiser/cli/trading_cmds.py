@@ -73,7 +73,7 @@ def trade(
             console.print(table)
         if run.weights_after:
             console.print(weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
-            console.print(f"cash {pct(run.cash_after_weight)} of equity ${run.equity_after}")
+            console.print(f"cash {pct(run.cash_after_weight)} of equity ${float(run.equity_after or 0):,.2f}")
         colour = {"ok": "green", "nothing_to_do": "green", "already_ran": "yellow"}.get(run.status, "red")
         console.print(f"[bold {colour}]run {run.run_id or '—'}: {run.status}[/] — {run.message}")
     if run.status not in ("ok", "nothing_to_do", "already_ran"):
