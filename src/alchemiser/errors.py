@@ -17,14 +17,6 @@ class DataError(AlchemiserError):
     """Market data is missing, malformed, has gaps, or is stale."""
 
 
-class MissingDataError(DataError):
-    """No source has any bars for a symbol."""
-
-    def __init__(self, symbol: str, message: str) -> None:
-        self.symbol = symbol
-        super().__init__(message)
-
-
 class StrategyError(AlchemiserError):
     """A strategy could not be parsed or evaluated."""
 

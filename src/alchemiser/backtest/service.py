@@ -42,7 +42,6 @@ class BacktestOutcome:
     benchmark_metrics: Metrics | None
     versus: dict[str, float | None] = field(default_factory=dict)
     sample_symbols: list[str] = field(default_factory=list)
-    elapsed_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         r = self.result

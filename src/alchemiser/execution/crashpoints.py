@@ -49,10 +49,6 @@ class CrashingBroker:
         if hit:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    @property
-    def points(self) -> int:
-        return self._count
-
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
         if name not in REQUESTS or not callable(attr):
