@@ -186,3 +186,37 @@ def test_report_command_renders_a_run(tmp_path: Path) -> None:
     assert quality["summary"]["orders"] == len(data["orders"])
     logs = (home / "logs" / "alchemiser.log").read_text().splitlines()
     assert any(json.loads(line)["message"] == "run finished" for line in logs)
+
+
+def test_the_daily_scheduler_survives_a_failed_run_and_fires_at_the_next_close() -> None:
+    from alchemiser.scheduling import make_scheduler
+
+    calls: list[int] = []
+
+    def failing_run() -> None:
+        calls.append(1)
+        raise RuntimeError("broker outage")
+
+    scheduler = make_scheduler(failing_run, ScheduleConfig(minutes_before_close=10))
+    job = scheduler.get_job("daily-trade")
+    assert job is not None and job.max_instances == 1 and job.coalesce
+    now = dt.datetime.now(NY)
+    assert job.trigger.get_next_fire_time(None, now) == next_fire_time(now, 10)
+    job.func()  # a failed run is reported, not raised: the scheduler lives on for the next session
+    job.func()
+    assert len(calls) == 2
+
+
+def test_notional_buys_record_their_arrival_quote(tmp_path: Path) -> None:
+    from alchemiser.data.sample import SampleMarket
+    from alchemiser.execution.sim import SimBroker, SimConfig
+    from tests.test_executor import END, FAST
+
+    with SimBroker(SampleMarket(end=END), tmp_path / "sim.sqlite", SimConfig(), as_of=END) as broker, Ledger(
+        tmp_path / "ledger.sqlite"
+    ) as ledger:
+        Run(broker, ledger, FAST.model_copy(update={"buy_mode": "notional"}))({"SPY": 0.5, "TLT": 0.5})
+        report = execution_report(ledger)
+    assert {o["type"] for o in report["orders"]} == {"market"}
+    assert all(o["arrival_mid"] is not None and o["cost_bps"] is not None for o in report["orders"])
+    assert report["summary"]["avg_cost_bps"] == pytest.approx(report["summary"]["avg_market_cost_bps"], rel=0.05)

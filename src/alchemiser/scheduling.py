@@ -73,10 +73,23 @@ def due_session(now: dt.datetime, config: ScheduleConfig) -> dt.date | None:
     return day if start <= now < start + dt.timedelta(minutes=config.grace_minutes) else None
 
 
+def resilient(job: Callable[[], Any]) -> Callable[[], None]:
+    """A failed run is logged (and was already notified by the runner); the scheduler waits for the next
+    session instead of dying with it."""
+
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("the scheduled run failed; waiting for the next session")
+
+    return run
+
+
 def make_scheduler(job: Callable[[], Any], config: ScheduleConfig) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=NY)
     scheduler.add_job(
-        job,
+        resilient(job),
         trigger=SessionCloseTrigger(config.minutes_before_close),
         id="daily-trade",
         coalesce=True,

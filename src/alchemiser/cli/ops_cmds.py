@@ -74,11 +74,8 @@ def run_daily(ctx: typer.Context, broker: BrokerOption = None) -> None:
     log = logging.getLogger("alchemiser.daily")
 
     def job() -> None:
-        try:
-            run = run_trade(settings, broker)
-            log.warning("daily run %s: %s — %s", run.run_id or "—", run.status, run.message)
-        except Exception:
-            log.exception("the daily run failed; waiting for the next session")
+        run = run_trade(settings, broker)
+        log.warning("daily run %s: %s — %s", run.run_id or "—", run.status, run.message)
 
     scheduler = make_scheduler(job, settings.schedule)
     job_ = scheduler.get_job("daily-trade")

@@ -386,12 +386,11 @@ class Executor:
 
     def _buy(self, item: PlanItem, dollars: Decimal) -> None:
         symbol = item.symbol
-        if self.rules.buy_mode == "notional" and item.fractionable:
-            self._notional_buy(symbol, dollars, "buy")
-            return
-        quote: Quote | None = None
         try:
             quote = self._fresh_quote(symbol)
+            if self.rules.buy_mode == "notional" and item.fractionable:
+                self._notional_buy(symbol, dollars, "buy", quote)  # the quote is kept for execution reports
+                return
             if not self._is_fresh(quote):
                 self._warn(f"no fresh quote for {symbol}; not buying")
                 return
@@ -400,24 +399,24 @@ class Executor:
             qty = floor_qty(dollars / limit, item.qty_step if fractional else Decimal(1))
             if qty <= 0:
                 if item.fractionable:
-                    self._notional_buy(symbol, dollars, "buy")
+                    self._notional_buy(symbol, dollars, "buy", quote)
                 else:
                     self._warn(f"${dollars} buys less than one share of {symbol} (not fractionable)")
                 return
             spent = self._limit_then_fallback(symbol, qty, quote, fractional)
             leftover = (dollars - spent).quantize(CENT, rounding=ROUND_DOWN)
             if item.fractionable and not fractional and leftover >= max(MIN_NOTIONAL, Decimal("0.5") * limit):
-                self._notional_buy(symbol, leftover, "top-up")
+                self._notional_buy(symbol, leftover, "top-up", quote)
         finally:
             self.broker.unsubscribe_quotes([symbol])
 
-    def _notional_buy(self, symbol: str, dollars: Decimal, phase: str) -> None:
+    def _notional_buy(self, symbol: str, dollars: Decimal, phase: str, quote: Quote | None) -> None:
         dollars = dollars.quantize(CENT, rounding=ROUND_DOWN)
         if dollars < MIN_NOTIONAL:
             return
         request = OrderRequest(symbol, Side.BUY, OrderType.MARKET, self.next_client_id(symbol, "buy"), notional=dollars)
         self.progress(f"buy ${dollars} of {symbol} (notional)")
-        order = self._submit(request, phase)
+        order = self._submit(request, phase, quote)
         if order is not None:
             self._finish(self.tracker.wait_final([order], self.rules.sell_timeout_s)[order.id], phase, request)
 
