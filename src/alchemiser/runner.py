@@ -273,7 +273,7 @@ def run_trade(
             if target is None or plan is None:
                 return _finish(settings, ledger, run, "failed", "no target: every strategy failed")
             run.targets, run.plan = target, plan
-            ledger.record_plan(run_id, [_plan_row(i) for i in plan.items])
+            ledger.record_plan(run_id, [i.as_dict() for i in plan.items])
             if plan.is_empty:
                 status, message = "nothing_to_do", "portfolio already matches the target"
             else:
@@ -297,20 +297,6 @@ def run_trade(
             if executor is not None:
                 executor.close()
             broker.close()
-
-
-def _plan_row(item: Any) -> dict[str, Any]:
-    return {
-        "symbol": item.symbol,
-        "action": item.action,
-        "current_weight": item.current_weight,
-        "target_weight": item.target_weight,
-        "current_value": item.current_value,
-        "target_value": item.target_value,
-        "trade_value": item.trade_value,
-        "qty": item.qty,
-        "reason": item.reason,
-    }
 
 
 def _finish(settings: Settings, ledger: Ledger, run: TradeRun, status: str, message: str) -> TradeRun:
