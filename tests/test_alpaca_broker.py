@@ -59,11 +59,6 @@ T = TypeVar("T")
 # ------------------------------------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
-def market() -> SampleMarket:
-    return SampleMarket(end=END)
-
-
 def start_sandbox(market: SampleMarket, tmp_path: Path, **config: Any) -> SandboxServer:
     cfg = SandboxConfig(port=0, key_id=KEY, secret_key=SECRET, **config)
     server = SandboxServer(market, tmp_path / "sandbox.sqlite", cfg, SimConfig(non_fractionable=["UVXY"]))

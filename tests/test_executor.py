@@ -24,11 +24,6 @@ END = dt.date(2025, 6, 30)
 FAST = ExecutionRules(limit_timeout_s=0.5, sell_timeout_s=5, poll_interval_s=0.5, quote_timeout_s=1)
 
 
-@pytest.fixture(scope="module")
-def market() -> SampleMarket:
-    return SampleMarket(end=END)
-
-
 @pytest.fixture
 def broker(market: SampleMarket, tmp_path: Path) -> Iterator[SimBroker]:
     with SimBroker(market, tmp_path / "sim.sqlite", SimConfig(non_fractionable=["UVXY"]), as_of=END) as b:

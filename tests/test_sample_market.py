@@ -84,11 +84,6 @@ REQUIRED = [
 
 
 @pytest.fixture(scope="module")
-def market() -> SampleMarket:
-    return SampleMarket(end=END)
-
-
-@pytest.fixture(scope="module")
 def closes(market: SampleMarket) -> pd.DataFrame:
     return pd.DataFrame({s: market.bars(s)["close"] for s in SAMPLE_SYMBOLS})
 

@@ -43,11 +43,6 @@ KEY, SECRET = "test-key", "test-secret"
 WAIT = 10.0
 
 
-@pytest.fixture(scope="module")
-def market() -> SampleMarket:
-    return SampleMarket(end=dt.date(2025, 6, 30))
-
-
 @pytest.fixture
 def make_server(market: SampleMarket) -> Iterator[Callable[..., SandboxServer]]:
     servers: list[SandboxServer] = []

@@ -34,11 +34,6 @@ TIMEOUT = 5.0
 D = Decimal
 
 
-@pytest.fixture(scope="module")
-def market() -> SampleMarket:
-    return SampleMarket(end=dt.date(2025, 6, 30))
-
-
 class Recorder:
     """An order listener that lets a test wait until a condition over the events holds."""
 
