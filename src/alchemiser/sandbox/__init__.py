@@ -1,6 +1,6 @@
 """An Alpaca-compatible sandbox: Alpaca's REST + WebSocket wire protocol over the simulated exchange.
 
-The unmodified alpaca-py clients (ours in `execution/alpaca.py`, or anyone's) trade against it offline:
+The unmodified alpaca-py clients (ours in `execution/alpaca/`, or anyone's) trade against it offline:
 
     server = SandboxServer(SampleMarket(), config=SandboxConfig()).start()
     TradingClient(server.key_id, server.secret_key, paper=True, url_override=server.url)
