@@ -286,6 +286,21 @@ def test_valid_requests_still_work_after_the_matrix(sandbox: Sandbox) -> None:
     assert closed.status_code == 200 and closed.json()["qty"] == "1", closed.text
 
 
+def test_bodies_arriving_in_pieces_are_read_whole_and_limited_as_they_arrive(sandbox: Sandbox) -> None:
+    """A chunked body (no Content-Length) sent in 100-byte pieces: a valid one is placed, an endless one
+    is cut off at the limit with 413 instead of being buffered."""
+    url, http = sandbox.server.url, sandbox.http
+    body = json.dumps(VALID_LIMIT | {"symbol": "QQQ", "client_order_id": "in-pieces", "note": "x" * 5000}).encode()
+    placed = http.post(f"{url}/v2/orders", data=(body[i : i + 100] for i in range(0, len(body), 100)), timeout=WAIT)
+    assert placed.status_code == 200, placed.text
+    assert placed.json()["client_order_id"] == "in-pieces"
+    before = sandbox.state()
+    endless = (b"[" if i == 0 else b" " * 1000 for i in range(1000))  # 1 MB of whitespace after a bracket
+    refused = http.post(f"{url}/v2/orders", data=endless, timeout=WAIT)
+    assert refused.status_code == 413 and "body" in refused.json()["message"]
+    assert sandbox.state() == before
+
+
 # ---------------------------------------------------------------------------------------------- WebSockets
 
 

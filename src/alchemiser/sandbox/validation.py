@@ -99,11 +99,17 @@ async def json_body(request: web.Request) -> JSONDict:
     """The request's JSON object, or Alpaca's 400 when the body is not one (413 when it is too large)."""
     if not request.can_read_body:
         return {}
+    too_large = ApiError(413, 41310000, f"request body is too large (at most {MAX_BODY_BYTES} bytes)")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, 41310000, f"request body is too large (at most {MAX_BODY_BYTES} bytes)")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)  # chunked bodies have no length: read one byte past
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, 41310000, f"request body is too large (at most {MAX_BODY_BYTES} bytes)")
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.readany():  # as it arrives (chunked bodies have no length)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:
