@@ -25,6 +25,7 @@ CODE_DUPLICATE_CLIENT_ID = 40010001
 CODE_UNAUTHORIZED = 40110000
 CODE_FORBIDDEN = 40310000
 CODE_NOT_FOUND = 40410000
+CODE_TOO_LARGE = 41310000
 CODE_UNPROCESSABLE = 42210000
 CODE_RATE_LIMITED = 42910000
 CODE_INTERNAL = 50010000
@@ -54,6 +55,11 @@ def unprocessable(message: str) -> ApiError:
 
 def not_found(message: str) -> ApiError:
     return ApiError(404, CODE_NOT_FOUND, message)
+
+
+def short(text: str, limit: int = 80) -> str:
+    """Client-supplied text cut to a length fit for an error message (never echo a megabyte back)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

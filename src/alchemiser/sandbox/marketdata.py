@@ -32,13 +32,13 @@ from alchemiser.errors import DataError
 from alchemiser.execution.broker import NotFound
 from alchemiser.execution.sim import SimBroker
 from alchemiser.models import OrderUpdate, Quote
-from alchemiser.sandbox import validation
+from alchemiser.sandbox import fields
 from alchemiser.sandbox.auth import KeyPair
 from alchemiser.sandbox.common import JSONDict, bad_request, json_response, not_found
+from alchemiser.sandbox.fields import MAX_SYMBOLS
 from alchemiser.sandbox.schemas import BarsQuery, HistoryQuery, LatestQuery
 from alchemiser.sandbox.streams import ConnectionRegistry, WsConnection
 from alchemiser.sandbox.validation import (
-    MAX_SYMBOLS,
     MAX_WS_MESSAGE_BYTES,
     ModelT,
     check_path,
@@ -130,7 +130,7 @@ def _decode_token(token: str | None) -> int:
 
 def _path_symbol(request: web.Request) -> str:
     """The `{symbol}` of a per-symbol data path, upper-cased (400 naming `symbol` when it is not a ticker)."""
-    return str(check_path(request.match_info["symbol"], "symbol", validation.symbol, status=400))
+    return str(check_path(request.match_info["symbol"], "symbol", fields.symbol, status=400))
 
 
 def _query(model: type[ModelT], request: web.Request) -> ModelT:
@@ -365,7 +365,7 @@ def _channel_symbols(msg: JSONDict) -> dict[str, list[str]]:
             continue
         if not isinstance(values, list) or len(values) > MAX_SYMBOLS:
             raise ValueError(f"{channel} must be a list of at most {MAX_SYMBOLS} symbols")
-        out[channel] = [v if v == "*" else validation.symbol(v) for v in values]
+        out[channel] = [v if v == "*" else fields.symbol(v) for v in values]
     return out
 
 

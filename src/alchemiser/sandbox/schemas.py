@@ -1,4 +1,4 @@
-"""What each sandbox endpoint accepts, as pydantic models over the field types in `validation`.
+"""What each sandbox endpoint accepts, as pydantic models over the field types in `fields`.
 
 Why declarative: one model per request shape states every field's type, bounds and allowed values in one
 place, so no handler can forget a check and every refusal names its field the same way. Unknown fields and
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alchemiser.sandbox.validation import (
+from alchemiser.sandbox.fields import (
     ClientOrderId,
     Flag,
     Integer,

@@ -24,7 +24,7 @@ from alchemiser.errors import DataError
 from alchemiser.execution.broker import BrokerError, NotFound, OrderRejected
 from alchemiser.execution.sim import SimBroker
 from alchemiser.models import Order, OrderRequest, OrderStatus, OrderType, Position, Side
-from alchemiser.sandbox import validation
+from alchemiser.sandbox import fields
 from alchemiser.sandbox.common import (
     CODE_DUPLICATE_CLIENT_ID,
     ApiError,
@@ -163,7 +163,7 @@ class TradingApi:
 
     def _find_position(self, request: web.Request) -> Position:
         """The position named by the path's `{symbol}` (a ticker or an asset id; 422 when it is neither)."""
-        key = check_path(request.match_info["symbol"], "symbol", validation.symbol_or_asset_id)
+        key = check_path(request.match_info["symbol"], "symbol", fields.symbol_or_asset_id)
         for p in self._broker.get_positions():
             if p.symbol == key or asset_id(p.symbol) == key:
                 return p
@@ -369,7 +369,7 @@ class TradingApi:
 
     def _get(self, request: web.Request) -> Order:
         """The order named by the path's `{order_id}` (422 when it is not a UUID, 404 when unknown)."""
-        order_id = check_path(request.match_info["order_id"], "order_id", validation.order_id)
+        order_id = check_path(request.match_info["order_id"], "order_id", fields.order_id)
         try:
             return self._broker.get_order(order_id)
         except NotFound:
@@ -502,7 +502,7 @@ class TradingApi:
         return json_response([self._asset_json(a.symbol, a.fractionable, a.name) for a in assets.values()])
 
     async def get_asset(self, request: web.Request) -> web.StreamResponse:
-        key = check_path(request.match_info["symbol"], "symbol", validation.symbol_or_asset_id)
+        key = check_path(request.match_info["symbol"], "symbol", fields.symbol_or_asset_id)
         symbol = key
         if len(key) == 36 and key.count("-") == 4:  # an asset id: find the symbol it was derived from
             matches = [i.symbol for i in self._market.available() if asset_id(i.symbol) == key]
