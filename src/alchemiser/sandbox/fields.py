@@ -154,8 +154,9 @@ def _time(value: Any) -> dt.datetime:
     text = value.strip().replace(" ", "+")  # a raw '+' in a query string arrives as a space
     try:
         if len(text) == 10:
-            return _bounded(dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=market_calendar.NY))
-        parsed = dt.datetime.fromisoformat(text)
+            parsed = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=market_calendar.NY)
+        else:
+            parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{short(value, 40)!r} is not an RFC3339 time or a date") from None
     return _bounded(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC))
