@@ -1,9 +1,10 @@
 """Alpaca's trading REST surface (`/v2/account`, `/v2/orders`, `/v2/positions`, `/v2/clock`, …) over SimBroker.
 
-Handlers validate the request the way Alpaca does (422 for an invalid order, 403 for buying power or
-quantity, 404 for unknown ids), translate it to SimBroker calls, and encode the answers with every field
-alpaca-py's models require. SimBroker errors (`OrderRejected.code`, `NotFound`) are mapped to HTTP by the
-server's middleware, so handlers simply let them propagate.
+Handlers validate the whole request against its model in `schemas` before anything touches the exchange
+(422 naming the field; a rejected replace leaves the original working), translate it to SimBroker calls,
+answer as Alpaca does (403 for buying power or quantity, 404 for unknown ids), and encode the answers with
+every field alpaca-py's models require. SimBroker errors (`OrderRejected.code`, `NotFound`) are mapped to
+HTTP by the server's middleware, so handlers simply let them propagate.
 
 What SimBroker cannot do is built here: replace (cancel, wait for the cancel, submit the successor, link
 them) and partial closes (a market sell for a quantity or percentage).
