@@ -10,12 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-
-from alchemiser import market_calendar
 
 JSONDict = dict[str, Any]
 
@@ -27,6 +25,7 @@ CODE_DUPLICATE_CLIENT_ID = 40010001
 CODE_UNAUTHORIZED = 40110000
 CODE_FORBIDDEN = 40310000
 CODE_NOT_FOUND = 40410000
+CODE_TOO_LARGE = 41310000
 CODE_UNPROCESSABLE = 42210000
 CODE_RATE_LIMITED = 42910000
 CODE_INTERNAL = 50010000
@@ -58,6 +57,11 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, CODE_NOT_FOUND, message)
 
 
+def short(text: str, limit: int = 80) -> str:
+    """Client-supplied text cut to a length fit for an error message (never echo a megabyte back)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
     """A JSON response; compact, since clients parse it and never read it."""
     return web.json_response(data, status=status, dumps=lambda v: json.dumps(v, separators=(",", ":")))
@@ -72,21 +76,6 @@ def num(x: Decimal | None) -> str | None:
     return format(x.normalize(), "f")
 
 
-def parse_decimal(value: Any, field: str) -> Decimal | None:
-    """A JSON number or numeric string as Decimal (via `str`, so 0.1 stays 0.1); None when absent."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise unprocessable(f"invalid {field}")
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        raise unprocessable(f"invalid {field}") from None
-    if not out.is_finite():
-        raise unprocessable(f"invalid {field}")
-    return out
-
-
 def rfc3339(t: dt.datetime) -> str:
     """UTC with microseconds and a `Z`, the form Alpaca uses for order and account timestamps."""
     if t.tzinfo is None:
@@ -96,58 +85,6 @@ def rfc3339(t: dt.datetime) -> str:
 
 def rfc3339_opt(t: dt.datetime | None) -> str | None:
     return None if t is None else rfc3339(t)
-
-
-def parse_time(value: str | None, field: str, *, end_of_day: bool = False) -> dt.datetime | None:
-    """A query time: RFC3339 (naive means UTC) or a plain date (market midnight, or the next one for `end`)."""
-    if value is None or value == "":
-        return None
-    text = value.strip().replace(" ", "+")  # a raw '+' in a query string arrives as a space
-    try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            if end_of_day:
-                day += dt.timedelta(days=1)
-            return dt.datetime.combine(day, dt.time(), tzinfo=market_calendar.NY)
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise unprocessable(f"invalid {field}: {value!r} is not an RFC3339 time or a date") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
-
-
-def parse_bool(value: str | None, field: str) -> bool | None:
-    if value is None or value == "":
-        return None
-    low = value.lower()
-    if low in ("true", "1"):
-        return True
-    if low in ("false", "0"):
-        return False
-    raise unprocessable(f"invalid {field}: {value!r}")
-
-
-def parse_int(value: str | None, field: str, *, default: int, lo: int, hi: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        out = int(value)
-    except ValueError:
-        raise unprocessable(f"invalid {field}: {value!r}") from None
-    if not lo <= out <= hi:
-        raise unprocessable(f"{field} must be between {lo} and {hi}")
-    return out
-
-
-def split_symbols(value: str | None) -> list[str]:
-    """A comma-separated `symbols` parameter, upper-cased, without blanks or repeats (order kept)."""
-    if not value:
-        return []
-    seen: dict[str, None] = {}
-    for part in value.split(","):
-        sym = part.strip().upper()
-        if sym:
-            seen[sym] = None
-    return list(seen)
 
 
 def asset_id(symbol: str) -> str:

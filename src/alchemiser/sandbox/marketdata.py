@@ -32,10 +32,19 @@ from alchemiser.errors import DataError
 from alchemiser.execution.broker import NotFound
 from alchemiser.execution.sim import SimBroker
 from alchemiser.models import OrderUpdate, Quote
+from alchemiser.sandbox import fields
 from alchemiser.sandbox.auth import KeyPair
-from alchemiser.sandbox.common import JSONDict, bad_request, json_response, not_found, parse_int, parse_time
-from alchemiser.sandbox.common import split_symbols as _split
+from alchemiser.sandbox.common import JSONDict, bad_request, json_response, not_found
+from alchemiser.sandbox.fields import MAX_SYMBOLS
+from alchemiser.sandbox.schemas import BarsQuery, HistoryQuery, LatestQuery
 from alchemiser.sandbox.streams import ConnectionRegistry, WsConnection
+from alchemiser.sandbox.validation import (
+    MAX_WS_MESSAGE_BYTES,
+    ModelT,
+    check_path,
+    decode_message,
+    parse_query,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +115,33 @@ def _encode_token(offset: int) -> str:
 
 
 def _decode_token(token: str | None) -> int:
+    """The offset a `next_page_token` we issued stands for; 400 for anything we did not issue."""
     if not token:
         return 0
     try:
         text = base64.urlsafe_b64decode(token.encode()).decode()
         prefix, _, value = text.partition(":")
-        if prefix != "offset":
+        if prefix != "offset" or not value.isascii() or not value.isdigit() or len(value) > 12:
             raise ValueError(text)
         return int(value)
     except (ValueError, binascii.Error):
         raise bad_request("invalid page_token") from None
+
+
+def _path_symbol(request: web.Request) -> str:
+    """The `{symbol}` of a per-symbol data path, upper-cased (400 naming `symbol` when it is not a ticker)."""
+    return str(check_path(request.match_info["symbol"], "symbol", fields.symbol, status=400))
+
+
+def _query(model: type[ModelT], request: web.Request) -> ModelT:
+    """Market-data parameters: Alpaca's data API answers bad ones with 400, not the trading API's 422."""
+    return parse_query(model, request.query, status=400)
+
+
+def _required(symbols: list[str]) -> list[str]:
+    if not symbols:
+        raise bad_request("invalid symbols: at least one symbol is required")
+    return symbols
 
 
 class DataApi:
@@ -154,23 +180,16 @@ class DataApi:
 
     # ------------------------------------------------------------------ bars
 
-    def _page(self, request: web.Request, symbols: list[str]) -> tuple[dict[str, list[JSONDict]], str | None]:
-        q = request.query
-        timeframe = q.get("timeframe")
-        if not timeframe:
-            raise bad_request("timeframe is required")
-        if timeframe not in _DAILY:
-            raise bad_request(f"invalid timeframe {timeframe!r}: the sandbox serves daily bars only (1Day)")
+    def _page(self, q: BarsQuery, symbols: list[str]) -> tuple[dict[str, list[JSONDict]], str | None]:
+        if q.timeframe not in _DAILY:
+            raise bad_request(f"invalid timeframe {q.timeframe!r}: the sandbox serves daily bars only (1Day)")
         now = dt.datetime.now(tz=dt.UTC)
         today = dt.datetime.combine(now.astimezone(market_calendar.NY).date(), dt.time(), tzinfo=market_calendar.NY)
-        start = parse_time(q.get("start"), "start") or today  # Alpaca's default: the start of the current day
-        end = parse_time(q.get("end"), "end") or now
-        limit = parse_int(q.get("limit"), "limit", default=1000, lo=1, hi=10_000)
-        limit = min(limit, self._max_page)
-        sort = q.get("sort") or "asc"
-        if sort not in ("asc", "desc"):
-            raise bad_request(f"invalid sort {sort!r}")
-        offset = _decode_token(q.get("page_token"))
+        start = q.start or today  # Alpaca's default: the start of the current day
+        end = q.end or now
+        limit = min(q.limit, self._max_page)
+        sort = q.sort
+        offset = _decode_token(q.page_token)
         frames = []
         for sym in symbols:
             frame = _bars_frame(self._market, sym, start, end)
@@ -195,15 +214,13 @@ class DataApi:
         return out, next_token
 
     async def bars(self, request: web.Request) -> web.StreamResponse:
-        symbols = _split(request.query.get("symbols"))
-        if not symbols:
-            raise bad_request("symbols is required")
-        bars, token = self._page(request, symbols)
+        q = _query(BarsQuery, request)
+        bars, token = self._page(q, _required(q.symbols))
         return json_response({"bars": bars, "next_page_token": token, "currency": "USD"})
 
     async def symbol_bars(self, request: web.Request) -> web.StreamResponse:
-        sym = request.match_info["symbol"].upper()
-        bars, token = self._page(request, [sym])
+        sym = _path_symbol(request)
+        bars, token = self._page(_query(BarsQuery, request), [sym])
         return json_response({"symbol": sym, "bars": bars.get(sym, []), "next_page_token": token, "currency": "USD"})
 
     def _latest_bar(self, sym: str, previous: bool = False) -> JSONDict | None:
@@ -223,7 +240,7 @@ class DataApi:
         return json_response({"bars": out})
 
     async def symbol_latest_bar(self, request: web.Request) -> web.StreamResponse:
-        sym = request.match_info["symbol"].upper()
+        sym = _path_symbol(request)
         bar = self._latest_bar(sym)
         if bar is None:
             raise not_found(f"no bar found for {sym}")
@@ -233,10 +250,7 @@ class DataApi:
 
     @staticmethod
     def _symbols(request: web.Request) -> list[str]:
-        symbols = _split(request.query.get("symbols"))
-        if not symbols:
-            raise bad_request("symbols is required")
-        return symbols
+        return _query(LatestQuery, request).symbols
 
     def _quote(self, sym: str) -> JSONDict | None:
         try:
@@ -268,7 +282,7 @@ class DataApi:
         return json_response({"quotes": out})
 
     async def symbol_latest_quote(self, request: web.Request) -> web.StreamResponse:
-        sym = request.match_info["symbol"].upper()
+        sym = _path_symbol(request)
         quote = self._quote(sym)
         if quote is None:
             raise not_found(f"no quote found for {sym}")
@@ -279,7 +293,7 @@ class DataApi:
         return json_response({"trades": out})
 
     async def symbol_latest_trade(self, request: web.Request) -> web.StreamResponse:
-        sym = request.match_info["symbol"].upper()
+        sym = _path_symbol(request)
         trade = self._trade(sym)
         if trade is None:
             raise not_found(f"no trade found for {sym}")
@@ -302,7 +316,7 @@ class DataApi:
         return json_response({s: snap for s in self._symbols(request) if (snap := self._snapshot(s)) is not None})
 
     async def symbol_snapshot(self, request: web.Request) -> web.StreamResponse:
-        sym = request.match_info["symbol"].upper()
+        sym = _path_symbol(request)
         snap = self._snapshot(sym)
         if snap is None:
             raise not_found(f"no snapshot found for {sym}")
@@ -312,7 +326,10 @@ class DataApi:
     def empty_history(key: str) -> Callable[[web.Request], Any]:
         """Tick history does not exist in a daily simulation: answer with an empty, well-formed page."""
 
-        async def handler(_request: web.Request) -> web.StreamResponse:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            q = _query(HistoryQuery, request)  # validated like a real page request, answered with nothing
+            _required(q.symbols)
+            _decode_token(q.page_token)
             return json_response({key: {}, "next_page_token": None})
 
         return handler
@@ -322,6 +339,34 @@ class DataApi:
 class _StreamState:
     use_json: bool
     subs: dict[str, set[str]] = field(default_factory=lambda: {c: set() for c in _CHANNELS})
+
+
+def _decode(raw: str | bytes, binary: bool) -> JSONDict:
+    """A client message (msgpack when binary, else JSON) as an object; ValueError saying why otherwise."""
+    if not binary:
+        return decode_message(raw)
+    if len(raw) > MAX_WS_MESSAGE_BYTES:
+        raise ValueError(f"message too large (at most {MAX_WS_MESSAGE_BYTES} bytes)")
+    try:
+        msg = msgpack.unpackb(raw, raw=False, strict_map_key=True)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise ValueError("not a msgpack message") from None
+    if not isinstance(msg, dict):
+        raise ValueError("not a map")
+    return msg
+
+
+def _channel_symbols(msg: JSONDict) -> dict[str, list[str]]:
+    """The symbols per channel in a (un)subscribe message: lists of tickers or `*`, else ValueError."""
+    out: dict[str, list[str]] = {}
+    for channel in _CHANNELS:
+        values = msg.get(channel)
+        if values is None:
+            continue
+        if not isinstance(values, list) or len(values) > MAX_SYMBOLS:
+            raise ValueError(f"{channel} must be a list of at most {MAX_SYMBOLS} symbols")
+        out[channel] = [v if v == "*" else fields.symbol(v) for v in values]
+    return out
 
 
 class MarketDataStream:
@@ -378,12 +423,9 @@ class MarketDataStream:
 
     async def _on_message(self, conn: WsConnection, raw: Any, binary: bool) -> None:
         try:
-            msg = msgpack.unpackb(raw, raw=False) if binary else json.loads(raw)
-        except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
-            self._error(conn, 400, "invalid syntax")
-            return
-        if not isinstance(msg, dict):
-            self._error(conn, 400, "invalid syntax")
+            msg = _decode(raw, binary)
+        except ValueError as exc:
+            self._error(conn, 400, f"invalid syntax: {str(exc)[:80]}")
             return
         action = msg.get("action")
         if action == "auth":
@@ -413,13 +455,18 @@ class MarketDataStream:
         self._send(conn, [{"T": "success", "msg": "authenticated"}])
 
     def _subscribe(self, conn: WsConnection, msg: JSONDict, *, add: bool) -> None:
+        """Apply a (un)subscribe message, all of it or — when any list is malformed — none of it."""
         state = self._states[conn]
+        try:
+            wanted = _channel_symbols(msg)
+        except ValueError as exc:
+            self._error(conn, 400, f"invalid syntax: {str(exc)[:80]}")
+            return
+        if add and any(len(state.subs[c] | set(syms)) > MAX_SYMBOLS for c, syms in wanted.items()):
+            self._error(conn, 405, "symbol limit exceeded")
+            return
         new_quotes: list[str] = []
-        for channel in _CHANNELS:
-            values = msg.get(channel)
-            if not isinstance(values, list):
-                continue
-            symbols = [s if s == "*" else s.upper() for s in values if isinstance(s, str)]
+        for channel, symbols in wanted.items():
             for sym in symbols:
                 if add:
                     if channel == "quotes" and sym not in state.subs[channel]:

@@ -29,6 +29,7 @@ from alchemiser.models import Order, OrderEvent, OrderUpdate
 from alchemiser.sandbox.auth import KeyPair
 from alchemiser.sandbox.common import JSONDict, num, rfc3339
 from alchemiser.sandbox.orders import MetaStore, encode_order
+from alchemiser.sandbox.validation import MAX_WS_FRAME_BYTES, decode_message
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class ConnectionRegistry:
         on_close: Callable[[WsConnection], None],
     ) -> web.WebSocketResponse:
         """Accept, run the read loop (decoded by the caller), and always unregister on the way out."""
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=MAX_WS_FRAME_BYTES)  # beyond: closed with 1009
         await ws.prepare(request)
         conn = WsConnection(ws, kind)
         self._conns.add(conn)
@@ -123,8 +124,12 @@ class ConnectionRegistry:
         try:
             on_open(conn)
             async for msg in ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                try:
                     await on_message(conn, msg.data, msg.type == WSMsgType.BINARY)
+                except Exception:  # a handler bug must not end the connection (or leak to aiohttp's log as a crash)
+                    log.exception("sandbox %s stream handler failed", kind)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -259,11 +264,9 @@ class TradeUpdates:
 
     async def _on_message(self, conn: WsConnection, raw: Any, _binary: bool) -> None:
         try:
-            msg = json.loads(raw)
-            if not isinstance(msg, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            self._reply(conn, "error", {"error_message": "invalid message: expected a JSON object"})
+            msg = decode_message(raw)
+        except ValueError as exc:
+            self._reply(conn, "error", {"error_message": f"invalid message: {str(exc)[:80]}"})
             return
         action = msg.get("action")
         raw_data = msg.get("data")
@@ -291,4 +294,4 @@ class TradeUpdates:
             self._count_listeners()
             self._reply(conn, "listening", {"streams": ["trade_updates"] if "trade_updates" in wanted else []})
         else:
-            self._reply(conn, "error", {"error_message": f"unrecognized action: {action!r}"})
+            self._reply(conn, "error", {"error_message": f"unrecognized action: {repr(action)[:40]}"})

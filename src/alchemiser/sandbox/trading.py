@@ -1,9 +1,10 @@
 """Alpaca's trading REST surface (`/v2/account`, `/v2/orders`, `/v2/positions`, `/v2/clock`, …) over SimBroker.
 
-Handlers validate the request the way Alpaca does (422 for an invalid order, 403 for buying power or
-quantity, 404 for unknown ids), translate it to SimBroker calls, and encode the answers with every field
-alpaca-py's models require. SimBroker errors (`OrderRejected.code`, `NotFound`) are mapped to HTTP by the
-server's middleware, so handlers simply let them propagate.
+Handlers validate the whole request against its model in `schemas` before anything touches the exchange
+(422 naming the field; a rejected replace leaves the original working), translate it to SimBroker calls,
+answer as Alpaca does (403 for buying power or quantity, 404 for unknown ids), and encode the answers with
+every field alpaca-py's models require. SimBroker errors (`OrderRejected.code`, `NotFound`) are mapped to
+HTTP by the server's middleware, so handlers simply let them propagate.
 
 What SimBroker cannot do is built here: replace (cancel, wait for the cancel, submit the successor, link
 them) and partial closes (a market sell for a quantity or percentage).
@@ -24,46 +25,38 @@ from alchemiser.errors import DataError
 from alchemiser.execution.broker import BrokerError, NotFound, OrderRejected
 from alchemiser.execution.sim import SimBroker
 from alchemiser.models import Order, OrderRequest, OrderStatus, OrderType, Position, Side
+from alchemiser.sandbox import fields
 from alchemiser.sandbox.common import (
     CODE_DUPLICATE_CLIENT_ID,
     ApiError,
     JSONDict,
     account_uuid,
     asset_id,
-    bad_request,
     json_response,
     not_found,
     num,
-    parse_bool,
-    parse_decimal,
-    parse_int,
-    parse_time,
     rfc3339,
-    split_symbols,
     unprocessable,
 )
 from alchemiser.sandbox.orders import MetaStore, OrderMeta, encode_order
+from alchemiser.sandbox.schemas import (
+    AssetsQuery,
+    CalendarQuery,
+    ClientOrderIdQuery,
+    CloseAllQuery,
+    ClosePositionQuery,
+    OrderBody,
+    OrdersQuery,
+    ReplaceBody,
+)
 from alchemiser.sandbox.streams import TradeUpdates
+from alchemiser.sandbox.validation import check_path, json_body, parse_body, parse_query
 
 EXCHANGE = "ARCA"
 _CENT = Decimal("0.01")
 _NANO = Decimal("1e-9")
 _RATIO = Decimal("1e-6")
-_TIME_IN_FORCE = {"day", "gtc", "opg", "cls", "ioc", "fok"}
 _FINAL_WAIT_S = 10.0
-
-
-async def json_body(request: web.Request) -> JSONDict:
-    """The request's JSON object, or Alpaca's 400 when the body is not one."""
-    if not request.can_read_body:
-        return {}
-    try:
-        data = await request.json()
-    except ValueError:
-        raise bad_request("request body format is invalid") from None
-    if not isinstance(data, dict):
-        raise bad_request("request body format is invalid")
-    return data
 
 
 def _money(x: Decimal) -> str:
@@ -169,10 +162,11 @@ class TradingApi:
             "qty_available": num(max(p.qty - held, Decimal(0))),
         }
 
-    def _find_position(self, symbol_or_id: str) -> Position:
-        key = symbol_or_id.upper()
+    def _find_position(self, request: web.Request) -> Position:
+        """The position named by the path's `{symbol}` (a ticker or an asset id; 422 when it is neither)."""
+        key = check_path(request.match_info["symbol"], "symbol", fields.symbol_or_asset_id)
         for p in self._broker.get_positions():
-            if p.symbol == key or asset_id(p.symbol) == symbol_or_id.lower():
+            if p.symbol == key or asset_id(p.symbol) == key:
                 return p
         raise not_found("position does not exist")
 
@@ -260,20 +254,14 @@ class TradingApi:
         )
 
     async def get_position(self, request: web.Request) -> web.StreamResponse:
-        p = self._find_position(request.match_info["symbol"])
+        p = self._find_position(request)
         return json_response(self._position_json(p, self._held_for_orders().get(p.symbol, Decimal(0))))
 
     async def close_position(self, request: web.Request) -> web.StreamResponse:
         """Close all (default) or part (`qty` or `percentage`) of a position with a market sell."""
-        p = self._find_position(request.match_info["symbol"])
-        qty = parse_decimal(request.query.get("qty"), "qty")
-        pct = parse_decimal(request.query.get("percentage"), "percentage")
-        if qty is not None and pct is not None:
-            raise unprocessable("only one of qty or percentage may be given")
-        if pct is not None and not Decimal(0) < pct <= 100:
-            raise unprocessable("percentage must be in (0, 100]")
-        if qty is not None and qty <= 0:
-            raise unprocessable("qty must be > 0")
+        q = parse_query(ClosePositionQuery, request.query)
+        p = self._find_position(request)
+        qty, pct = q.qty, q.percentage
         amount = qty if qty is not None else (None if pct is None or pct == 100 else p.qty * pct / 100)
         if amount is None or amount >= p.qty:
             if amount is not None and amount > p.qty:
@@ -294,7 +282,7 @@ class TradingApi:
 
     async def close_all_positions(self, request: web.Request) -> web.StreamResponse:
         """Alpaca's 207 list of {symbol, status, body}; with cancel_orders, cancels settle before selling."""
-        if parse_bool(request.query.get("cancel_orders"), "cancel_orders"):
+        if parse_query(CloseAllQuery, request.query).cancel_orders:
             await self._cancel_open_and_wait()
         results: list[JSONDict] = []
         held = self._held_for_orders()
@@ -336,98 +324,60 @@ class TradingApi:
     # ------------------------------------------------------------------ orders
 
     async def submit_order(self, request: web.Request) -> web.StreamResponse:
-        body = await json_body(request)
-        symbol = str(body.get("symbol") or "").strip().upper()
-        if not symbol:
-            raise unprocessable("symbol is required")
-        side = body.get("side")
-        if side not in ("buy", "sell"):
-            raise unprocessable(f"invalid side: {side!r}")
-        kind = body.get("type", body.get("order_type"))
-        if kind not in ("market", "limit"):
-            raise unprocessable(f"order type {kind!r} is not supported by the sandbox (market and limit are)")
-        if body.get("order_class") not in (None, "", "simple"):
-            raise unprocessable(f"order_class {body.get('order_class')!r} is not supported by the sandbox")
-        for unsupported in ("stop_price", "trail_price", "trail_percent", "take_profit", "stop_loss", "legs"):
-            if body.get(unsupported) not in (None, "", {}, []):
-                raise unprocessable(f"{unsupported} is not supported for {kind} orders")
-        tif = body.get("time_in_force")
-        if tif not in _TIME_IN_FORCE:
-            raise unprocessable(f"invalid time_in_force: {tif!r}")
-        qty = parse_decimal(body.get("qty"), "qty")
-        notional = parse_decimal(body.get("notional"), "notional")
-        if qty is None and notional is None:
-            raise unprocessable("qty or notional is required")
-        if qty is not None and notional is not None:
-            raise unprocessable("only one of qty or notional may be given")
-        if qty is not None and qty.as_tuple().exponent < -9:  # type: ignore[operator]
-            raise unprocessable("qty must have at most 9 decimal places")
-        limit_price = parse_decimal(body.get("limit_price"), "limit_price")
-        if kind == "limit" and limit_price is None:
-            raise unprocessable("limit_price is required for limit orders")
-        if kind == "market" and limit_price is not None:
-            raise unprocessable("limit_price is not allowed for market orders")
-        fractional = notional is not None or (qty is not None and qty % 1 != 0)
-        if fractional and tif != "day":
-            raise unprocessable("fractional orders must be DAY orders")
-        extended = body.get("extended_hours") is True
-        if extended and not (kind == "limit" and tif == "day"):
-            raise unprocessable("extended hours order must be DAY limit orders")
-        client_id = body.get("client_order_id") or ""
-        if not isinstance(client_id, str):
-            raise unprocessable("client_order_id must be a string")
-        sim_tif = "day" if tif in ("day", "gtc") else str(tif)  # the simulator never expires orders: day == gtc
+        """Validate the whole body first (422 naming the field), then hand the order to the exchange."""
+        body = parse_body(OrderBody, await json_body(request))
+        tif = body.time_in_force
+        sim_tif = "day" if tif in ("day", "gtc") else tif  # the simulator never expires orders: day == gtc
         order = self._broker.submit_order(
-            OrderRequest(symbol, Side(side), OrderType(kind), client_id, qty, notional, limit_price, sim_tif)
+            OrderRequest(
+                body.symbol,
+                Side(body.side),
+                OrderType(body.kind),
+                body.client_order_id or "",
+                body.qty,
+                body.notional,
+                body.limit_price,
+                sim_tif,
+            )
         )
-        self._meta.put(order.id, OrderMeta(time_in_force=str(tif), extended_hours=extended))
+        self._meta.put(order.id, OrderMeta(time_in_force=tif, extended_hours=body.extended_hours))
         return json_response(self._order_json(order))
 
     async def list_orders(self, request: web.Request) -> web.StreamResponse:
-        q = request.query
-        status = q.get("status") or "open"
-        if status not in ("open", "closed", "all"):
-            raise unprocessable(f"invalid status: {status!r}")
-        limit = parse_int(q.get("limit"), "limit", default=50, lo=1, hi=500)
-        after = parse_time(q.get("after"), "after")
-        until = parse_time(q.get("until"), "until")
-        direction = q.get("direction") or "desc"
-        if direction not in ("asc", "desc"):
-            raise unprocessable(f"invalid direction: {direction!r}")
-        symbols = set(split_symbols(q.get("symbols")))
-        side = q.get("side")
-        orders = self._broker.list_orders(status)  # type: ignore[arg-type]
+        q = parse_query(OrdersQuery, request.query)
+        symbols = set(q.symbols)
+        orders = self._broker.list_orders(q.status)
         selected = [
             o
             for o in orders
             if (not symbols or o.symbol in symbols)
-            and (side is None or o.side.value == side)
-            and (after is None or o.submitted_at > after)
-            and (until is None or o.submitted_at < until)
+            and (q.side is None or o.side.value == q.side)
+            and (q.after is None or o.submitted_at > q.after)
+            and (q.until is None or o.submitted_at < q.until)
         ]
-        selected.sort(key=lambda o: (o.submitted_at, o.id), reverse=direction == "desc")
-        return json_response([self._order_json(o) for o in selected[:limit]])
+        selected.sort(key=lambda o: (o.submitted_at, o.id), reverse=q.direction == "desc")
+        return json_response([self._order_json(o) for o in selected[: q.limit]])
 
     async def get_order(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self._order_json(self._get(request.match_info["order_id"])))
+        return json_response(self._order_json(self._get(request)))
 
     async def get_order_by_client_id(self, request: web.Request) -> web.StreamResponse:
-        cid = request.query.get("client_order_id")
-        if not cid:
-            raise unprocessable("client_order_id is required")
-        order = self._broker.get_order_by_client_id(cid)
+        q = parse_query(ClientOrderIdQuery, request.query)
+        order = self._broker.get_order_by_client_id(q.client_order_id)
         if order is None:
             raise not_found("order not found")
         return json_response(self._order_json(order))
 
-    def _get(self, order_id: str) -> Order:
+    def _get(self, request: web.Request) -> Order:
+        """The order named by the path's `{order_id}` (422 when it is not a UUID, 404 when unknown)."""
+        order_id = check_path(request.match_info["order_id"], "order_id", fields.order_id)
         try:
             return self._broker.get_order(order_id)
         except NotFound:
             raise not_found("order not found") from None
 
     async def cancel_order(self, request: web.Request) -> web.StreamResponse:
-        order = self._get(request.match_info["order_id"])
+        order = self._get(request)
         if order.is_final:
             raise unprocessable(f"order is not cancelable (status: {order.status.value})")
         self._broker.cancel_order(order.id)
@@ -449,28 +399,20 @@ class TradingApi:
         The successor keeps symbol, side and type; `qty` defaults to the unfilled remainder and `limit_price`
         to the old limit. If the old order fills before the cancel lands, the replace fails with 422.
         """
-        old = self._get(request.match_info["order_id"])
-        body = await json_body(request)
+        old = self._get(request)
+        body = parse_body(ReplaceBody, await json_body(request))  # all of it before the original is touched
         if old.is_final:
             raise unprocessable(f"order is not replaceable (status: {old.status.value})")
         if old.notional is not None:
             raise unprocessable("notional orders cannot be replaced")
-        for unsupported in ("stop_price", "trail"):
-            if body.get(unsupported) is not None:
-                raise unprocessable(f"{unsupported} is not supported for {old.type.value} orders")
-        qty = parse_decimal(body.get("qty"), "qty")
-        if qty is not None and qty <= 0:
-            raise unprocessable("qty must be > 0")
-        limit_price = parse_decimal(body.get("limit_price"), "limit_price")
+        qty, limit_price = body.qty, body.limit_price
         if limit_price is not None and old.type != OrderType.LIMIT:
             raise unprocessable("limit_price is only allowed for limit orders")
         old_meta = self._meta.get(old.id)
-        tif = body.get("time_in_force") or old_meta.time_in_force
+        tif = body.time_in_force or old_meta.time_in_force
         if tif not in ("day", "gtc"):
             raise unprocessable(f"invalid time_in_force: {tif!r}")
-        client_id = body.get("client_order_id") or ""
-        if not isinstance(client_id, str):
-            raise unprocessable("client_order_id must be a string")
+        client_id = body.client_order_id or ""
         if client_id and self._broker.get_order_by_client_id(client_id) is not None:
             raise ApiError(422, CODE_DUPLICATE_CLIENT_ID, "client_order_id must be unique")
 
@@ -529,8 +471,9 @@ class TradingApi:
 
     async def get_calendar(self, request: web.Request) -> web.StreamResponse:
         """Sessions in [start, end] (dates; default the whole supported calendar) with open/close in ET."""
-        start = self._date(request.query.get("start"), "start") or market_calendar.CALENDAR_START
-        end = self._date(request.query.get("end"), "end") or market_calendar.CALENDAR_END
+        q = parse_query(CalendarQuery, request.query)
+        start = q.start or market_calendar.CALENDAR_START
+        end = q.end or market_calendar.CALENDAR_END
         cal = market_calendar.calendar()
         lo, hi = max(start, market_calendar.CALENDAR_START), min(end, market_calendar.CALENDAR_END)
         if lo > hi:
@@ -549,32 +492,21 @@ class TradingApi:
         ]
         return json_response(out)
 
-    @staticmethod
-    def _date(value: str | None, field: str) -> dt.date | None:
-        if not value:
-            return None
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            raise unprocessable(f"invalid {field}: {value!r}") from None
-
     async def list_assets(self, request: web.Request) -> web.StreamResponse:
-        status = request.query.get("status")
-        klass = request.query.get("asset_class")
-        exchange = request.query.get("exchange")
-        if status not in (None, "", "active") or klass not in (None, "", "us_equity"):
+        q = parse_query(AssetsQuery, request.query)
+        if q.status not in (None, "active") or q.asset_class not in (None, "us_equity"):
             return json_response([])
-        if exchange not in (None, "", EXCHANGE):
+        if q.exchange not in (None, EXCHANGE):
             return json_response([])
         symbols = [info.symbol for info in self._market.available()]
         assets = self._broker.get_assets(symbols)
         return json_response([self._asset_json(a.symbol, a.fractionable, a.name) for a in assets.values()])
 
     async def get_asset(self, request: web.Request) -> web.StreamResponse:
-        key = request.match_info["symbol"]
-        symbol = key.upper()
+        key = check_path(request.match_info["symbol"], "symbol", fields.symbol_or_asset_id)
+        symbol = key
         if len(key) == 36 and key.count("-") == 4:  # an asset id: find the symbol it was derived from
-            matches = [i.symbol for i in self._market.available() if asset_id(i.symbol) == key.lower()]
+            matches = [i.symbol for i in self._market.available() if asset_id(i.symbol) == key]
             if not matches:
                 raise not_found(f"asset not found for {key}")
             symbol = matches[0]
