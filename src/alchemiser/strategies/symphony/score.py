@@ -80,19 +80,19 @@ class IfChild(_Step):
     is_else: bool = Field(False, alias="is-else-condition?")
     lhs_fn: str | None = Field(None, alias="lhs-fn")
     lhs_val: str | None = Field(None, alias="lhs-val")
-    lhs_params: dict[str, Number] | None = Field(None, alias="lhs-fn-params")
+    lhs_params: dict[str, float] | None = Field(None, alias="lhs-fn-params")
     lhs_window: int | None = Field(None, alias="lhs-window-days")
     comparator: Literal["gt", "gte", "lt", "lte", "eq"] | None = None
     rhs_val: str | Number | None = Field(None, alias="rhs-val")
     rhs_fixed: bool | None = Field(None, alias="rhs-fixed-value?")
     rhs_fn: str | None = Field(None, alias="rhs-fn")
-    rhs_params: dict[str, Number] | None = Field(None, alias="rhs-fn-params")
+    rhs_params: dict[str, float] | None = Field(None, alias="rhs-fn-params")
     rhs_window: int | None = Field(None, alias="rhs-window-days")
 
 
 class Filter(_Step):
     sort_fn: str = Field(alias="sort-by-fn")
-    sort_params: dict[str, Number] | None = Field(None, alias="sort-by-fn-params")
+    sort_params: dict[str, float] | None = Field(None, alias="sort-by-fn-params")
     sort_window: int | None = Field(None, alias="sort-by-window-days")
     select_fn: Literal["top", "bottom"] = Field(alias="select-fn")
     select_n: int = Field(alias="select-n")
@@ -167,7 +167,7 @@ class _Builder:
     def error(self, message: str, path: str) -> None:
         self.errors.append(SymphonyError(message, self.paths.at(self._token(path))))
 
-    def params(self, raw: dict[str, Number] | None, window: int | None, path: str, window_path: str) -> Form | None:
+    def params(self, raw: dict[str, float] | None, window: int | None, path: str, window_path: str) -> Form | None:
         """`{"window": 10}` or the older `"window-days": "10"` as the map `{:window 10}`."""
         if raw:
             items: list[Node] = []
