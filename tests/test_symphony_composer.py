@@ -238,3 +238,38 @@ def test_a_byte_order_mark_is_not_an_error_and_locations_stay_right() -> None:
     [err] = info.value.errors
     assert "\ufeff" not in str(err)
     assert err.location is not None and (err.location.line, err.location.col) == (1, 16)
+
+
+# -- hardening: a filter that cannot score a group names the innermost cause -----------------------------------
+DEEP = """(defsymphony "Deep" {}
+ (filter (cumulative-return {:window 10}) (select-top 1)
+  [(group "Safe" [(asset "BIL")])
+   (group "Risky" [(weight-equal [(if (> (current-price "SPY") (moving-average-price "SPY" {:window 500}))
+                                     [(asset "QQQ")] [(asset "TLT")])])])]))"""
+
+
+def test_an_unscorable_group_names_the_innermost_cause_and_the_strategy() -> None:
+    h = random_history(["SPY", "QQQ", "TLT", "BIL"], n=505)
+    with pytest.raises(StrategyError) as info:
+        decide(compile_text(DEEP, "deep.clj"), h)
+    message = str(info.value)
+    assert message.startswith("deep.clj:2:2: cannot score group 'Risky' by cumulative-return window 10")
+    # the group last failed on day 498 (the 500-day average needs 500 closes): that day is named
+    assert f"group 'Risky' could not decide on {h.dates[498].date()}" in message
+    assert "deep.clj:4:64: not enough history for moving-average-price window 500 on SPY (needs 500 closes)" in message
+    assert message.endswith("(strategy 'Deep')")
+    assert decide(compile_text(DEEP, "deep.clj"), random_history(["SPY", "QQQ", "TLT", "BIL"], n=520)).weights
+
+
+def test_the_cause_is_followed_through_nested_filters_and_inverse_volatility() -> None:
+    inner = DEEP.split("\n", 1)[1].rstrip(")") + ")"  # the filter, without defsymphony
+    text = f"""(defsymphony "Nested" {{}}
+ (weight-inverse-volatility 5 [(asset "BIL") (group "Outer" [{inner}])]))"""
+    h = random_history(["SPY", "QQQ", "TLT", "BIL"], n=505)
+    with pytest.raises(StrategyError) as info:
+        decide(compile_text(text, "n.clj"), h)
+    message = str(info.value)
+    assert message.startswith("n.clj:2:2: cannot score group 'Outer' by stdev-return window 5")
+    assert "cannot score group 'Risky' by cumulative-return window 10" in message
+    assert "not enough history for moving-average-price window 500 on SPY" in message
+    assert message.endswith("(strategy 'Nested')")

@@ -303,7 +303,11 @@ class SymphonyEvaluator:
                 part = np.where(mask, share * w, 0.0)
                 weights[symbol] = weights[symbol] + part if symbol in weights else part
         if at is not None:
-            detail.update(scores=[float(s) for s in scores[at]], chosen=[bool(c) for c in chosen[at]])
+            detail.update(
+                scores=[float(s) for s in scores[at]],
+                chosen=[bool(c) for c in chosen[at]],
+                last_bad=[_last_true(results[c].bad, at) for c in node.children],
+            )
         return _Result(weights, bad)
 
     def _inverse_vol(
@@ -327,7 +331,11 @@ class SymphonyEvaluator:
                 part = shares[:, k] * w
                 weights[symbol] = weights[symbol] + part if symbol in weights else part
         if at is not None:
-            detail.update(vols=[float(v) for v in vols[at]], shares=[float(s) for s in shares[at]])
+            detail.update(
+                vols=[float(v) for v in vols[at]],
+                shares=[float(s) for s in shares[at]],
+                last_bad=[_last_true(results[c].bad, at) for c in node.children],
+            )
         return _Result(weights, bad)
 
 
@@ -343,10 +351,41 @@ def _missing(ref: IndicatorRef, subject: str | None = None) -> StrategyError:
     return StrategyError(f"{ref.loc}: {err}")
 
 
-def explain(program: Program, snaps: dict[int, _Snapshot]) -> list[TraceStep]:
+class _Unscorable(Exception):
+    """A filter or inverse-volatility node could not score a child because that child itself could not decide
+    on day `day` (within the metric's window): the root cause lies inside the child, on that day."""
+
+    def __init__(self, message: str, child: int, day: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.child = child
+        self.day = day
+
+
+def _last_true(mask: BoolArray, at: int) -> int | None:
+    hits = np.flatnonzero(mask[: at + 1])
+    return int(hits[-1]) if hits.size else None
+
+
+def _unscorable_child(
+    program: Program, node: FilterNode | InverseVolNode, metric: IndicatorRef, snap: _Snapshot, values: list[float]
+) -> None:
+    """Raise for the first child without a score, blaming the child's own failure when that is the cause."""
+    for k, (child, value) in enumerate(zip(node.children, values, strict=True)):
+        if np.isfinite(value):
+            continue
+        bad_day = snap.detail["last_bad"][k]
+        label = program.node_label(child)
+        if bad_day is not None:  # the child could not decide within the window: find out why, on that day
+            message = f"{node.loc}: cannot score {label} by {metric.indicator} {metric.describe_params()}"
+            raise _Unscorable(message, child, bad_day)
+        raise _missing(metric, label)
+
+
+def explain(program: Program, snaps: dict[int, _Snapshot], root: int | None = None) -> list[TraceStep]:
     """Walk the taken path top-down (explicit stack) and describe each decision; raise if undecidable."""
     steps: list[TraceStep] = []
-    stack: list[tuple[int, int, float]] = [(program.root, 0, 1.0)]
+    stack: list[tuple[int, int, float]] = [(program.root if root is None else root, 0, 1.0)]
     while stack:
         index, depth, share = stack.pop()
         node = program.nodes[index]
@@ -387,9 +426,7 @@ def explain(program: Program, snaps: dict[int, _Snapshot]) -> list[TraceStep]:
             pending = [(node.then if take else node.otherwise, depth + 1, share)]
         elif isinstance(node, FilterNode):
             scores, chosen = snap.detail["scores"], snap.detail["chosen"]
-            for child, score in zip(node.children, scores, strict=True):
-                if not np.isfinite(score):
-                    raise _missing(node.metric, program.node_label(child))
+            _unscorable_child(program, node, node.metric, snap, scores)
             ranked = sorted(
                 zip(node.children, scores, chosen, strict=True),
                 key=lambda t: -t[1] if node.select == "top" else t[1],
@@ -401,11 +438,7 @@ def explain(program: Program, snaps: dict[int, _Snapshot]) -> list[TraceStep]:
             pending = [(c, depth + 1, share / len(picked)) for c in picked]
         else:
             vols, shares = snap.detail["vols"], snap.detail["shares"]
-            for child, vol in zip(node.children, vols, strict=True):
-                if not np.isfinite(vol):
-                    raise _missing(
-                        IndicatorRef("stdev-return", None, (node.window,), node.loc), program.node_label(child)
-                    )
+            _unscorable_child(program, node, IndicatorRef("stdev-return", None, (node.window,), node.loc), snap, vols)
             listing = ", ".join(
                 f"{program.node_label(c)} vol {_fmt(v)}% → {s:.1%}"
                 for c, v, s in zip(node.children, vols, shares, strict=True)
@@ -423,12 +456,37 @@ def decide(program: Program, history: PriceHistory, cache: IndicatorCache | None
     evaluator = SymphonyEvaluator(program, history, cache)
     at = evaluator.n - 1
     root, snaps = evaluator.run(trace_index=at)
-    trace = explain(program, snaps)
+    try:
+        trace = explain(program, snaps)
+    except _Unscorable as exc:
+        raise StrategyError(_root_cause(program, history, evaluator.cache, exc)) from None
     if snaps[program.root].bad:  # pragma: no cover - explain() raises on the first undecidable step
         raise StrategyError(f"{program.name}: cannot decide on {history.end}")
     # not renormalised: what `empty` branches leave unallocated is the decision's cash share
     weights = {s: float(w[at]) for s, w in sorted(root.weights.items()) if w[at] > 1e-12}
     return Decision(weights, trace)
+
+
+def _root_cause(program: Program, history: PriceHistory, cache: IndicatorCache, exc: _Unscorable) -> str:
+    """Follow an unscorable child down to the innermost failure (an indicator short of history, a missing
+    price), re-running the pass with the trace on the day the child failed; a group inside a group inside a
+    filter is followed all the way. Only runs when deciding has already failed."""
+    parts = [exc.message]
+    current = exc
+    for _ in range(len(program.nodes)):  # each step goes strictly deeper into the tree
+        _, snaps = SymphonyEvaluator(program, history, cache).run(trace_index=current.day)
+        day = history.dates[current.day].date()
+        label = program.node_label(current.child)
+        try:
+            explain(program, snaps, root=current.child)
+        except _Unscorable as inner:
+            parts.append(f"{label} could not decide on {day}: {inner.message}")
+            current = inner
+            continue
+        except (StrategyError, DataError) as inner:
+            parts.append(f"{label} could not decide on {day}: {inner}")
+        break
+    return f"{' — because '.join(parts)} (strategy '{program.name}')"
 
 
 def evaluate_all(program: Program, history: PriceHistory, cache: IndicatorCache | None = None) -> AllocationMatrix:
