@@ -39,7 +39,10 @@ def _params(ref: IndicatorRef) -> dict[str, int | float]:
 
 
 def _weight(share: float) -> dict[str, int]:
-    fraction = Fraction(share).limit_denominator(10**12)
+    """`{num, den}` that divides back to exactly `share`: a short fraction when one does, else the exact one."""
+    fraction = Fraction(share).limit_denominator(10**6)
+    if fraction.numerator / fraction.denominator != share:
+        fraction = Fraction(share)
     return {"num": fraction.numerator, "den": fraction.denominator}
 
 
