@@ -273,3 +273,21 @@ def test_the_cause_is_followed_through_nested_filters_and_inverse_volatility() -
     assert "cannot score group 'Risky' by cumulative-return window 10" in message
     assert "not enough history for moving-average-price window 500 on SPY" in message
     assert message.endswith("(strategy 'Nested')")
+
+
+def test_the_benchmark_export_uses_every_function_and_evaluates() -> None:
+    from alchemiser.strategies.symphony.program import FilterNode, IfNode
+    from tests.big_export import big_export
+
+    tickers = ["SPY", "QQQ", "TLT", "BIL", "GLD", "UUP", "XLE", "XLK", "SOXL"]
+    program = compile_text(big_export(60_000, tickers, variants=20), "big.clj")
+    used = set()
+    for node in program.nodes:
+        if isinstance(node, IfNode):
+            used |= {o.indicator for o in (node.condition.lhs, node.condition.rhs) if not hasattr(o, "value")}
+        elif isinstance(node, FilterNode):
+            used.add(node.metric.indicator)
+    assert used == set(ind.INDICATORS)
+    matrix = evaluate_all(program, random_history(tickers, n=300, seed=8))
+    assert matrix.valid[-1]
+    assert np.all(matrix.weights.sum(axis=1)[matrix.valid] <= 1.0 + 1e-9)

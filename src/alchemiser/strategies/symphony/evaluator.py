@@ -228,7 +228,11 @@ class SymphonyEvaluator:
             elif isinstance(node, EmptyNode):
                 result = _Result({}, np.zeros(n, dtype=bool))  # holds nothing: its share stays in cash
             elif isinstance(node, MixNode):
-                result = self._mix([(results[c], w) for c, w in zip(node.children, node.weights, strict=True)])
+                # a block pasted many times is one node listed many times: add its shares up, mix it once
+                shares: dict[int, float] = {}
+                for c, w in zip(node.children, node.weights, strict=True):
+                    shares[c] = shares.get(c, 0.0) + w
+                result = self._mix([(results[c], w) for c, w in shares.items()])
             elif isinstance(node, IfNode):
                 result = self._if(node.condition, results[node.then], results[node.otherwise], detail, trace_index)
             elif isinstance(node, FilterNode):
