@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -329,7 +330,7 @@ def read_score(text: str, filename: str = "<input>") -> list[Node]:
             into.append(made)
     if builder.errors:
         raise SymphonyErrors(builder.errors)
-    name = builder.atom("string", root.name or "", "name")
+    name = builder.atom("string", root.name or PurePath(filename).stem, "name")  # unnamed: the file's name
     return [builder.call("defsymphony", "", name, builder.form("{", "", settings), body[0])]
 
 
