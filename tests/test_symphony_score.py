@@ -36,6 +36,9 @@ SCORE: dict[str, Any] = {
     "rebalance": "none",
     "rebalance-corridor-width": 0.05,
     "asset_class": "EQUITIES",
+    "asset_classes": ["EQUITIES"],
+    "version-id": "v7",
+    "created-at": "2024-05-01T12:00:00Z",
     "children": [
         {
             "id": "w1",

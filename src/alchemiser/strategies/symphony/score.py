@@ -26,6 +26,30 @@ from alchemiser.indicators import ALIASES, INDICATORS, canonical_name
 from alchemiser.strategies.symphony.reader import Atom, Form, Node
 
 COMPARATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "="}
+# Descriptive fields Composer's editor and API attach to nodes (labels, display settings, bookkeeping): they
+# never change what a symphony holds, so they are dropped before a node is checked; any other unknown field
+# is refused.
+DESCRIPTIVE = frozenset(
+    {
+        "color",
+        "version-id",
+        "created-at",
+        "updated-at",
+        "last-updated-at",
+        "last-backtest-at",
+        "symphony-id",
+        "tags",
+        "hashtag",
+        "hashtags",
+        "benchmarks",
+        "share-with-everyone?",
+        "copied-from",
+        "suppress-description?",
+        "window-days-label",
+        "asset_classes",
+        "asset-classes",
+    }
+)
 REBALANCE = ("none", "daily", "weekly", "monthly", "quarterly", "yearly")
 Number = int | float
 
@@ -59,8 +83,6 @@ class Root(_Step):
     corridor: float | None = Field(None, alias="rebalance-corridor-width", gt=0, allow_inf_nan=False)
     asset_class: str | None = None
     asset_class_dash: str | None = Field(None, alias="asset-class")
-    asset_classes: list[str] | None = None
-    asset_classes_dash: list[str] | None = Field(None, alias="asset-classes")
 
 
 class Mix(_Step):
@@ -267,7 +289,7 @@ def _validate(raw: object, path: str, builder: _Builder) -> _Step | None:
         builder.error(f"unknown step {json.dumps(step)}; known steps: {known}", _join(path, "step"))
         return None
     try:
-        return model.model_validate(raw)
+        return model.model_validate({k: v for k, v in raw.items() if k not in DESCRIPTIVE})
     except ValidationError as exc:
         for err in exc.errors():
             where = path
