@@ -95,15 +95,19 @@ def test_current_price_is_the_close() -> None:
     np.testing.assert_array_equal(ind.current_price(P), P)
 
 
+SAMPLE_PARAMS = {"window": 5, "short-window": 3, "long-window": 5, "smooth-window": 4, "num-std-dev": 1.5}
+
+
 @pytest.mark.parametrize("name", sorted(ind.INDICATORS))
 def test_too_little_history_is_nan_never_a_default(name: str) -> None:
     spec = ind.INDICATORS[name]
-    window = 5
-    needed = spec.min_closes(window)
-    series = spec.fn(np.linspace(10, 11, needed - 1), window)
+    params = [SAMPLE_PARAMS[p.key] for p in spec.params]
+    needed = spec.min_closes(*params)
+    series = spec.fn(np.linspace(10, 11, needed - 1), *params)
     assert np.isnan(series).all()
-    series = spec.fn(np.linspace(10, 11, needed), window)
+    series = spec.fn(np.linspace(10, 11, needed), *params)
     assert np.isfinite(series[-1])
+    assert np.isnan(series[: needed - 1]).all()
 
 
 def test_a_gap_restarts_the_indicator() -> None:
@@ -112,3 +116,116 @@ def test_a_gap_restarts_the_indicator() -> None:
     assert sma[3] == pytest.approx(2.0)
     assert np.isnan(sma[5:7]).all()
     assert sma[7] == pytest.approx(5.0)
+
+
+# -- the six functions beyond the classic nine ---------------------------------------------------------------
+def ema_loop(values: list[float], window: int) -> list[float]:
+    """EMA written the slow, obvious way: α = 2/(w+1), seeded with the first value."""
+    alpha = 2.0 / (window + 1)
+    out = [values[0]]
+    for v in values[1:]:
+        out.append(alpha * v + (1 - alpha) * out[-1])
+    return out
+
+
+def oscillator_loop(prices: list[float], short: int, long: int, smooth: int | None, percent: bool) -> list[float]:
+    """MACD / PPO (and their signal lines) from `ema_loop`, NaN until defined."""
+    fast, slow = ema_loop(prices, short), ema_loop(prices, long)
+    line = [(f - s) / s * 100 if percent else f - s for f, s in zip(fast, slow, strict=True)]
+    line = [math.nan] * (long - 1) + line[long - 1 :]
+    if smooth is None:
+        return line
+    signal = ema_loop(line[long - 1 :], smooth)
+    return [math.nan] * (long + smooth - 2) + signal[smooth - 1 :]
+
+
+def bollinger_loop(prices: list[float], window: int, k: float, sign: int) -> list[float]:
+    out = [math.nan] * len(prices)
+    for i in range(window - 1, len(prices)):
+        chunk = prices[i - window + 1 : i + 1]
+        mean = sum(chunk) / window
+        std = math.sqrt(sum((x - mean) ** 2 for x in chunk) / window)
+        out[i] = mean + sign * k * std
+    return out
+
+
+def test_macd_and_ppo_by_hand() -> None:
+    prices = np.array([10.0, 12.0, 11.0, 13.0])
+    # EMA_1 is the price itself (α = 1); EMA_3 has α = 0.5 seeded with 10: 10, 11, 11, 12
+    macd = ind.moving_average_convergence_divergence(prices, 1, 3)
+    np.testing.assert_allclose(macd, [math.nan, math.nan, 0.0, 1.0], equal_nan=True)
+    ppo = ind.percentage_price_oscillator(prices, 1, 3)
+    np.testing.assert_allclose(ppo, [math.nan, math.nan, 0.0, 100.0 / 12.0], equal_nan=True)
+    # signal over 2 (α = 2/3) starts at the first defined MACD value (day 2): 0, then 2/3 × 1 + 1/3 × 0
+    signal = ind.moving_average_convergence_divergence_signal(prices, 1, 3, 2)
+    np.testing.assert_allclose(signal, [math.nan, math.nan, math.nan, 2.0 / 3.0], equal_nan=True)
+    ppo_signal = ind.percentage_price_oscillator_signal(prices, 1, 3, 2)
+    np.testing.assert_allclose(ppo_signal, [math.nan, math.nan, math.nan, 2.0 / 3.0 * 100.0 / 12.0], equal_nan=True)
+
+
+def test_bollinger_by_hand() -> None:
+    prices = np.array([1.0, 3.0, 5.0])
+    # window 2 over (1, 3): mean 2, population stdev 1; over (3, 5): mean 4, stdev 1
+    np.testing.assert_allclose(ind.upper_bollinger(prices, 2), [math.nan, 4.0, 6.0], equal_nan=True)
+    np.testing.assert_allclose(ind.lower_bollinger(prices, 2), [math.nan, 0.0, 2.0], equal_nan=True)
+    np.testing.assert_allclose(ind.upper_bollinger(prices, 2, 0.5), [math.nan, 2.5, 4.5], equal_nan=True)
+    # window 3: mean 3, stdev sqrt(8/3)
+    assert ind.lower_bollinger(prices, 3)[-1] == pytest.approx(3 - 2 * math.sqrt(8 / 3))
+
+
+def test_new_functions_match_loops_on_random_walks() -> None:
+    rng = np.random.default_rng(11)
+    for seed_walk in range(3):
+        prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 500 + seed_walk)))
+        listed = list(prices)
+        for short, long, smooth in ((3, 5, 2), (12, 26, 9), (5, 50, 20), (1, 2, 1)):
+            np.testing.assert_allclose(
+                ind.moving_average_convergence_divergence(prices, short, long),
+                oscillator_loop(listed, short, long, None, False),
+                equal_nan=True,
+                rtol=1e-9,
+                atol=1e-9,
+            )
+            np.testing.assert_allclose(
+                ind.percentage_price_oscillator(prices, short, long),
+                oscillator_loop(listed, short, long, None, True),
+                equal_nan=True,
+                rtol=1e-9,
+                atol=1e-9,
+            )
+            np.testing.assert_allclose(
+                ind.moving_average_convergence_divergence_signal(prices, short, long, smooth),
+                oscillator_loop(listed, short, long, smooth, False),
+                equal_nan=True,
+                rtol=1e-9,
+                atol=1e-9,
+            )
+            np.testing.assert_allclose(
+                ind.percentage_price_oscillator_signal(prices, short, long, smooth),
+                oscillator_loop(listed, short, long, smooth, True),
+                equal_nan=True,
+                rtol=1e-9,
+                atol=1e-9,
+            )
+        for window, k in ((2, 2.0), (20, 2.0), (50, 1.5)):
+            np.testing.assert_allclose(
+                ind.upper_bollinger(prices, window, k), bollinger_loop(listed, window, k, 1), equal_nan=True, rtol=1e-9
+            )
+            np.testing.assert_allclose(
+                ind.lower_bollinger(prices, window, k), bollinger_loop(listed, window, k, -1), equal_nan=True, rtol=1e-9
+            )
+
+
+def test_new_functions_restart_after_a_gap() -> None:
+    prices = np.array([1.0, 2.0, 3.0, np.nan, 4.0, 5.0, 6.0])
+    macd = ind.moving_average_convergence_divergence(prices, 1, 2)
+    assert np.isnan(macd[[0, 3, 4]]).all() and np.isfinite(macd[[1, 2, 5, 6]]).all()
+    assert np.isnan(ind.upper_bollinger(prices, 3)[4:6]).all()
+
+
+def test_composer_long_names_are_aliases() -> None:
+    assert ind.canonical_name("relative-strength-index") == "rsi"
+    assert ind.canonical_name("standard-deviation-return") == "stdev-return"
+    assert ind.canonical_name("standard-deviation-price") == "stdev-price"
+    assert ind.canonical_name("rsi") == "rsi"
+    assert ind.canonical_name("bogus") is None

@@ -159,7 +159,7 @@ def _resolve_sources(raw: dict[str, Any], base: Path) -> None:
     for index, item in enumerate(items):
         if isinstance(item, dict):
             source = str(item.get("source") or "")
-            if source.endswith((".clj", ".edn", ".py")) or ".py:" in source:
+            if source.endswith((".clj", ".edn", ".json", ".py")) or ".py:" in source:
                 path_part, sep, cls = source.partition(".py:")
                 try:
                     if sep:

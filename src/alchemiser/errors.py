@@ -79,13 +79,46 @@ class SymphonyError(StrategyError):
         super().__init__(f"{location}: {message}" if location else message)
 
 
+class SymphonyErrors(SymphonyError):
+    """Several problems in one file; `str()` lists one per line."""
+
+    def __init__(self, errors: list[SymphonyError]) -> None:
+        self.errors = errors
+        text = "\n".join(str(e) for e in errors)
+        super().__init__(text, errors[0].location if errors else None)
+        self.args = (text,)  # each line already starts with its location; do not prefix the first one twice
+
+
+class JsonLocation(SourceLocation):
+    """A place in a JSON file, named by its path (`children[0].lhs-fn`): JSON has no useful line:col."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, file: str, path: str) -> None:
+        super().__init__(file, 0, 0)
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}" if self.path else self.file
+
+    def __repr__(self) -> str:
+        return f"JsonLocation({self.file!r}, {self.path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonLocation) and (self.file, self.path) == (other.file, other.path)
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.path))
+
+
 class InsufficientHistoryError(StrategyError):
     """An indicator needed more bars than exist; the strategy fails closed instead of guessing."""
 
-    def __init__(self, symbol: str, indicator: str, window: int | None, detail: str = "") -> None:
+    def __init__(self, symbol: str, indicator: str, window: int | str | None, detail: str = "") -> None:
+        """`window` is a window in days, or a description of several parameters ("short-window 12, …")."""
         self.symbol = symbol
         self.indicator = indicator
         self.window = window
-        win = f" window {window}" if window is not None else ""
+        win = f" window {window}" if isinstance(window, int) else f" {window}" if window else ""
         extra = f" ({detail})" if detail else ""
         super().__init__(f"not enough history for {indicator}{win} on {symbol}{extra}")

@@ -146,28 +146,159 @@ def max_drawdown(closes: FloatArray, window: int) -> FloatArray:
     return _per_segment(closes, calc)
 
 
+def _ema(p: FloatArray, window: int) -> FloatArray:
+    """The EMA of `exponential-moving-average-price`: α = 2/(window+1), seeded with the first value."""
+    return _ewm(p, 2.0 / (window + 1))
+
+
+def _oscillator(closes: FloatArray, short: int, long: int, percent: bool) -> FloatArray:
+    def calc(p: FloatArray) -> FloatArray:
+        fast, slow = _ema(p, short), _ema(p, long)
+        value = (fast - slow) / slow * 100.0 if percent else fast - slow
+        return _require(len(p), long, value)
+
+    return _per_segment(closes, calc)
+
+
+def _signal(closes: FloatArray, short: int, long: int, smooth: int, percent: bool) -> FloatArray:
+    def calc(p: FloatArray) -> FloatArray:
+        out = np.full(len(p), np.nan)
+        if len(p) < long + smooth - 1:
+            return out
+        fast, slow = _ema(p, short), _ema(p, long)
+        line = ((fast - slow) / slow * 100.0 if percent else fast - slow)[long - 1 :]
+        # the signal EMA starts at the line's first defined value (day long-1), not at the first close
+        out[long - 1 :] = _require(len(line), smooth, _ema(line, smooth))
+        return out
+
+    return _per_segment(closes, calc)
+
+
+def moving_average_convergence_divergence(closes: FloatArray, short: int, long: int) -> FloatArray:
+    """MACD: EMA_short − EMA_long of closes; defined once `long` closes exist."""
+    return _oscillator(closes, short, long, percent=False)
+
+
+def moving_average_convergence_divergence_signal(closes: FloatArray, short: int, long: int, smooth: int) -> FloatArray:
+    """EMA_smooth of the MACD line, started at its first defined value; needs long + smooth − 1 closes."""
+    return _signal(closes, short, long, smooth, percent=False)
+
+
+def percentage_price_oscillator(closes: FloatArray, short: int, long: int) -> FloatArray:
+    """PPO: (EMA_short − EMA_long) / EMA_long × 100 of closes; defined once `long` closes exist."""
+    return _oscillator(closes, short, long, percent=True)
+
+
+def percentage_price_oscillator_signal(closes: FloatArray, short: int, long: int, smooth: int) -> FloatArray:
+    """EMA_smooth of the PPO line, started at its first defined value; needs long + smooth − 1 closes."""
+    return _signal(closes, short, long, smooth, percent=True)
+
+
+def _bollinger(closes: FloatArray, window: int, k: float, sign: float) -> FloatArray:
+    def calc(p: FloatArray) -> FloatArray:
+        rolling = pd.Series(p).rolling(window, min_periods=window)
+        mean = rolling.mean().to_numpy(dtype=np.float64)
+        std = rolling.std(ddof=0).to_numpy(dtype=np.float64)
+        return np.asarray(mean + sign * k * std, dtype=np.float64)
+
+    return _per_segment(closes, calc)
+
+
+def upper_bollinger(closes: FloatArray, window: int, k: float = 2.0) -> FloatArray:
+    """SMA_window + k × population standard deviation of the last `window` closes."""
+    return _bollinger(closes, window, k, 1.0)
+
+
+def lower_bollinger(closes: FloatArray, window: int, k: float = 2.0) -> FloatArray:
+    """SMA_window − k × population standard deviation of the last `window` closes."""
+    return _bollinger(closes, window, k, -1.0)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an indicator as an export writes it: `{:window 10}`, `{:short-window 12 …}`.
+
+    `integer` parameters are whole numbers of days; `default` is used only when an export leaves the key out
+    (only Bollinger's k has one, because Composer's editor fixes it at 2); `aliases` are other spellings seen.
+    """
+
+    key: str
+    integer: bool = True
+    default: float | None = None
+    aliases: tuple[str, ...] = ()
+
+
+WINDOW = (Param("window"),)
+SHORT_LONG = (Param("short-window"), Param("long-window"))
+SHORT_LONG_SMOOTH = (*SHORT_LONG, Param("smooth-window"))
+BOLLINGER = (Param("window"), Param("num-std-dev", integer=False, default=2.0, aliases=("std-dev",)))
+
+
 @dataclass(frozen=True)
 class IndicatorSpec:
-    """How the engine calls an indicator and how many closes it needs before it has a value."""
+    """How the engine calls an indicator (`fn(closes, *params)`) and how many closes it needs first."""
 
     name: str
-    fn: Callable[[FloatArray, int], FloatArray]
-    needs_window: bool
-    min_closes: Callable[[int], int]
+    fn: Callable[..., FloatArray]
+    params: tuple[Param, ...]
+    min_closes: Callable[..., int]
     label: str
+
+    @property
+    def needs_window(self) -> bool:
+        return bool(self.params)
 
 
 INDICATORS: dict[str, IndicatorSpec] = {
     spec.name: spec
     for spec in (
-        IndicatorSpec("rsi", rsi, True, lambda w: w + 1, "RSI"),
-        IndicatorSpec("moving-average-price", moving_average_price, True, lambda w: w, "SMA"),
-        IndicatorSpec("exponential-moving-average-price", exponential_moving_average_price, True, lambda w: w, "EMA"),
-        IndicatorSpec("current-price", current_price, False, lambda w: 1, "price"),
-        IndicatorSpec("cumulative-return", cumulative_return, True, lambda w: w + 1, "cumret"),
-        IndicatorSpec("moving-average-return", moving_average_return, True, lambda w: w + 1, "MAret"),
-        IndicatorSpec("stdev-return", stdev_return, True, lambda w: w + 1, "stdret"),
-        IndicatorSpec("stdev-price", stdev_price, True, lambda w: w, "stdprice"),
-        IndicatorSpec("max-drawdown", max_drawdown, True, lambda w: w, "maxDD"),
+        IndicatorSpec("rsi", rsi, WINDOW, lambda w: w + 1, "RSI"),
+        IndicatorSpec("moving-average-price", moving_average_price, WINDOW, lambda w: w, "SMA"),
+        IndicatorSpec("exponential-moving-average-price", exponential_moving_average_price, WINDOW, lambda w: w, "EMA"),
+        IndicatorSpec("current-price", current_price, (), lambda: 1, "price"),
+        IndicatorSpec("cumulative-return", cumulative_return, WINDOW, lambda w: w + 1, "cumret"),
+        IndicatorSpec("moving-average-return", moving_average_return, WINDOW, lambda w: w + 1, "MAret"),
+        IndicatorSpec("stdev-return", stdev_return, WINDOW, lambda w: w + 1, "stdret"),
+        IndicatorSpec("stdev-price", stdev_price, WINDOW, lambda w: w, "stdprice"),
+        IndicatorSpec("max-drawdown", max_drawdown, WINDOW, lambda w: w, "maxDD"),
+        IndicatorSpec(
+            "percentage-price-oscillator", percentage_price_oscillator, SHORT_LONG, lambda s, long: long, "PPO"
+        ),
+        IndicatorSpec(
+            "percentage-price-oscillator-signal",
+            percentage_price_oscillator_signal,
+            SHORT_LONG_SMOOTH,
+            lambda s, long, m: long + m - 1,
+            "PPOsig",
+        ),
+        IndicatorSpec(
+            "moving-average-convergence-divergence",
+            moving_average_convergence_divergence,
+            SHORT_LONG,
+            lambda s, long: long,
+            "MACD",
+        ),
+        IndicatorSpec(
+            "moving-average-convergence-divergence-signal",
+            moving_average_convergence_divergence_signal,
+            SHORT_LONG_SMOOTH,
+            lambda s, long, m: long + m - 1,
+            "MACDsig",
+        ),
+        IndicatorSpec("upper-bollinger", upper_bollinger, BOLLINGER, lambda w, k: w, "BBup"),
+        IndicatorSpec("lower-bollinger", lower_bollinger, BOLLINGER, lambda w, k: w, "BBlow"),
     )
 }
+
+ALIASES: dict[str, str] = {
+    "relative-strength-index": "rsi",
+    "standard-deviation-return": "stdev-return",
+    "standard-deviation-price": "stdev-price",
+}
+"""The long names of Composer's JSON score (and some exports) for the same functions."""
+
+
+def canonical_name(name: str) -> str | None:
+    """The indicator `name` stands for, or None when it is not one."""
+    name = ALIASES.get(name, name)
+    return name if name in INDICATORS else None

@@ -106,7 +106,7 @@ def strategy_configs(settings: Settings, refs: list[str] | None) -> list[Strateg
 
 def _short_name(ref: str) -> str:
     """`exports/My Symphony.clj` → `My Symphony`; `pkg.mod:Class` → `Class`; names stay as they are."""
-    if ref.endswith((".clj", ".edn")):
+    if ref.endswith((".clj", ".edn", ".json")):
         return Path(ref).stem
     return ref.rpartition(":")[2] if ":" in ref else ref
 

@@ -45,6 +45,9 @@ def render_signals(report: SignalReport) -> None:
                 del nodes[deeper]
         console.print(tree)
         weights = ", ".join(f"{s} {w:.1%}" for s, w in (signal.weights or {}).items())
+        cash = 1.0 - sum((signal.weights or {}).values())
+        if cash > 1e-9:  # `empty` branches: that share is not invested
+            weights = f"{weights}, cash {cash:.1%}" if weights else f"cash {cash:.1%}"
         console.print(f"  → {weights}")
     table = Table(title="Blended target", show_lines=False)
     table.add_column("symbol")
@@ -58,6 +61,10 @@ def render_signals(report: SignalReport) -> None:
     for symbol, weight in report.target.items():
         cells = [f"{(s.weights or {}).get(symbol, 0.0) * s.share:.1%}" for s in report.strategies]
         table.add_row(symbol, f"{weight:.1%}", *cells)
+    cash = 1.0 - sum(report.target.values())
+    if cash > 1e-9:
+        cells = [f"{(1.0 - sum((s.weights or {}).values())) * s.share:.1%}" for s in report.strategies]
+        table.add_row("(cash)", f"{cash:.1%}", *cells)
     console.print(table)
     if report.uses_sample:
         console.print(f"[yellow]Uses {SAMPLE_NOTICE} for: {', '.join(report.sample_symbols)}[/]")
@@ -68,7 +75,7 @@ def signal(
     ctx: typer.Context,
     strategy: Annotated[
         list[str] | None,
-        typer.Option("--strategy", "-s", help="Built-in name, .clj file or module:Class (repeatable; equal shares)."),
+        typer.Option("--strategy", "-s", help="Built-in, .clj/.json file or module:Class (repeatable; equal shares)."),
     ] = None,
     as_of: Annotated[
         dt.datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Decide at this day's close.")
@@ -87,7 +94,7 @@ def signal(
 
 # -- check -------------------------------------------------------------------------------------------------
 @app.command()
-def check(files: Annotated[list[Path], typer.Argument(help="Symphony files to validate.")]) -> None:
+def check(files: Annotated[list[Path], typer.Argument(help="Symphony files (.clj or .json) to validate.")]) -> None:
     """Validate symphony files without market data: syntax, operators, arity, arguments, windows."""
     problems = 0
     for path in files:
@@ -95,7 +102,7 @@ def check(files: Annotated[list[Path], typer.Argument(help="Symphony files to va
             program = compile_file(path)
         except SymphonyErrors as exc:
             for error in exc.errors:
-                console.print(str(error), markup=False, highlight=False)
+                console.print(str(error), markup=False, highlight=False, soft_wrap=True)  # one line each
             problems += len(exc.errors)
         except SymphonyError as exc:  # pragma: no cover - compile_file raises SymphonyErrors
             console.print(str(exc), markup=False)
@@ -105,6 +112,7 @@ def check(files: Annotated[list[Path], typer.Argument(help="Symphony files to va
                 f"{path}: ok — '{program.name}', {len(program.nodes)} distinct nodes, {len(program.universe)} tickers",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
     if problems:
         err_console.print(f"{problems} problem(s) found")
@@ -113,15 +121,29 @@ def check(files: Annotated[list[Path], typer.Argument(help="Symphony files to va
 
 @app.command()
 def fmt(
-    file: Annotated[Path, typer.Argument(help="Symphony file to tidy.")],
-    write: Annotated[bool, typer.Option("--write", "-w", help="Rewrite the file in place.")] = False,
+    file: Annotated[Path, typer.Argument(help="Symphony file to tidy or convert (.clj export or .json score).")],
+    write: Annotated[
+        bool, typer.Option("--write", "-w", help="Write the result: in place, or next to FILE when converting.")
+    ] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Output format: clj or json (default: the input's format).")
+    ] = None,
 ) -> None:
-    """Print a symphony tidied: the same decision tree without the export's redundant wrappers."""
+    """Print a symphony tidied (the same decision tree without the export's redundant wrappers), or converted
+    between Composer's `.clj` export and its JSON score with `--to clj|json`."""
     from alchemiser.strategies.symphony.printer import format_program
+    from alchemiser.strategies.symphony.score_writer import format_score
 
-    text = format_program(compile_file(file))
+    source_format = "json" if file.suffix.lower() == ".json" else "clj"
+    target = (to or source_format).lower()
+    if target not in ("clj", "json"):
+        err_console.print(f"--to must be clj or json, not {to!r}")
+        raise typer.Exit(2)
+    program = compile_file(file)
+    text = format_score(program) if target == "json" else format_program(program)
     if write:
-        file.write_text(text, encoding="utf-8")
-        console.print(f"Rewrote {file}")
+        out = file if target == source_format else file.with_suffix(f".{target}")
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {out}", markup=False, highlight=False)
     else:
         sys.stdout.write(text)

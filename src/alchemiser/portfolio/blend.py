@@ -8,7 +8,11 @@ from alchemiser.errors import StrategyError
 
 
 def blend(parts: Iterable[tuple[Mapping[str, float], float]]) -> dict[str, float]:
-    """Σ share × weight per symbol; overlapping symbols net. Shares must add up to 1."""
+    """Σ share × weight per symbol; overlapping symbols net. Shares must add up to 1.
+
+    Nothing is renormalised: a strategy whose weights sum below 1 (its `empty` branches hold cash) leaves that
+    part of its share in cash, and the target then sums below 1, which the planner simply does not invest.
+    """
     target: dict[str, float] = {}
     total_share = 0.0
     for weights, share in parts:

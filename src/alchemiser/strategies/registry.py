@@ -47,12 +47,12 @@ def _load_python(ref: str) -> Strategy:
 
 
 def load_strategy(ref: str, name: str | None = None) -> Strategy:
-    """`nuclear` / `tecl` / `klm`, a path to a `.clj` file, or `package.module:Class` / `file.py:Class`."""
+    """`nuclear` / `tecl` / `klm`, a `.clj` export or `.json` score, or `package.module:Class` / `file.py:Class`."""
     key = ref.strip()
     if key.lower() in BUILTINS:
         return SymphonyStrategy.from_file(builtin_path(key.lower()), name or key.lower())
     path = Path(key).expanduser()
-    if path.suffix in (".clj", ".edn", ".txt") or path.is_file():
+    if path.suffix.lower() in (".clj", ".edn", ".txt", ".json") or path.is_file():
         if not path.is_file():
             raise StrategyError(f"strategy file not found: {path}")
         return SymphonyStrategy.from_file(path, name or path.stem)
@@ -62,4 +62,4 @@ def load_strategy(ref: str, name: str | None = None) -> Strategy:
             strategy.name = name
         return strategy
     known = ", ".join(BUILTINS)
-    raise StrategyError(f"unknown strategy {ref!r}: use a built-in ({known}), a .clj file, or module:Class")
+    raise StrategyError(f"unknown strategy {ref!r}: use a built-in ({known}), a .clj or .json file, or module:Class")

@@ -12,11 +12,13 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from alchemiser.errors import SourceLocation, SymphonyError
-from alchemiser.indicators import INDICATORS
+from alchemiser.errors import SymphonyErrors as SymphonyErrors
+from alchemiser.indicators import ALIASES, INDICATORS, IndicatorSpec, canonical_name
 from alchemiser.strategies.symphony.program import (
     AssetNode,
     Condition,
     Const,
+    EmptyNode,
     FilterNode,
     IfNode,
     IndicatorRef,
@@ -27,21 +29,29 @@ from alchemiser.strategies.symphony.program import (
     ProgramNode,
 )
 from alchemiser.strategies.symphony.reader import Atom, Form, Node, read_forms
+from alchemiser.strategies.symphony.score import read_score
 
 COMPARATORS = (">", "<", ">=", "<=", "=")
-NODE_OPERATORS = ("asset", "group", "weight-equal", "weight-specified", "weight-inverse-volatility", "if", "filter")
+NODE_OPERATORS = (
+    "asset",
+    "group",
+    "weight-equal",
+    "weight-specified",
+    "weight-inverse-volatility",
+    "if",
+    "filter",
+    "empty",
+)
 _TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-/]{0,11}")
+# newer exports qualify tickers: "EQUITIES::SPY//USD" is SPY
+_QUALIFIED = re.compile(r"EQUITIES::([^:/]+)//USD")
 MAX_WINDOW = 5000
+_EXAMPLE_VALUES = {"window": 10, "short-window": 12, "long-window": 26, "smooth-window": 9, "num-std-dev": 2}
 
 
-class SymphonyErrors(SymphonyError):
-    """Several problems in one file; `str()` lists one per line."""
-
-    def __init__(self, errors: list[SymphonyError]) -> None:
-        self.errors = errors
-        text = "\n".join(str(e) for e in errors)
-        super().__init__(text, errors[0].location if errors else None)
-        self.args = (text,)  # each line already starts with its location; do not prefix the first one twice
+def params_example(spec: IndicatorSpec) -> str:
+    """`{:window 10}` / `{:short-window 12 :long-window 26}`: what to write, for error messages."""
+    return "{" + " ".join(f":{p.key} {_EXAMPLE_VALUES.get(p.key, 1)}" for p in spec.params) + "}"
 
 
 def _op(form: Node) -> str | None:
@@ -83,6 +93,9 @@ class _Compiler:
         symbol = self._tickers.get(raw)
         if symbol is None:
             symbol = raw.strip().upper()
+            qualified = _QUALIFIED.fullmatch(symbol)
+            if qualified:
+                symbol = qualified.group(1)
             if not _TICKER.fullmatch(symbol):
                 self.error(f"{what}: {raw!r} is not a valid ticker", atom)
                 return None
@@ -114,11 +127,70 @@ class _Compiler:
             return None
         return self.positive_int(node, f"`{op}` window")
 
+    def number_param(self, node: Node, what: str) -> float | None:
+        if isinstance(node, Atom) and node.kind == "number":
+            value = float(node.value)  # type: ignore[arg-type]
+            if 0 < value < math.inf:
+                return value
+        self.error(f"{what} must be a positive number, not {node.describe()}", node)
+        return None
+
+    def params_arg(self, node: Node, op: str, spec: IndicatorSpec) -> tuple[int | float, ...] | None:
+        """The indicator's parameters from its map (`{:short-window 12 :long-window 26}`), in spec order.
+
+        A bare number is the window of a one-window indicator (`(rsi "SPY" 10)`). Unknown, repeated or missing
+        keys are errors: an export that says something we do not understand is never half-read.
+        """
+        example = params_example(spec)
+        given: dict[str, Node] = {}
+        if isinstance(node, Form) and node.bracket == "{":
+            for key, given_value in zip(node.items[0::2], node.items[1::2], strict=True):
+                name = str(key.value) if isinstance(key, Atom) and key.kind == "keyword" else None
+                param = next((p for p in spec.params if name in (p.key, *p.aliases)), None)
+                if param is None:
+                    shown = f":{name}" if name is not None else key.describe()
+                    if len(spec.params) == 1:
+                        self.error(f"`{op}` needs a window, e.g. {example}, not {shown}", node)
+                    else:
+                        self.error(f"`{op}` has no parameter {shown}; it takes {example}", node)
+                    return None
+                if param.key in given:
+                    self.error(f"`{op}` is given :{param.key} twice", key)
+                    return None
+                given[param.key] = given_value
+        elif spec.params[0].key == "window" and all(p.default is not None for p in spec.params[1:]):
+            given["window"] = node
+        else:
+            self.error(f"`{op}` takes a parameter map such as {example}, not {node.describe()}", node)
+            return None
+        values: list[int | float] = []
+        for param in spec.params:
+            raw = given.get(param.key)
+            value: int | float | None
+            if raw is None:
+                if param.default is None:
+                    self.error(f"`{op}` needs :{param.key}, e.g. {example}", node)
+                    return None
+                value = param.default
+            elif param.integer:
+                value = self.positive_int(raw, f"`{op}` {param.key}")
+            else:
+                value = self.number_param(raw, f"`{op}` {param.key}")
+            if value is None:
+                return None
+            values.append(value)
+        keys = [p.key for p in spec.params]
+        if "short-window" in keys and values[keys.index("short-window")] >= values[keys.index("long-window")]:
+            self.error(f"`{op}` needs :short-window below :long-window (got {values[0]:g} and {values[1]:g})", node)
+            return None
+        return tuple(values)
+
     def indicator(self, form: Node, in_filter: bool) -> IndicatorRef | None:
-        op = _op(form)
-        if op is None or op not in INDICATORS:
-            known = ", ".join(INDICATORS)
-            what = f"`{op}`" if op else form.describe()
+        raw_op = _op(form)
+        op = canonical_name(raw_op) if raw_op is not None else None
+        if op is None:
+            known = ", ".join([*INDICATORS, *ALIASES])
+            what = f"`{raw_op}`" if raw_op else form.describe()
             self.error(f"unknown indicator {what}; known indicators: {known}", form)
             return None
         assert isinstance(form, Form)
@@ -127,26 +199,30 @@ class _Compiler:
         symbol: str | None = None
         if not in_filter:
             if not args:
-                self.error(
-                    f'`{op}` needs a ticker, e.g. ({op} "SPY"{" {:window 10}" if spec.needs_window else ""})', form
-                )
+                example = f" {params_example(spec)}" if spec.params else ""
+                self.error(f'`{raw_op}` needs a ticker, e.g. ({raw_op} "SPY"{example})', form)
                 return None
-            symbol = self.ticker(args[0], f"`{op}` ticker")
+            symbol = self.ticker(args[0], f"`{raw_op}` ticker")
             if symbol is None:
                 return None
             args = args[1:]
-        window: int | None = None
-        if spec.needs_window:
+        params: tuple[int | float, ...] = ()
+        if spec.params:
             if len(args) != 1:
-                self.error(f"`{op}` needs exactly one window, e.g. {{:window 10}} (got {len(args)} arguments)", form)
+                what = "window" if len(spec.params) == 1 else "parameter map"
+                self.error(
+                    f"`{raw_op}` needs exactly one {what}, e.g. {params_example(spec)} (got {len(args)} arguments)",
+                    form,
+                )
                 return None
-            window = self.window_arg(args[0], op)
-            if window is None:
+            found = self.params_arg(args[0], str(raw_op), spec)
+            if found is None:
                 return None
+            params = found
         elif len(args) > 1 or (args and not (isinstance(args[0], Form) and args[0].bracket == "{")):
-            self.error(f"`{op}` takes no window", form)
+            self.error(f"`{raw_op}` takes no window", form)
             return None
-        return IndicatorRef(op, symbol, window, form.loc)
+        return IndicatorRef(op, symbol, params, form.loc)
 
     def operand(self, node: Node) -> Operand | None:
         if isinstance(node, Atom) and node.kind == "number":
@@ -196,6 +272,11 @@ class _Compiler:
             if not 1 <= len(args) <= 2:
                 self.error(f"`asset` takes a ticker and an optional name (got {len(args)} arguments)", form)
             return []
+        if op == "empty":
+            if args:
+                self.error(f"`empty` takes no arguments (got {len(args)})", form)
+                return None
+            return []
         if op in ("weight-equal",):
             if len(args) != 1:
                 self.error(f"`{op}` takes one vector of children (got {len(args)} arguments)", form)
@@ -236,7 +317,7 @@ class _Compiler:
                 self.error("`filter` takes a metric, a selector and a vector of children", form)
                 return None
             return self.vector(args[2], op, "children")
-        if op in INDICATORS or op in COMPARATORS:
+        if canonical_name(op) is not None or op in COMPARATORS:
             self.error(f"`{op}` is not a node here; it belongs in an `if` condition or a `filter` metric", form)
             return None
         if op in ("select-top", "select-bottom"):
@@ -267,6 +348,8 @@ class _Compiler:
             return self.add(
                 ("asset", symbol), lambda: AssetNode(symbol, str(name) if name is not None else None, form.loc)
             )
+        if op == "empty":
+            return self.add(("empty",), lambda: EmptyNode(form.loc))
         if op == "weight-equal":
             return self.mix("weight-equal", kids, [1.0] * len(kids), None, form)
         if op == "group":
@@ -307,7 +390,7 @@ class _Compiler:
             if metric is None or selector is None:
                 return None
             select, count = selector
-            key = ("filter", metric.indicator, metric.window, select, count, tuple(kids))
+            key = ("filter", metric.indicator, metric.params, select, count, tuple(kids))
             return self.add(key, lambda: FilterNode(metric, select, count, tuple(kids), form.loc))
         raise AssertionError(op)  # pragma: no cover - expand() rejected anything else
 
@@ -353,7 +436,7 @@ class _Compiler:
 
 def cond_key(cond: Condition) -> Hashable:
     def operand_key(o: Operand) -> Hashable:
-        return ("c", o.value) if isinstance(o, Const) else ("i", o.indicator, o.symbol, o.window)
+        return ("c", o.value) if isinstance(o, Const) else ("i", o.indicator, o.symbol, o.params)
 
     return (cond.op, operand_key(cond.lhs), operand_key(cond.rhs))
 
@@ -370,11 +453,16 @@ def _settings(form: Node, compiler: _Compiler) -> dict[str, object]:
 
 
 def compile_text(text: str, filename: str = "<input>") -> Program:
-    """Parse and compile; raises `SymphonyErrors` listing every problem found."""
+    """Parse and compile symphony text; raises `SymphonyErrors` listing every problem found."""
     try:
         forms = read_forms(text, filename)
     except SymphonyError as exc:
         raise SymphonyErrors([exc]) from None
+    return compile_forms(forms, filename)
+
+
+def compile_forms(forms: list[Node], filename: str) -> Program:
+    """Compile read forms, from a `.clj` file or from a JSON score (which reads into the same forms)."""
     compiler = _Compiler(filename)
     name = Path(filename).stem
     settings: dict[str, object] = {}
@@ -405,8 +493,11 @@ def compile_text(text: str, filename: str = "<input>") -> Program:
 
 
 def compile_file(path: Path) -> Program:
+    """A `.clj` export, or a Composer JSON score when the file name ends in `.json`."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(str(path), 1, 1))]) from None
+    if path.suffix.lower() == ".json":
+        return compile_forms(read_score(text, str(path)), str(path))
     return compile_text(text, str(path))

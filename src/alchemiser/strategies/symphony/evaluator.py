@@ -24,6 +24,7 @@ from alchemiser.strategies.symphony.program import (
     AssetNode,
     Condition,
     Const,
+    EmptyNode,
     FilterNode,
     IfNode,
     IndicatorRef,
@@ -45,21 +46,23 @@ _CMP = {
 
 
 class IndicatorCache:
-    """Indicator series keyed by (subject, indicator, window), shared by every strategy on one history."""
+    """Indicator series keyed by (subject, indicator, parameters), shared by every strategy on one history."""
 
     def __init__(self, history: PriceHistory) -> None:
         self.history = history
-        self._series: dict[tuple[str, str, int | None], FloatArray] = {}
+        self._series: dict[tuple[str, str, tuple[int | float, ...]], FloatArray] = {}
 
-    def get(self, subject: str, indicator: str, window: int | None, prices: FloatArray | None = None) -> FloatArray:
-        key = (subject, indicator, window)
+    def get(
+        self, subject: str, indicator: str, params: tuple[int | float, ...], prices: FloatArray | None = None
+    ) -> FloatArray:
+        key = (subject, indicator, params)
         series = self._series.get(key)
         if series is None:
             if prices is None:
                 if subject not in self.history.closes:
                     raise DataError(f"no market data loaded for {subject}")
                 prices = self.history.closes[subject]
-            series = INDICATORS[indicator].fn(prices, window or 0)
+            series = INDICATORS[indicator].fn(prices, *params)
             self._series[key] = series
         return series
 
@@ -99,10 +102,20 @@ class TraceStep:
 
 @dataclass(frozen=True)
 class Decision:
-    """The allocation on one date and why: the path taken through the tree."""
+    """The allocation on one date and why: the path taken through the tree.
+
+    `weights` sum to 1 unless `empty` branches were taken; what they leave is `cash`, which a blend and the
+    planner simply do not invest.
+    """
 
     weights: dict[str, float]
     trace: list[TraceStep]
+
+    @property
+    def cash(self) -> float:
+        """The share held in cash (by `empty` branches)."""
+        left = 1.0 - sum(self.weights.values())
+        return left if left > 1e-9 else 0.0
 
 
 @dataclass(frozen=True)
@@ -156,7 +169,7 @@ class SymphonyEvaluator:
             return np.full(self.n, operand.value)
         assert operand.symbol is not None
         self._closes(operand.symbol)
-        return self.cache.get(operand.symbol, operand.indicator, operand.window)
+        return self.cache.get(operand.symbol, operand.indicator, operand.params)
 
     def _ret(self, symbol: str) -> FloatArray:
         r = self._asset_returns.get(symbol)
@@ -183,7 +196,9 @@ class SymphonyEvaluator:
             self._equity[index] = curve
         return curve
 
-    def _child_metric(self, child: int, results: dict[int, _Result], indicator: str, window: int | None) -> FloatArray:
+    def _child_metric(
+        self, child: int, results: dict[int, _Result], indicator: str, params: tuple[int | float, ...]
+    ) -> FloatArray:
         node = self.program.nodes[child]
         # a single-child wrapper other than a named group (`weight-equal [x]`) is just its child, as `fmt`
         # prints it: an asset inside one is ranked by the asset's own prices, not by a re-based equity curve
@@ -191,9 +206,9 @@ class SymphonyEvaluator:
             node = self.program.nodes[node.children[0]]
         if isinstance(node, AssetNode):
             self._closes(node.symbol)
-            return self.cache.get(node.symbol, indicator, window)
+            return self.cache.get(node.symbol, indicator, params)
         curve = self._equity_curve(child, results[child])
-        return self.cache.get(f"#node{id(self.program)}:{child}", indicator, window, curve)
+        return self.cache.get(f"#node{id(self.program)}:{child}", indicator, params, curve)
 
     # -- the pass --------------------------------------------------------------------------------------
     def run(self, trace_index: int | None = None) -> tuple[_Result, dict[int, _Snapshot]]:
@@ -210,8 +225,14 @@ class SymphonyEvaluator:
             if isinstance(node, AssetNode):
                 prices = self._closes(node.symbol)
                 result = _Result({node.symbol: np.ones(n)}, ~np.isfinite(prices))
+            elif isinstance(node, EmptyNode):
+                result = _Result({}, np.zeros(n, dtype=bool))  # holds nothing: its share stays in cash
             elif isinstance(node, MixNode):
-                result = self._mix([(results[c], w) for c, w in zip(node.children, node.weights, strict=True)])
+                # a block pasted many times is one node listed many times: add its shares up, mix it once
+                shares: dict[int, float] = {}
+                for c, w in zip(node.children, node.weights, strict=True):
+                    shares[c] = shares.get(c, 0.0) + w
+                result = self._mix([(results[c], w) for c, w in shares.items()])
             elif isinstance(node, IfNode):
                 result = self._if(node.condition, results[node.then], results[node.otherwise], detail, trace_index)
             elif isinstance(node, FilterNode):
@@ -267,7 +288,7 @@ class SymphonyEvaluator:
     def _filter(self, node: FilterNode, results: dict[int, _Result], detail: dict[str, Any], at: int | None) -> _Result:
         metric = node.metric
         scores = np.column_stack(
-            [self._child_metric(c, results, metric.indicator, metric.window) for c in node.children]
+            [self._child_metric(c, results, metric.indicator, metric.params) for c in node.children]
         )
         undecided: BoolArray = np.asarray(~np.isfinite(scores).all(axis=1))
         keyed = np.where(np.isfinite(scores), scores, np.inf)
@@ -286,13 +307,17 @@ class SymphonyEvaluator:
                 part = np.where(mask, share * w, 0.0)
                 weights[symbol] = weights[symbol] + part if symbol in weights else part
         if at is not None:
-            detail.update(scores=[float(s) for s in scores[at]], chosen=[bool(c) for c in chosen[at]])
+            detail.update(
+                scores=[float(s) for s in scores[at]],
+                chosen=[bool(c) for c in chosen[at]],
+                last_bad=[_last_true(results[c].bad, at) for c in node.children],
+            )
         return _Result(weights, bad)
 
     def _inverse_vol(
         self, node: InverseVolNode, results: dict[int, _Result], detail: dict[str, Any], at: int | None
     ) -> _Result:
-        vols = np.column_stack([self._child_metric(c, results, "stdev-return", node.window) for c in node.children])
+        vols = np.column_stack([self._child_metric(c, results, "stdev-return", (node.window,)) for c in node.children])
         undecided: BoolArray = np.asarray(~np.isfinite(vols).all(axis=1))
         with np.errstate(divide="ignore", invalid="ignore"):
             inverse = 1.0 / vols
@@ -310,7 +335,11 @@ class SymphonyEvaluator:
                 part = shares[:, k] * w
                 weights[symbol] = weights[symbol] + part if symbol in weights else part
         if at is not None:
-            detail.update(vols=[float(v) for v in vols[at]], shares=[float(s) for s in shares[at]])
+            detail.update(
+                vols=[float(v) for v in vols[at]],
+                shares=[float(s) for s in shares[at]],
+                last_bad=[_last_true(results[c].bad, at) for c in node.children],
+            )
         return _Result(weights, bad)
 
 
@@ -320,14 +349,47 @@ def _fmt(value: float) -> str:
 
 
 def _missing(ref: IndicatorRef, subject: str | None = None) -> StrategyError:
-    err = InsufficientHistoryError(subject or ref.symbol or "?", ref.indicator, ref.window)
+    err = InsufficientHistoryError(
+        subject or ref.symbol or "?", ref.indicator, ref.describe_params() or None, f"needs {ref.needed} closes"
+    )
     return StrategyError(f"{ref.loc}: {err}")
 
 
-def explain(program: Program, snaps: dict[int, _Snapshot]) -> list[TraceStep]:
+class _Unscorable(Exception):
+    """A filter or inverse-volatility node could not score a child because that child itself could not decide
+    on day `day` (within the metric's window): the root cause lies inside the child, on that day."""
+
+    def __init__(self, message: str, child: int, day: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.child = child
+        self.day = day
+
+
+def _last_true(mask: BoolArray, at: int) -> int | None:
+    hits = np.flatnonzero(mask[: at + 1])
+    return int(hits[-1]) if hits.size else None
+
+
+def _unscorable_child(
+    program: Program, node: FilterNode | InverseVolNode, metric: IndicatorRef, snap: _Snapshot, values: list[float]
+) -> None:
+    """Raise for the first child without a score, blaming the child's own failure when that is the cause."""
+    for k, (child, value) in enumerate(zip(node.children, values, strict=True)):
+        if np.isfinite(value):
+            continue
+        bad_day = snap.detail["last_bad"][k]
+        label = program.node_label(child)
+        if bad_day is not None:  # the child could not decide within the window: find out why, on that day
+            message = f"{node.loc}: cannot score {label} by {metric.indicator} {metric.describe_params()}"
+            raise _Unscorable(message, child, bad_day)
+        raise _missing(metric, label)
+
+
+def explain(program: Program, snaps: dict[int, _Snapshot], root: int | None = None) -> list[TraceStep]:
     """Walk the taken path top-down (explicit stack) and describe each decision; raise if undecidable."""
     steps: list[TraceStep] = []
-    stack: list[tuple[int, int, float]] = [(program.root, 0, 1.0)]
+    stack: list[tuple[int, int, float]] = [(program.root if root is None else root, 0, 1.0)]
     while stack:
         index, depth, share = stack.pop()
         node = program.nodes[index]
@@ -339,6 +401,8 @@ def explain(program: Program, snaps: dict[int, _Snapshot]) -> list[TraceStep]:
                 raise DataError(f"{loc}: no price for {node.symbol} on this date (not trading yet?)")
             named = f" ({node.name})" if node.name else ""
             steps.append(TraceStep(depth, "asset", f"{node.symbol}{named} → {share:.1%}", loc, share))
+        elif isinstance(node, EmptyNode):
+            steps.append(TraceStep(depth, "empty", f"empty → {share:.1%} stays in cash", loc, share))
         elif isinstance(node, MixNode):
             if node.kind == "group":
                 steps.append(TraceStep(depth, "group", f"group '{node.label}'", loc, share))
@@ -366,9 +430,7 @@ def explain(program: Program, snaps: dict[int, _Snapshot]) -> list[TraceStep]:
             pending = [(node.then if take else node.otherwise, depth + 1, share)]
         elif isinstance(node, FilterNode):
             scores, chosen = snap.detail["scores"], snap.detail["chosen"]
-            for child, score in zip(node.children, scores, strict=True):
-                if not np.isfinite(score):
-                    raise _missing(node.metric, program.node_label(child))
+            _unscorable_child(program, node, node.metric, snap, scores)
             ranked = sorted(
                 zip(node.children, scores, chosen, strict=True),
                 key=lambda t: -t[1] if node.select == "top" else t[1],
@@ -380,9 +442,7 @@ def explain(program: Program, snaps: dict[int, _Snapshot]) -> list[TraceStep]:
             pending = [(c, depth + 1, share / len(picked)) for c in picked]
         else:
             vols, shares = snap.detail["vols"], snap.detail["shares"]
-            for child, vol in zip(node.children, vols, strict=True):
-                if not np.isfinite(vol):
-                    raise _missing(IndicatorRef("stdev-return", None, node.window, node.loc), program.node_label(child))
+            _unscorable_child(program, node, IndicatorRef("stdev-return", None, (node.window,), node.loc), snap, vols)
             listing = ", ".join(
                 f"{program.node_label(c)} vol {_fmt(v)}% → {s:.1%}"
                 for c, v, s in zip(node.children, vols, shares, strict=True)
@@ -400,12 +460,37 @@ def decide(program: Program, history: PriceHistory, cache: IndicatorCache | None
     evaluator = SymphonyEvaluator(program, history, cache)
     at = evaluator.n - 1
     root, snaps = evaluator.run(trace_index=at)
-    trace = explain(program, snaps)
+    try:
+        trace = explain(program, snaps)
+    except _Unscorable as exc:
+        raise StrategyError(_root_cause(program, history, evaluator.cache, exc)) from None
     if snaps[program.root].bad:  # pragma: no cover - explain() raises on the first undecidable step
         raise StrategyError(f"{program.name}: cannot decide on {history.end}")
-    weights = {s: float(w[at]) for s, w in root.weights.items() if w[at] > 1e-12}
-    total = sum(weights.values())
-    return Decision({s: w / total for s, w in sorted(weights.items())}, trace)
+    # not renormalised: what `empty` branches leave unallocated is the decision's cash share
+    weights = {s: float(w[at]) for s, w in sorted(root.weights.items()) if w[at] > 1e-12}
+    return Decision(weights, trace)
+
+
+def _root_cause(program: Program, history: PriceHistory, cache: IndicatorCache, exc: _Unscorable) -> str:
+    """Follow an unscorable child down to the innermost failure (an indicator short of history, a missing
+    price), re-running the pass with the trace on the day the child failed; a group inside a group inside a
+    filter is followed all the way. Only runs when deciding has already failed."""
+    parts = [exc.message]
+    current = exc
+    for _ in range(len(program.nodes)):  # each step goes strictly deeper into the tree
+        _, snaps = SymphonyEvaluator(program, history, cache).run(trace_index=current.day)
+        day = history.dates[current.day].date()
+        label = program.node_label(current.child)
+        try:
+            explain(program, snaps, root=current.child)
+        except _Unscorable as inner:
+            parts.append(f"{label} could not decide on {day}: {inner.message}")
+            current = inner
+            continue
+        except (StrategyError, DataError) as inner:
+            parts.append(f"{label} could not decide on {day}: {inner}")
+        break
+    return f"{' — because '.join(parts)} (strategy '{program.name}')"
 
 
 def evaluate_all(program: Program, history: PriceHistory, cache: IndicatorCache | None = None) -> AllocationMatrix:

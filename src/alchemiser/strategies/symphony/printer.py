@@ -14,6 +14,7 @@ from alchemiser.strategies.symphony.program import (
     AssetNode,
     Condition,
     Const,
+    EmptyNode,
     FilterNode,
     IfNode,
     IndicatorRef,
@@ -38,8 +39,9 @@ def _indicator(ref: IndicatorRef) -> str:
     parts = [ref.indicator]
     if ref.symbol is not None:
         parts.append(_q(ref.symbol))
-    if ref.window is not None:
-        parts.append(f"{{:window {ref.window}}}")
+    if ref.params:
+        pairs = (f":{p.key} {_num(v)}" for p, v in zip(ref.spec.params, ref.params, strict=True))
+        parts.append("{" + " ".join(pairs) + "}")
     return "(" + " ".join(parts) + ")"
 
 
@@ -71,6 +73,8 @@ def format_program(program: Program) -> str:
         if isinstance(node, AssetNode):
             name = _q(node.name) if node.name else "nil"
             texts.append(f"(asset {_q(node.symbol)} {name})")
+        elif isinstance(node, EmptyNode):
+            texts.append("(empty)")
         elif isinstance(node, MixNode):
             kids = [texts[c] for c in node.children]
             if node.kind == "group":

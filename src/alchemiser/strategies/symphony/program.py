@@ -15,21 +15,33 @@ from alchemiser.indicators import INDICATORS, IndicatorSpec
 
 @dataclass(frozen=True, slots=True)
 class IndicatorRef:
-    """`(rsi "SPY" {:window 10})`; `symbol` is None for a filter's metric, which applies to each child."""
+    """`(rsi "SPY" {:window 10})`; `symbol` is None for a filter's metric, which applies to each child.
+
+    `params` holds the values of the indicator's parameters in the order its spec lists them (`(10,)` for a
+    window, `(12, 26, 9)` for a MACD signal), so two references to the same series compare equal.
+    """
 
     indicator: str
     symbol: str | None
-    window: int | None
+    params: tuple[int | float, ...]
     loc: SourceLocation
 
     @property
     def spec(self) -> IndicatorSpec:
         return INDICATORS[self.indicator]
 
+    @property
+    def needed(self) -> int:
+        """Closes needed before the indicator has a value."""
+        return self.spec.min_closes(*self.params)
+
+    def describe_params(self) -> str:
+        """`window 10` or `short-window 12, long-window 26` for messages."""
+        return ", ".join(f"{p.key} {v:g}" for p, v in zip(self.spec.params, self.params, strict=True))
+
     def label(self, subject: str | None = None) -> str:
         subject = subject or self.symbol or "?"
-        args = f"{subject},{self.window}" if self.window is not None else subject
-        return f"{self.spec.label}({args})"
+        return f"{self.spec.label}({','.join([subject, *(f'{v:g}' for v in self.params)])})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +106,18 @@ class FilterNode:
     loc: SourceLocation
 
 
-ProgramNode = AssetNode | MixNode | InverseVolNode | IfNode | FilterNode
+@dataclass(frozen=True, slots=True)
+class EmptyNode:
+    """Composer's `empty`: holds nothing, so its share of the symphony stays in cash."""
+
+    loc: SourceLocation
+
+
+ProgramNode = AssetNode | MixNode | InverseVolNode | IfNode | FilterNode | EmptyNode
 
 
 def children_of(node: ProgramNode) -> tuple[int, ...]:
-    if isinstance(node, AssetNode):
+    if isinstance(node, AssetNode | EmptyNode):
         return ()
     if isinstance(node, IfNode):
         return (node.then, node.otherwise)
@@ -127,6 +146,8 @@ class Program:
             return node.symbol
         if isinstance(node, MixNode) and node.label:
             return f"group '{node.label}'"
+        if isinstance(node, EmptyNode):
+            return "empty (cash)"
         kind = {
             MixNode: "weight",
             InverseVolNode: "weight-inverse-volatility",

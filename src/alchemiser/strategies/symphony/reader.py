@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import bisect
 import re
+from typing import Protocol
 
 from alchemiser.errors import SourceLocation, SymphonyError
+
+
+class Locator(Protocol):
+    """Turns a node's token number into its location: line:col in a `.clj`, a JSON path in a score."""
+
+    def at(self, token: int) -> SourceLocation: ...
 
 
 class _Positions:
@@ -52,7 +59,7 @@ class Atom:
 
     __slots__ = ("_pos", "kind", "token", "value")
 
-    def __init__(self, kind: str, value: object, token: int, pos: _Positions) -> None:
+    def __init__(self, kind: str, value: object, token: int, pos: Locator) -> None:
         self.kind = kind  # "symbol" | "keyword" | "string" | "number" | "nil" | "bool"
         self.value = value
         self.token = token
@@ -75,7 +82,7 @@ class Form:
 
     __slots__ = ("_pos", "bracket", "items", "token")
 
-    def __init__(self, bracket: str, token: int, pos: _Positions) -> None:
+    def __init__(self, bracket: str, token: int, pos: Locator) -> None:
         self.bracket = bracket
         self.items: list[Node] = []
         self.token = token
@@ -132,7 +139,11 @@ def _atom(text: str, token: int, pos: _Positions) -> Atom:
 
 
 def read_forms(text: str, filename: str = "<input>") -> list[Node]:
-    """All top-level forms of `text`; raises `SymphonyError` at the first structural problem."""
+    """All top-level forms of `text`; raises `SymphonyError` at the first structural problem.
+
+    A UTF-8 byte-order mark (Windows editors add one) is not part of the text: it is dropped before reading.
+    """
+    text = text.removeprefix("\ufeff")
     pos = _Positions(text, filename)
     root: list[Node] = []
     stack: list[Form] = []
