@@ -332,3 +332,13 @@ def test_import_of_excel_csv_with_bom_and_crlf(tmp_path: Path, home: Path) -> No
     result = run(["data", "import", str(path)], home)
     assert result.returncode == 0, result.stderr
     assert "SPY: 1 new, 0 replaced, 0 unchanged" in result.stdout
+
+
+def test_import_into_a_store_that_cannot_be_written_is_one_clear_line(tmp_path: Path, home: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + "SPY,2024-01-02,10,11,9,10.5,100\n")
+    result = run(["data", "import", str(good)], home, ALCHEMISER_DATA__DIR=str(blocker))
+    no_traceback(result)
+    assert result.returncode == 2 and f"cannot write to the store {blocker / 'bars'}" in result.stderr

@@ -193,7 +193,7 @@ def describe_gaps(strategy: Strategy, gaps: Sequence[TickerGap], as_of: dt.date)
     absent = [g for g in gaps if g.status == "absent"]
     stale = [g for g in gaps if g.status == "stale"]
     parts: list[str] = []
-    if len(absent) == 1 and not stale:
+    if len(absent) == 1:
         loc = where_used(strategy, absent[0].symbol)
         parts.append(f"{loc + ': ' if loc else ''}no market data for {absent[0].symbol}")
     elif absent:

@@ -7,6 +7,7 @@ symbol contains). A write validates everything, writes every file under a tempor
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -24,6 +25,14 @@ from alchemiser.errors import DataError
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.\-/]{0,11}")
 _SUFFIX = ".parquet"
 _SAME = 1e-9  # relative tolerance under which a re-imported bar counts as identical
+
+
+class StoreWriteError(DataError, OSError):
+    """The file system refused a write (full disk, read-only, a file where the folder should be).
+
+    A `DataError`, so the CLI shows one line instead of a traceback; still an `OSError` for callers that
+    handle file-system failures as such.
+    """
 
 
 @dataclass(frozen=True)
@@ -188,9 +197,9 @@ class LocalStore:
         """Write whole files atomically: all staged under temporary names first, then renamed into place."""
         if not frames:
             return
-        self.bars_dir.mkdir(parents=True, exist_ok=True)
         staged: list[tuple[Path, Path]] = []
         try:
+            self.bars_dir.mkdir(parents=True, exist_ok=True)
             for sym, frame in frames.items():
                 final = self.bars_dir / _file_name(sym)
                 tmp = self.bars_dir / f".{final.name}.{uuid.uuid4().hex}.tmp"
@@ -198,9 +207,12 @@ class LocalStore:
                 frame.to_parquet(tmp, engine="pyarrow")
             for tmp, final in staged:
                 os.replace(tmp, final)
+        except OSError as exc:
+            raise StoreWriteError(f"cannot write to the store {self.bars_dir}: {exc.strerror or exc}") from None
         finally:
             for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # cleanup must not mask the error being raised
+                    tmp.unlink(missing_ok=True)
         for sym in frames:
             self._cache.pop(sym, None)
 
@@ -238,7 +250,11 @@ class LocalStore:
         if not removed:
             return 0
         if removed == len(frame):
-            (self.bars_dir / _file_name(sym)).unlink()
+            path = self.bars_dir / _file_name(sym)
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise StoreWriteError(f"cannot delete {path}: {exc.strerror or exc}") from None
             self._cache.pop(sym, None)
         else:
             self._commit({sym: frame.loc[~hit]})
