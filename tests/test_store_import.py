@@ -273,7 +273,7 @@ def test_fallback_prefers_store_per_whole_symbol(tmp_path: Path) -> None:
     listing = {i.symbol: i.source for i in data.available()}
     assert listing["SPY"] == "store" and listing["QQQ"] == "sample"
     assert [i.symbol for i in data.available()] == sorted(listing)
-    with pytest.raises(DataError, match=r"no market data for ZZZZ.*alchemiser data import"):
+    with pytest.raises(DataError, match=r"no market data for ZZZZ.*`alchemiser data fetch --symbols ZZZZ`.*data import"):
         data.bars("zzzz")
 
 
