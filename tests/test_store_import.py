@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from alchemiser import market_calendar
 from alchemiser.data.composite import FallbackMarketData
 from alchemiser.data.importer import (
     MAX_PROBLEMS,
@@ -19,7 +21,7 @@ from alchemiser.data.importer import (
     load_import,
 )
 from alchemiser.data.sample import SampleMarket
-from alchemiser.data.store import LocalStore, normalize_symbol
+from alchemiser.data.store import BarCounts, LocalStore, normalize_symbol
 from alchemiser.errors import DataError
 
 GOOD_LONG = """Symbol,DATE,Open,High,Low,Close,Volume,adj_note
@@ -94,7 +96,7 @@ def test_good_parquet_and_import_into_store(tmp_path: Path) -> None:
     path = tmp_path / "bars.parquet"
     table.to_parquet(path)
     store = LocalStore(tmp_path / "store")
-    assert import_into(store, path) == {"QQQ": 2, "SPY": 2}
+    assert import_into(store, path) == {"QQQ": BarCounts(2, 0, 0), "SPY": BarCounts(2, 0, 0)}
     assert store.symbols() == ["QQQ", "SPY"]
     assert store.bars("qqq")["close"].tolist() == [402.56, 399.12]
 
@@ -143,9 +145,7 @@ def test_store_write_is_all_or_nothing(tmp_path: Path) -> None:
     assert _snapshot(tmp_path) == before
 
 
-def test_store_crash_before_replace_leaves_store_unchanged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_store_crash_before_replace_leaves_store_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = LocalStore(tmp_path)
     store.write({"SPY": _frame(["2024-01-02"], [1.0])})
     before = _snapshot(tmp_path)
@@ -198,8 +198,9 @@ def test_bad_row_reported_with_line_and_store_untouched(
 
 
 def test_all_problems_collected_and_capped(tmp_path: Path) -> None:
-    rows = [f"SPY,2024-01-{d:02d},1,2,0.5,1.5,10" for d in range(1, 29)]
-    rows += [f"SPY,2023-02-{d:02d},-1,2,0.5,1.5,-1" for d in range(1, 29)]  # 2 problems each
+    days = market_calendar.sessions(dt.date(2023, 1, 3), dt.date(2023, 12, 29))
+    rows = [f"SPY,{d.date()},1,2,0.5,1.5,10" for d in days[:28]]
+    rows += [f"SPY,{d.date()},-1,2,0.5,1.5,-1" for d in days[100:128]]  # 2 problems each
     rows.append("QQQ,2024-01-02,1,0.1,0.5,1.5,10")
     path = _write(tmp_path / "many.csv", "symbol,date,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
     with pytest.raises(ImportValidationError) as info:
@@ -268,13 +269,11 @@ def test_fallback_prefers_store_per_whole_symbol(tmp_path: Path) -> None:
     assert data.source_of("spy") == "store"
     assert data.bars("SPY")["close"].tolist() == [1.0, 2.0]  # no sample rows spliced in
     assert data.source_of("QQQ") == "sample"
-    pd.testing.assert_frame_equal(
-        data.bars("QQQ", start=dt.date(2024, 1, 1)), sample.bars("QQQ", dt.date(2024, 1, 1))
-    )
+    pd.testing.assert_frame_equal(data.bars("QQQ", start=dt.date(2024, 1, 1)), sample.bars("QQQ", dt.date(2024, 1, 1)))
     listing = {i.symbol: i.source for i in data.available()}
     assert listing["SPY"] == "store" and listing["QQQ"] == "sample"
     assert [i.symbol for i in data.available()] == sorted(listing)
-    with pytest.raises(DataError, match=r"no market data for ZZZZ.*alchemiser data import"):
+    with pytest.raises(DataError, match=r"no market data for ZZZZ.*`alchemiser data fetch --symbols ZZZZ`.*data import"):
         data.bars("zzzz")
 
 
@@ -307,3 +306,112 @@ def test_parquet_with_arrow_date_column(tmp_path: Path) -> None:
     assert list(frames) == ["SPY"]
     assert frames["SPY"]["close"].tolist() == [1.25, 1.5]
     assert frames["SPY"].index[0] == pd.Timestamp("2024-01-02")
+
+
+# --- the market calendar and what is already stored ---------------------------------------------------
+
+HEADER = "symbol,date,open,high,low,close,volume\n"
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [
+        ("2024-01-06", "2024-01-06 is a Saturday (weekend), not a trading session"),
+        ("2024-01-07", "2024-01-07 is a Sunday (weekend), not a trading session"),
+        ("2024-12-25", "2024-12-25 is an NYSE holiday (Christmas), not a trading session"),
+        ("2024-03-29", "2024-03-29 is an NYSE holiday (Good Friday), not a trading session"),
+        ("2025-01-09", "2025-01-09 is an NYSE holiday (the market was closed), not a trading session"),
+        ("1995-01-07", "1995-01-07 is a Saturday (weekend), not a trading session"),
+        ("2025-07-01", "2025-07-01 is after today (2025-06-30 in New York): no bar exists yet"),
+    ],
+)
+def test_rows_on_non_sessions_or_after_today_are_refused(
+    seeded_store: LocalStore, tmp_path: Path, day: str, message: str
+) -> None:
+    path = _write(tmp_path / "days.csv", HEADER + "SPY,2024-01-05,1,2,0.5,1.5,10\n" + f"SPY,{day},1,2,0.5,1.5,10\n")
+    before = _snapshot(seeded_store.root)
+    with pytest.raises(ImportValidationError) as info:
+        import_into(seeded_store, path, today=dt.date(2025, 6, 30))
+    assert [str(p) for p in info.value.problems] == [f"{path}:3: {message}"]
+    assert _snapshot(seeded_store.root) == before
+
+
+def test_today_and_weekdays_before_the_calendar_are_accepted(tmp_path: Path) -> None:
+    text = HEADER + "SPY,1995-01-06,1,2,0.5,1.5,10\nSPY,2024-06-28,1,2,0.5,1.5,10\n"
+    frames = load_import(_write(tmp_path / "ok.csv", text), today=dt.date(2024, 6, 28))
+    assert [d.date() for d in frames["SPY"].index] == [dt.date(1995, 1, 6), dt.date(2024, 6, 28)]
+
+
+def test_reimport_counts_new_replaced_unchanged_and_refuses_silent_overwrites(
+    seeded_store: LocalStore, tmp_path: Path
+) -> None:
+    assert import_into(seeded_store, _write(tmp_path / "same.csv", GOOD_LONG)) == {
+        "QQQ": BarCounts(0, 0, 2),
+        "SPY": BarCounts(0, 0, 2),
+    }
+    changed = HEADER + "SPY,2024-01-03,471.0,472.0,466.5,470.00,2000\nSPY,2024-01-04,470,471,469,470.5,10\n"
+    path = _write(tmp_path / "changed.csv", changed)
+    before = _snapshot(seeded_store.root)
+    with pytest.raises(ImportValidationError) as info:
+        import_into(seeded_store, path)
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:2: SPY 2024-01-03 is already stored with different values (close 468.79 stored, 470 here); "
+        "add --replace to overwrite"
+    ]
+    assert _snapshot(seeded_store.root) == before
+    assert import_into(seeded_store, path, replace=True) == {"SPY": BarCounts(1, 1, 0)}
+    assert seeded_store.bars("SPY")["close"].tolist() == [472.65, 470.0, 470.5]
+
+
+def test_overwrite_conflicts_in_parquet_name_the_row(seeded_store: LocalStore, tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {
+            "symbol": ["QQQ"],
+            "date": ["2024-01-02"],
+            "open": [405.0],
+            "high": [406.0],
+            "low": [400.0],
+            "close": [403.0],
+            "volume": [3000.0],
+        }
+    )
+    path = tmp_path / "q.parquet"
+    table.to_parquet(path, index=False)
+    with pytest.raises(ImportValidationError) as info:
+        import_into(seeded_store, path)
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}: row 1: QQQ 2024-01-02 is already stored with different values (close 402.56 stored, 403 here); "
+        "add --replace to overwrite"
+    ]
+
+
+def test_csv_with_byte_order_mark_and_crlf_imports(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfSymbol,Date,Open,High,Low,Close,Volume\r\nSPY,2024-01-02,1,2,0.5,1.5,10\r\n")
+    frames = load_import(path)
+    assert frames["SPY"]["close"].tolist() == [1.5]
+
+
+def test_folder_that_cannot_be_listed_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0)
+    try:
+        if os.access(folder, os.R_OK):
+            pytest.skip("running as a user that can read any folder (root)")
+        with pytest.raises(ImportValidationError, match="cannot read this directory"):
+            load_import(folder)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_delete_a_range_or_everything_keeps_the_store_consistent(seeded_store: LocalStore) -> None:
+    assert seeded_store.delete("SPY", dt.date(2024, 1, 5), dt.date(2024, 1, 9)) == 0
+    assert seeded_store.delete("spy", dt.date(2024, 1, 3)) == 1
+    assert seeded_store.bars("SPY")["close"].tolist() == [472.65]
+    assert not [p for p in seeded_store.bars_dir.iterdir() if p.name.endswith(".tmp")]
+    assert seeded_store.delete("SPY") == 1
+    assert seeded_store.symbols() == ["QQQ"]
+    assert [i.symbol for i in seeded_store.available()] == ["QQQ"]
+    with pytest.raises(DataError, match="no stored bars for SPY"):
+        seeded_store.delete("SPY")

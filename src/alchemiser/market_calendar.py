@@ -127,3 +127,35 @@ def last_completed_session(now: dt.datetime | None = None) -> dt.date:
     if now.astimezone(NY).date() > CALENDAR_END:
         raise DataError(f"{now.isoformat()} is beyond the supported market calendar (ends {CALENDAR_END})")
     return _sessions_index()[i].date()
+
+
+def market_today(now: dt.datetime | None = None) -> dt.date:
+    """Today's date on the market's own clock (America/New_York), whatever the machine's time zone.
+
+    "A bar dated after today" must mean after the market's today: at 21:00 in New York it is already
+    tomorrow in UTC, and a UTC date would let a not-yet-traded session through.
+    """
+    return (now or dt.datetime.now(tz=dt.UTC)).astimezone(NY).date()
+
+
+def non_sessions(days: pd.DatetimeIndex) -> np.ndarray:
+    """A boolean mask: which of `days` (tz-naive midnights) are certainly not NYSE sessions.
+
+    Vectorised for imports of millions of rows. Weekends are recognised on any date; holidays only inside
+    the calendar's span (2000–2040), outside which a weekday is given the benefit of the doubt.
+    """
+    weekend = np.asarray(days.day_of_week >= 5)
+    inside = np.asarray((days >= pd.Timestamp(CALENDAR_START)) & (days <= pd.Timestamp(CALENDAR_END)))
+    closed = inside & ~np.asarray(days.isin(_sessions_index()))
+    return weekend | closed
+
+
+def why_closed(d: dt.date) -> str:
+    """Why the NYSE does not trade on `d`, for messages: "a Saturday (weekend)", "an NYSE holiday (Christmas)"."""
+    if d.weekday() >= 5:
+        return f"a {d:%A} (weekend)"
+    ts = pd.Timestamp(d)
+    names = calendar().regular_holidays.holidays(ts, ts, return_name=True)
+    if len(names):
+        return f"an NYSE holiday ({names.iloc[0]})"
+    return "an NYSE holiday (the market was closed)"

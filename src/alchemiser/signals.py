@@ -14,6 +14,7 @@ from typing import Any
 
 from alchemiser import market_calendar
 from alchemiser.config import Settings, StrategyConfig
+from alchemiser.coverage import TickerGap, check_coverage, describe_gaps, fill_command
 from alchemiser.data.base import MarketData
 from alchemiser.data.composite import FallbackMarketData
 from alchemiser.data.history import PriceHistory, load_history
@@ -53,6 +54,7 @@ class SignalReport:
     strategies: list[StrategySignal]
     target: dict[str, float] | None
     sample_symbols: list[str]
+    data_gaps: list[TickerGap] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -71,6 +73,8 @@ class SignalReport:
             "data": {
                 "synthetic_sample_data": self.uses_sample,
                 "sample_symbols": self.sample_symbols,
+                "missing": [gap.as_dict() for gap in self.data_gaps],
+                "fill_command": fill_command(g.symbol for g in self.data_gaps) if self.data_gaps else None,
             },
         }
 
@@ -111,23 +115,6 @@ def _short_name(ref: str) -> str:
     return ref.rpartition(":")[2] if ":" in ref else ref
 
 
-def _missing_symbols(market: MarketData, symbols: set[str]) -> set[str]:
-    missing = set()
-    for symbol in symbols:
-        try:
-            market.source_of(symbol)
-        except DataError:
-            missing.add(symbol)
-    return missing
-
-
-def _where(strategy: Strategy, symbol: str) -> str:
-    """`file:line:col: ` of the first mention of `symbol` in a symphony, so the user can fix it."""
-    program = getattr(strategy, "program", None)
-    loc = program.symbol_locations.get(symbol) if program is not None else None
-    return f"{loc}: " if loc else ""
-
-
 def compute_signals(
     settings: Settings,
     refs: list[str] | None = None,
@@ -150,14 +137,13 @@ def compute_signals(
     history: PriceHistory | None = None
     cache: IndicatorCache | None = None
     symbols = set().union(*(strategy.universe() for _, strategy in loaded)) if loaded else set()
-    missing = _missing_symbols(market, symbols)
+    # Every absent or stale ticker of every strategy at once (not one per run), each with its fix.
+    coverage = check_coverage(market, [(s.name, strategy) for s, strategy in loaded], day, check_length=False)
     for signal, strategy in loaded:
-        for symbol in sorted(strategy.universe() & missing):
-            signal.error = (
-                f"{_where(strategy, symbol)}no market data for {symbol}; import it with `alchemiser data import`"
-            )
-            break
-    symbols -= missing
+        gaps = coverage.gaps_in(strategy.universe())
+        if gaps:
+            signal.error = describe_gaps(strategy, gaps, day)
+    symbols -= {gap.symbol for gap in coverage.gaps}
     if symbols:
         try:
             history = load_history(market, symbols, day, expected_last=day)
@@ -180,4 +166,4 @@ def compute_signals(
     target = None
     if signals and all(s.error is None for s in signals):
         target = blend((s.weights or {}, s.share) for s in signals)
-    return SignalReport(day, signals, target, sorted(sample_symbols))
+    return SignalReport(day, signals, target, sorted(sample_symbols), list(coverage.gaps))

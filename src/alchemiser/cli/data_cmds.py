@@ -22,66 +22,111 @@ from alchemiser.cli.app import (
 )
 from alchemiser.config import EXAMPLE_CONFIG, default_config_path
 from alchemiser.data.base import SAMPLE_NOTICE
+from alchemiser.data.sample import SampleMarket
+from alchemiser.errors import DataError
 from alchemiser.signals import build_market
 
+# -- data ---------------------------------------------------------------------------------------------------
+MAX_TAIL = 10_000  # more rows than any daily history since 1993; a table beyond this is never what was meant
 
-# -- data --------------------------------------------------------------------------------------------------
+
 @data_app.command("import")
 def data_import(
-    ctx: typer.Context, path: Annotated[Path, typer.Argument(help="CSV/Parquet file or a folder of SYMBOL.csv.")]
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV/Parquet file or a folder of SYMBOL.csv.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite stored bars whose values differ (refused otherwise).")
+    ] = False,
 ) -> None:
     """Import daily bars (symbol,date,open,high,low,close,volume); all rows are validated before writing."""
     from alchemiser.data.importer import import_into
     from alchemiser.data.store import LocalStore
 
     settings = settings_of(ctx)
-    counts = import_into(LocalStore(settings.data_dir), path)
-    for symbol, rows in sorted(counts.items()):
-        console.print(f"{symbol}: {rows} rows")
-    console.print(f"[green]Imported {sum(counts.values())} rows for {len(counts)} symbols into {settings.data_dir}[/]")
+    counts = import_into(LocalStore(settings.data_dir), path, replace=replace)
+    for symbol, count in sorted(counts.items()):
+        console.print(f"{symbol}: {count}")
+    total = sum(c.rows for c in counts.values())
+    console.print(f"[green]Imported {total} rows for {len(counts)} symbols into {settings.data_dir}[/]")
 
 
-@data_app.command("fetch")
-def data_fetch(
+@data_app.command("delete")
+def data_delete(
     ctx: typer.Context,
-    symbols: Annotated[
-        list[str] | None, typer.Option("--symbols", help="Symbols (repeatable; default: all the strategies need).")
+    symbol: Annotated[str, typer.Argument(help="Ticker whose stored bars to delete, e.g. SPY.")],
+    first: Annotated[
+        dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day to delete (default: all).")
     ] = None,
-    start: Annotated[
-        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (default 2004-01-01).")
+    last: Annotated[
+        dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day to delete (default: all).")
     ] = None,
-    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (default: today).")] = None,
-    source: Annotated[str, typer.Option("--source", help="alpaca (the only source so far).")] = "alpaca",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Fill the local store with split- and dividend-adjusted daily bars from Alpaca."""
-    from rich.progress import Progress
+    """Delete a symbol's bars from the local store (all of them, or those in --from … --to)."""
+    from alchemiser.data.store import LocalStore, normalize_symbol
 
-    from alchemiser.data.alpaca_source import fetch_into_store
-    from alchemiser.data.store import LocalStore
-    from alchemiser.runner import alpaca_access
-    from alchemiser.signals import strategy_configs
-    from alchemiser.strategies.registry import load_strategy
+    store = LocalStore(settings_of(ctx).data_dir)
+    sym = normalize_symbol(symbol)
+    lo, hi = (first.date() if first else None), (last.date() if last else None)
+    if lo is not None and hi is not None and lo > hi:
+        raise DataError(f"--from {lo} is after --to {hi}")
+    if sym not in store.symbols():
+        raise DataError(f"no stored bars for {sym} in {store.bars_dir}; nothing deleted")
+    stored = store.bars(sym)
+    hit = store.bars(sym, lo, hi)
+    span = f"{stored.index[0].date()} … {stored.index[-1].date()}" if len(stored) else "no bars"
+    if hit.empty:
+        between = f"between {lo or 'its start'} and {hi or 'its end'}"
+        raise DataError(f"{sym} has no stored bars {between} (it has {span}); nothing deleted")
+    what = f"{len(hit)} of {len(stored)} bars of {sym} ({hit.index[0].date()} … {hit.index[-1].date()})"
+    if not yes:
+        try:
+            agreed = typer.confirm(f"Delete {what}?", default=False)
+        except typer.Abort:  # no answer (stdin closed): never a yes
+            agreed = False
+        if not agreed:
+            err_console.print("Nothing deleted (confirm, or add --yes).")
+            raise typer.Exit(1)
+    removed = store.delete(sym, lo, hi)
+    console.print(f"[green]Deleted {removed} bars of {sym} ({hit.index[0].date()} … {hit.index[-1].date()})[/]")
+    if stored.index[0] < hit.index[0] and hit.index[-1] < stored.index[-1]:
+        console.print(
+            f"[yellow]{sym} now has a gap inside its history; runs refuse it until those bars are imported again.[/]"
+        )
 
-    if source != "alpaca":
-        err_console.print("--source must be alpaca")
-        raise typer.Exit(2)
-    settings = settings_of(ctx)
-    wanted = symbols or sorted(
-        set().union(*(load_strategy(c.source, c.name).universe() for c in strategy_configs(settings, None)))
-    )
-    credentials, endpoints = alpaca_access(settings)
-    first = start.date() if start else dt.date(2004, 1, 1)
-    last = end.date() if end else dt.date.today()
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("fetching bars", total=len(wanted))
 
-        def advance(*_: object) -> None:
-            bar.advance(task)
-
-        result = fetch_into_store(LocalStore(settings.data_dir), credentials, endpoints, wanted, first, last, advance)
-    console.print(f"[green]Stored {sum(result.rows.values())} bars for {len(result.rows)} symbols[/]")
-    if result.missing:
-        console.print(f"[yellow]No bars for: {', '.join(result.missing)}[/]")
+@data_app.command("show")
+def data_show(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Argument(help="Ticker, e.g. SPY.")],
+    tail: Annotated[
+        int, typer.Option("--tail", min=1, max=MAX_TAIL, help=f"How many of the latest bars to show (1–{MAX_TAIL}).")
+    ] = 10,
+    json_out: JsonFlag = False,
+) -> None:
+    """The latest daily bars of one symbol."""
+    market = build_market(settings_of(ctx))
+    symbol = symbol.upper()
+    bars = market.bars(symbol)
+    source = market.source_of(symbol)
+    if bars.empty:
+        raise DataError(f"{symbol} has no bars in the {'sample market' if source == 'sample' else 'local store'}")
+    shown = bars.tail(tail)
+    if json_out:
+        records = [
+            {"date": day.isoformat(), **{str(c): float(v) for c, v in row.items()}}
+            for day, row in zip(pd.DatetimeIndex(shown.index).date, shown.to_dict("records"), strict=True)
+        ]
+        print_json({"symbol": symbol, "source": source, "synthetic_sample_data": source == "sample", "bars": records})
+        return
+    label = SAMPLE_NOTICE if source == "sample" else "local store"
+    table = Table(title=f"{symbol} — {label} ({len(bars)} bars, {bars.index[0].date()} … {bars.index[-1].date()})")
+    table.add_column("date")
+    for column in bars.columns:
+        table.add_column(str(column), justify="right")
+    for day, row in zip(pd.DatetimeIndex(shown.index).date, shown.to_dict("records"), strict=True):
+        table.add_row(str(day), *(f"{v:,.4f}" if c != "volume" else f"{v:,.0f}" for c, v in row.items()))
+    console.print(table)
 
 
 @data_app.command("sample")
@@ -93,18 +138,17 @@ def data_sample(
     json_out: JsonFlag = False,
 ) -> None:
     """Describe the deterministic synthetic sample market (optionally export it as CSV)."""
-    from alchemiser.data.sample import SampleMarket, describe_sample
+    from alchemiser.data.sample import describe_sample
 
     settings = settings_of(ctx)
     market = SampleMarket(seed=settings.data.sample_seed)
     rows = []
+    infos = {i.symbol: i for i in market.available()}
     for symbol, description in describe_sample():
-        info = next(i for i in market.available() if i.symbol == symbol)
+        info = infos[symbol]
         rows.append({"symbol": symbol, "model": description, "first": info.first, "last": info.last, "rows": info.rows})
-        if export is not None:
-            export.mkdir(parents=True, exist_ok=True)
-            bars = market.bars(symbol)
-            bars.rename_axis("date").to_csv(export / f"{symbol}.csv", float_format="%.6f")
+    if export is not None:
+        export_sample(market, [str(r["symbol"]) for r in rows], export)
     if json_out:
         print_json({"seed": settings.data.sample_seed, "notice": SAMPLE_NOTICE, "symbols": rows})
         return
@@ -134,34 +178,17 @@ def data_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     console.print(table)
 
 
-@data_app.command("show")
-def data_show(
-    ctx: typer.Context,
-    symbol: Annotated[str, typer.Argument(help="Ticker, e.g. SPY.")],
-    tail: Annotated[int, typer.Option(help="How many of the latest bars to show.")] = 10,
-    json_out: JsonFlag = False,
-) -> None:
-    """The latest daily bars of one symbol."""
-    market = build_market(settings_of(ctx))
-    symbol = symbol.upper()
-    bars = market.bars(symbol)
-    source = market.source_of(symbol)
-    shown = bars.tail(tail)
-    if json_out:
-        records = [
-            {"date": day.isoformat(), **{str(c): float(v) for c, v in row.items()}}
-            for day, row in zip(pd.DatetimeIndex(shown.index).date, shown.to_dict("records"), strict=True)
-        ]
-        print_json({"symbol": symbol, "source": source, "synthetic_sample_data": source == "sample", "bars": records})
-        return
-    label = SAMPLE_NOTICE if source == "sample" else "local store"
-    table = Table(title=f"{symbol} — {label} ({len(bars)} bars, {bars.index[0].date()} … {bars.index[-1].date()})")
-    table.add_column("date")
-    for column in bars.columns:
-        table.add_column(str(column), justify="right")
-    for day, row in zip(pd.DatetimeIndex(shown.index).date, shown.to_dict("records"), strict=True):
-        table.add_row(str(day), *(f"{v:,.4f}" if c != "volume" else f"{v:,.0f}" for c, v in row.items()))
-    console.print(table)
+def export_sample(market: SampleMarket, symbols: list[str], folder: Path) -> None:
+    """Write each symbol as `folder/SYMBOL.csv`; any file-system refusal becomes one line naming --export."""
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"--export {folder}: exists and is not a folder; give a folder to write SYMBOL.csv files into")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for symbol in symbols:
+            market.bars(symbol).rename_axis("date").to_csv(folder / f"{symbol}.csv", float_format="%.6f")
+    except OSError as exc:
+        where = exc.filename or folder
+        raise DataError(f"--export {folder}: cannot write {where}: {exc.strerror or exc}") from None
 
 
 # -- config ------------------------------------------------------------------------------------------------

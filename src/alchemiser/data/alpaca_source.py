@@ -24,7 +24,7 @@ from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
 from alchemiser.data.base import BAR_COLUMNS
-from alchemiser.data.store import LocalStore, clean_frame, normalize_symbol
+from alchemiser.data.store import BarCounts, LocalStore, clean_frame, normalize_symbol
 from alchemiser.errors import DataError
 from alchemiser.secrets import AlpacaCredentials, AlpacaEndpoints, redact
 
@@ -120,10 +120,13 @@ def _clean(exc: APIError, client: StockHistoricalDataClient) -> str:
 
 @dataclass
 class FetchResult:
-    """What an import did: rows written per symbol, and requested symbols Alpaca had no bars for."""
+    """What a fetch did: rows written per symbol (with their span and what they changed in the store),
+    and the requested symbols Alpaca had no bars for."""
 
     rows: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    spans: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+    changes: dict[str, BarCounts] = field(default_factory=dict)
 
 
 def fetch_into_store(
@@ -148,5 +151,11 @@ def fetch_into_store(
         frames = fetch_daily_bars(client, wanted, start, end, feed=endpoints.feed, progress=progress)
     except DataError as exc:
         raise DataError(redact(str(exc), creds)) from None
+    changes = {s: store.diff(s, f).counts for s, f in frames.items()}
     store.write(frames)
-    return FetchResult({s: len(f) for s, f in frames.items()}, [s for s in wanted if s not in frames])
+    return FetchResult(
+        {s: len(f) for s, f in frames.items()},
+        [s for s in wanted if s not in frames],
+        {s: (f.index[0].date(), f.index[-1].date()) for s, f in frames.items()},
+        changes,
+    )

@@ -36,8 +36,9 @@ class FallbackMarketData:
                 pass
         hint = " (the synthetic sample does not model it either)" if self.fallback is not None else ""
         raise DataError(
-            f"no market data for {sym}{hint}; import it with `alchemiser data import FILE` "
-            "(CSV/Parquet with symbol,date,open,high,low,close,volume, or a folder of SYMBOL.csv)"
+            f"no market data for {sym}{hint}; fetch it with `alchemiser data fetch --symbols {sym}` or import it "
+            "with `alchemiser data import FILE` (CSV/Parquet with symbol,date,open,high,low,close,volume, or a "
+            "folder of SYMBOL.csv)"
         )
 
     def bars(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:

@@ -11,6 +11,7 @@ user can fix them all in one pass.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alchemiser import market_calendar
 from alchemiser.data.base import BAR_COLUMNS
-from alchemiser.data.store import SYMBOL_PATTERN, LocalStore, clean_frame
+from alchemiser.data.store import SYMBOL_PATTERN, BarCounts, LocalStore, clean_frame
 from alchemiser.errors import DataError
 
 MAX_PROBLEMS = 50
@@ -118,9 +120,16 @@ def _parse_dates(raw: pd.Series) -> pd.Series:
 
 
 def _check(
-    frame: pd.DataFrame, symbols: pd.Series, lines: pd.Series, file: str, out: _Collector, where: str
+    frame: pd.DataFrame,
+    symbols: pd.Series,
+    lines: pd.Series,
+    file: str,
+    out: _Collector,
+    where: str,
+    today: dt.date,
 ) -> pd.DataFrame:
-    """Validate one table's rows (vectorised); return them as symbol, date + float bar columns.
+    """Validate one table's rows (vectorised); return them as symbol, date + float bar columns, plus
+    each row's `file`, `line` (CSV line or Parquet row) and `by_line`, to locate later conflicts.
 
     `where` is "line" for CSV (problems carry the line number) or "row" for Parquet (the row number goes
     into the message). Messages are only formatted for the few rows that get reported.
@@ -141,6 +150,7 @@ def _check(
     out.add_rows(
         file, line_label, bad_date, lambda i: at(i) + "unparseable date '" + _text(frame["date"].loc[i]) + "'"
     )
+    _check_calendar(dates, ~bad_date, today, lambda mask, message: out.add_rows(file, line_label, mask, message), at)
 
     numbers: dict[str, pd.Series] = {}
     prices_ok = pd.Series(True, index=frame.index)
@@ -203,7 +213,33 @@ def _check(
             ),
         )
 
-    return pd.DataFrame({"symbol": symbols, "date": dates, **numbers})
+    located = {"file": file, "line": lines, "by_line": by_line}
+    return pd.DataFrame({"symbol": symbols, "date": dates, **numbers, **located})
+
+
+def _check_calendar(
+    dates: pd.Series,
+    parsed: pd.Series,
+    today: dt.date,
+    report: Callable[[pd.Series, Callable[[pd.Index], pd.Series]], None],
+    at: Callable[[pd.Index], pd.Series],
+) -> None:
+    """Refuse bars dated after the market's today and bars on days the NYSE did not trade.
+
+    A bar on a weekend or holiday is a sign of a shifted or mislabelled export (e.g. UTC timestamps of
+    the previous evening); stored, it would add a phantom session that shifts every window.
+    """
+    day = dates.dt.strftime("%Y-%m-%d")
+    future = parsed & (dates > pd.Timestamp(today))
+    report(future, lambda i: at(i) + day.loc[i] + f" is after today ({today} in New York): no bar exists yet")
+    closed = parsed & ~future & pd.Series(market_calendar.non_sessions(pd.DatetimeIndex(dates)), index=dates.index)
+
+    def why(i: pd.Index) -> pd.Series:
+        reasons = dates.loc[i].map(lambda d: market_calendar.why_closed(d.date()))
+        text: pd.Series = at(i) + day.loc[i] + " is " + reasons + ", not a trading session"
+        return text
+
+    report(closed, why)
 
 
 def _read_csv(path: Path, out: _Collector) -> tuple[pd.DataFrame, pd.Series] | None:
@@ -214,10 +250,15 @@ def _read_csv(path: Path, out: _Collector) -> tuple[pd.DataFrame, pd.Series] | N
     Blank lines are kept while reading so line numbers match the file, then dropped.
     """
     try:
-        header = pd.read_csv(path, nrows=0)
+        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
         text_cols = {c: str for c in header.columns if str(c).strip().lower() in ("symbol", "date")}
         frame = pd.read_csv(
-            path, dtype=text_cols, keep_default_na=False, skip_blank_lines=False, low_memory=False
+            path,
+            dtype=text_cols,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            low_memory=False,
+            encoding="utf-8-sig",  # a byte-order mark (Excel's "CSV UTF-8") is not part of the first header
         )
     except pd.errors.EmptyDataError:
         out.add(str(path), None, "file is empty (expected a header line)")
@@ -260,11 +301,10 @@ def _missing(
     return bool(missing)
 
 
-def _to_frames(rows: list[pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def _to_frames(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Clean rows → {symbol: bar frame indexed by date}, sorted by date."""
-    if not rows:
+    if table.empty:
         return {}
-    table = pd.concat(rows, ignore_index=True)
     frames: dict[str, pd.DataFrame] = {}
     for sym, group in table.groupby("symbol", sort=True):
         frame = group.set_index("date")[list(BAR_COLUMNS)]
@@ -272,7 +312,7 @@ def _to_frames(rows: list[pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _long_table(path: Path, out: _Collector) -> pd.DataFrame | None:
+def _long_table(path: Path, out: _Collector, today: dt.date) -> pd.DataFrame | None:
     """A long-format CSV or Parquet file, validated; None if it had problems."""
     file = str(path)
     is_csv = path.suffix.lower() == ".csv"
@@ -300,11 +340,15 @@ def _long_table(path: Path, out: _Collector) -> pd.DataFrame | None:
         out.add(file, header_line, "no data rows")
         return None
     symbols = _text(frame["symbol"]).str.strip().str.upper()
-    return _check(frame, symbols, lines, file, out, where)
+    return _check(frame, symbols, lines, file, out, where, today)
 
 
-def _folder_tables(path: Path, out: _Collector) -> list[pd.DataFrame]:
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+def _folder_tables(path: Path, out: _Collector, today: dt.date) -> list[pd.DataFrame]:
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+    except OSError as exc:
+        out.add(str(path), None, f"cannot read this directory: {exc.strerror or exc}")
+        return []
     if not files:
         out.add(str(path), None, "no SYMBOL.csv files in this directory")
         return []
@@ -330,33 +374,83 @@ def _folder_tables(path: Path, out: _Collector) -> list[pd.DataFrame]:
             out.add(file, 1, "no data rows")
             continue
         symbols = pd.Series(sym, index=frame.index, dtype="string")
-        tables.append(_check(frame, symbols, lines, file, out, "line"))
+        tables.append(_check(frame, symbols, lines, file, out, "line", today))
     return tables
 
 
-def load_import(path: Path) -> dict[str, pd.DataFrame]:
-    """Read and validate an import: {SYMBOL: bars}, or `ImportValidationError` listing every problem."""
+def _load(path: Path, today: dt.date | None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Validated frames per symbol, and every row's symbol/date/file/line (to locate conflicts)."""
     path = Path(path).expanduser()
+    today = today or market_calendar.market_today()
     out = _Collector()
     tables: list[pd.DataFrame] = []
     if path.is_dir():
-        tables = _folder_tables(path, out)
+        tables = _folder_tables(path, out, today)
     elif not path.exists():
         out.add(str(path), None, "no such file or directory")
     elif path.suffix.lower() in (".csv", ".parquet", ".pq"):
-        table = _long_table(path, out)
+        table = _long_table(path, out, today)
         if table is not None:
             tables.append(table)
     else:
         out.add(str(path), None, "unsupported file type (use .csv, .parquet, or a directory of SYMBOL.csv)")
     out.raise_if_any()
-    return _to_frames(tables)
+    rows = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return _to_frames(rows), rows
 
 
-def import_into(store: LocalStore, path: Path) -> dict[str, int]:
-    """Validate `path` completely, then merge it into `store`; returns rows imported per symbol."""
-    frames = load_import(path)
+def load_import(path: Path, today: dt.date | None = None) -> dict[str, pd.DataFrame]:
+    """Read and validate an import: {SYMBOL: bars}, or `ImportValidationError` listing every problem.
+
+    `today` (default: the market's today in New York) is the last date a bar may carry.
+    """
+    return _load(path, today)[0]
+
+
+def import_into(
+    store: LocalStore, path: Path, *, replace: bool = False, today: dt.date | None = None
+) -> dict[str, BarCounts]:
+    """Validate `path` completely, then merge it into `store`; returns new/replaced/unchanged per symbol.
+
+    A row whose date the store already holds with different values is refused (with its file:line)
+    unless `replace`: re-importing a differently adjusted export must not rewrite history unnoticed.
+    Identical rows are fine and counted as unchanged.
+    """
+    frames, rows = _load(path, today)
     if not frames:
         raise DataError(f"{path}: nothing to import")
+    out = _Collector()
+    counts: dict[str, BarCounts] = {}
+    for sym, frame in frames.items():
+        diff = store.diff(sym, frame)
+        counts[sym] = diff.counts
+        if len(diff.replaced) and not replace:
+            _report_conflicts(store, sym, frame, diff.replaced, rows, out)
+    out.raise_if_any()
     store.write(frames)
-    return {sym: len(frame) for sym, frame in frames.items()}
+    return counts
+
+
+def _report_conflicts(
+    store: LocalStore,
+    symbol: str,
+    frame: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    rows: pd.DataFrame,
+    out: _Collector,
+) -> None:
+    """One problem per incoming row that would overwrite a different stored bar (messages for ≤ 50 only)."""
+    hit = rows[(rows["symbol"] == symbol) & rows["date"].isin(dates)]
+    stored = store.bars(symbol)
+    for _, row in hit.sort_values("line").head(MAX_PROBLEMS).iterrows():
+        day = row["date"]
+        old, new = stored.loc[day], frame.loc[day]
+        changed = next(c for c in BAR_COLUMNS if not np.isclose(new[c], old[c], rtol=1e-9, atol=0.0))
+        where = "" if row["by_line"] else f"row {row['line']}: "
+        out.add(
+            str(row["file"]),
+            int(row["line"]) if row["by_line"] else None,
+            f"{where}{symbol} {day:%Y-%m-%d} is already stored with different values ({changed} "
+            f"{old[changed]:g} stored, {new[changed]:g} here); add --replace to overwrite",
+        )
+    out.total += max(len(hit) - MAX_PROBLEMS, 0)

@@ -7,10 +7,12 @@ symbol contains). A write validates everything, writes every file under a tempor
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,44 @@ from alchemiser.errors import DataError
 # Same shape as tickers in symphony files; also keeps every symbol a safe single path component.
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.\-/]{0,11}")
 _SUFFIX = ".parquet"
+_SAME = 1e-9  # relative tolerance under which a re-imported bar counts as identical
+
+
+class StoreWriteError(DataError, OSError):
+    """The file system refused a write (full disk, read-only, a file where the folder should be).
+
+    A `DataError`, so the CLI shows one line instead of a traceback; still an `OSError` for callers that
+    handle file-system failures as such.
+    """
+
+
+@dataclass(frozen=True)
+class BarDiff:
+    """Dates of an incoming frame, split by what writing it would do to the stored bars."""
+
+    new: pd.DatetimeIndex
+    replaced: pd.DatetimeIndex
+    unchanged: pd.DatetimeIndex
+
+    @property
+    def counts(self) -> BarCounts:
+        return BarCounts(len(self.new), len(self.replaced), len(self.unchanged))
+
+
+@dataclass(frozen=True)
+class BarCounts:
+    """What a write did to one symbol's stored bars, for reports ("12 new, 0 replaced, 300 unchanged")."""
+
+    new: int
+    replaced: int
+    unchanged: int
+
+    @property
+    def rows(self) -> int:
+        return self.new + self.replaced + self.unchanged
+
+    def __str__(self) -> str:
+        return f"{self.new} new, {self.replaced} replaced, {self.unchanged} unchanged"
 
 
 def normalize_symbol(symbol: str) -> str:
@@ -151,20 +191,71 @@ class LocalStore:
                 old = self._read(sym)
                 new = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
             merged[sym] = new
-        if not merged:
+        self._commit(merged)
+
+    def _commit(self, frames: dict[str, pd.DataFrame]) -> None:
+        """Write whole files atomically: all staged under temporary names first, then renamed into place."""
+        if not frames:
             return
-        self.bars_dir.mkdir(parents=True, exist_ok=True)
         staged: list[tuple[Path, Path]] = []
         try:
-            for sym, frame in merged.items():
+            self.bars_dir.mkdir(parents=True, exist_ok=True)
+            for sym, frame in frames.items():
                 final = self.bars_dir / _file_name(sym)
                 tmp = self.bars_dir / f".{final.name}.{uuid.uuid4().hex}.tmp"
                 staged.append((tmp, final))
                 frame.to_parquet(tmp, engine="pyarrow")
             for tmp, final in staged:
                 os.replace(tmp, final)
+        except OSError as exc:
+            raise StoreWriteError(f"cannot write to the store {self.bars_dir}: {exc.strerror or exc}") from None
         finally:
             for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
-        for sym in merged:
+                with contextlib.suppress(OSError):  # cleanup must not mask the error being raised
+                    tmp.unlink(missing_ok=True)
+        for sym in frames:
             self._cache.pop(sym, None)
+
+    def diff(self, symbol: str, frame: pd.DataFrame) -> BarDiff:
+        """How writing `frame` would change `symbol`'s stored bars, so callers can refuse silent overwrites.
+
+        A bar is "unchanged" when every value matches the stored one within a relative 1e-9 (float
+        round-off in exports is not a change); otherwise "replaced"; dates the store lacks are "new".
+        """
+        sym = normalize_symbol(symbol)
+        new = clean_frame(sym, frame)
+        dates = pd.DatetimeIndex(new.index)
+        if not (self.bars_dir / _file_name(sym)).is_file():
+            return BarDiff(dates, dates[:0], dates[:0])
+        old = self._read(sym)
+        stored = pd.DatetimeIndex(old.index)
+        common = dates.intersection(stored)
+        a = new.loc[common].to_numpy()
+        b = old.loc[common, list(BAR_COLUMNS)].to_numpy()
+        same = np.isclose(a, b, rtol=_SAME, atol=0.0).all(axis=1)
+        return BarDiff(dates.difference(stored), common[~same], common[same])
+
+    def delete(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> int:
+        """Remove `symbol`'s bars in [start, end] (all of them by default); returns how many were removed.
+
+        The file is rewritten atomically, or removed when no bar is left, so the store never holds an
+        empty series that would list a symbol without dates.
+        """
+        sym = normalize_symbol(symbol)
+        frame = self._read(sym)
+        lo = pd.Timestamp(start) if start is not None else frame.index.min()
+        hi = pd.Timestamp(end) if end is not None else frame.index.max()
+        hit = (frame.index >= lo) & (frame.index <= hi)
+        removed = int(hit.sum())
+        if not removed:
+            return 0
+        if removed == len(frame):
+            path = self.bars_dir / _file_name(sym)
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise StoreWriteError(f"cannot delete {path}: {exc.strerror or exc}") from None
+            self._cache.pop(sym, None)
+        else:
+            self._commit({sym: frame.loc[~hit]})
+        return removed
