@@ -122,25 +122,12 @@ def bars_needed(strategy: Strategy) -> dict[str, int]:
         if isinstance(node, IfNode):
             for side in (node.condition.lhs, node.condition.rhs):
                 if isinstance(side, IndicatorRef) and side.symbol is not None:
-                    require([side.symbol], _closes_needed(side))
+                    require([side.symbol], side.needed)
         elif isinstance(node, FilterNode):
-            require(assets, _closes_needed(node.metric))
+            require(assets, node.metric.needed)
         elif isinstance(node, InverseVolNode):
             require(assets, node.window + 1)  # stdev of `window` daily returns
     return need
-
-
-def _closes_needed(ref: IndicatorRef) -> int:
-    """Closes `ref` needs before it has a value.
-
-    Read through `needed` when the reference offers it (multi-parameter indicators such as MACD know
-    their own need), else from its single window, so this works with either shape of `IndicatorRef`.
-    """
-    needed = getattr(ref, "needed", None)
-    if isinstance(needed, int):
-        return needed
-    window = getattr(ref, "window", None)
-    return int(ref.spec.min_closes(window or 0))
 
 
 def check_coverage(
