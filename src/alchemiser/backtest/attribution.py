@@ -20,7 +20,6 @@ from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from alchemiser.indicators import FloatArray
 
@@ -50,6 +49,7 @@ class Sleeves:
 
 def contributions(
     parts: Sequence[tuple[FloatArray, float]],
+    blended: FloatArray,
     sleeves: Sleeves,
     equity: FloatArray,
     cash: FloatArray,
@@ -58,26 +58,20 @@ def contributions(
 ) -> FloatArray:
     """Contribution of each strategy in `parts` ((all dates × symbols) weights, share), as defined above.
 
-    `equity`, `cash`, `weights` (held, at each close) and `prices` (closes, and opens for next-open fills)
-    cover the backtest's days; `sleeves.planned` indexes the strategies' own (all) dates.
+    `blended` is the blended target on all dates; `equity`, `cash`, `weights` (held, at each close) and
+    `prices` (closes, and opens for next-open fills) cover the backtest's days. Only held positions earn or
+    cost anything, so the work is done on those (day, symbol) pairs alone.
     """
+    owners = _Owners(parts, blended, sleeves.planned)
     closes, opens = prices
-    shares = np.array([share for _, share in parts])
-    n, width = weights.shape
     value = weights * equity[:, None]  # each position's value at each close, after that day's trades
-    owned = _ownership(parts, sleeves.planned, shares, n, width)  # after each day's trades
-    before = np.empty_like(owned)
-    before[0] = (shares / shares.sum())[:, None]
-    before[1:] = owned[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         if opens is None:
-            moved = _held(value[:-1], closes[1:] / closes[:-1] - 1.0)
-            earned = np.einsum("tks,ts->k", before[1:], moved)
+            earned = owners.earned(_held(value[:-1], closes[1:] / closes[:-1] - 1.0), 0)
         else:
-            overnight = _held(value[:-1], opens[1:] / closes[:-1] - 1.0)
-            intraday = _held(value[1:], 1.0 - opens[1:] / closes[1:])
-            earned = np.einsum("tks,ts->k", before[1:], overnight) + np.einsum("tks,ts->k", owned[1:], intraday)
-    paid = _costs(parts, sleeves, shares, value, cash, closes, opens, before, owned)
+            earned = owners.earned(_held(value[:-1], opens[1:] / closes[:-1] - 1.0), 0)  # overnight
+            earned += owners.earned(_held(value[1:], 1.0 - opens[1:] / closes[1:]), 1)  # after the open's trades
+    paid = _costs(owners, sleeves, value, cash, closes, opens)
     return np.asarray((earned - paid) / equity[0], dtype=np.float64)
 
 
@@ -86,48 +80,65 @@ def _held(value: FloatArray, ratio: FloatArray) -> FloatArray:
     return np.where(value != 0.0, value * np.nan_to_num(ratio), 0.0)
 
 
-def _ownership(
-    parts: Sequence[tuple[FloatArray, float]], planned: npt.NDArray[np.int64], shares: FloatArray, n: int, width: int
-) -> FloatArray:
-    """(days × strategies × symbols): each sleeve's fraction of each position after each day's trades."""
-    owned = np.full((n, len(parts), width), np.nan)
-    rows = np.flatnonzero(planned >= 0)
-    wanted = np.stack([w[planned[rows]] for w, _ in parts], axis=1) * shares[None, :, None]
-    total = wanted.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        owned[rows] = np.where(total > 0, wanted / total, np.nan)
-    flat = pd.DataFrame(owned.reshape(n, -1)).ffill().to_numpy()  # untargeted symbols keep their owners
-    owned = flat.reshape(n, len(parts), width)
-    default = (shares / shares.sum())[None, :, None]  # nothing owned yet: split by share (never held anyway)
-    return np.where(np.isnan(owned), default, owned)
+class _Owners:
+    """Each sleeve's fraction of a position after a day's trades, looked up for (day, symbol) pairs."""
+
+    def __init__(self, parts: Sequence[tuple[FloatArray, float]], blended: FloatArray, planned: npt.NDArray[np.int64]):
+        self.parts = parts
+        self.shares = np.array([share for _, share in parts])
+        self.planned = planned
+        rebalanced = planned >= 0
+        known = rebalanced[:, None] & (blended[np.where(rebalanced, planned, 0)] > 0)
+        # the last day each symbol's owners were set: a symbol no target wants keeps its owners
+        self.since = np.maximum.accumulate(np.where(known, np.arange(len(planned))[:, None], -1), axis=0)
+
+    def wanted(self, days: npt.NDArray[np.int64], symbols: npt.NDArray[np.int64]) -> FloatArray:
+        """share_k × w_k(symbol) of the target the book was brought to on each day (pairs × strategies)."""
+        decided = self.planned[days]
+        return np.asarray(np.stack([w[decided, symbols] for w, _ in self.parts], axis=1) * self.shares[None, :])
+
+    def after(self, days: npt.NDArray[np.int64], symbols: npt.NDArray[np.int64]) -> FloatArray:
+        since = self.since[days, symbols]
+        wanted = self.wanted(np.maximum(since, 0), symbols)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fractions = wanted / wanted.sum(axis=1, keepdims=True)
+        default = self.shares / self.shares.sum()  # nothing owned yet: split by share (never held anyway)
+        return np.asarray(np.where((since < 0)[:, None], default[None, :], fractions), dtype=np.float64)
+
+    def earned(self, moves: FloatArray, shift: int) -> FloatArray:
+        """Σ over held pairs of each sleeve's fraction × the move; row r of `moves` is owned after day r+shift."""
+        rows, symbols = np.nonzero(moves)
+        return np.asarray(self.after(rows + shift, symbols).T @ moves[rows, symbols], dtype=np.float64)
 
 
 def _costs(
-    parts: Sequence[tuple[FloatArray, float]],
+    owners: _Owners,
     sleeves: Sleeves,
-    shares: FloatArray,
     value: FloatArray,
     cash: FloatArray,
     closes: FloatArray,
     opens: FloatArray | None,
-    before: FloatArray,
-    owned: FloatArray,
 ) -> FloatArray:
     """Each sleeve's share of the trading costs from the second day on (the first day's are before E₀)."""
+    nothing = np.zeros(len(owners.parts))
     if sleeves.costs is None or sleeves.flows is None:
-        return np.zeros(len(parts))
-    rows = np.flatnonzero(sleeves.costs[1:].any(axis=1)) + 1
-    if not rows.size:
-        return np.zeros(len(parts))
-    reference = (closes if opens is None else opens)[rows]
+        return nothing
+    days, symbols = np.nonzero(sleeves.costs[1:])
+    if not days.size:
+        return nothing
+    days += 1
+    trade_days = np.unique(days)
+    reference = (closes if opens is None else opens)[trade_days]
     with np.errstate(divide="ignore", invalid="ignore"):
-        held = _held(value[rows - 1], reference / closes[rows - 1])  # positions at the fill's reference price
-    worth = held.sum(axis=1) + cash[rows - 1]
-    targets = np.stack([w[sleeves.planned[rows]] for w, _ in parts], axis=1)
-    wanted = targets * shares[None, :, None] * worth[:, None, None] - before[rows] * held[:, None, :]
-    direction = np.sign(sleeves.flows[rows])[:, None, :]
-    asked = np.maximum(wanted * direction, 0.0)
+        held = _held(value[trade_days - 1], reference / closes[trade_days - 1])  # at the fill's reference price
+    worth = held.sum(axis=1) + cash[trade_days - 1]
+    row = np.searchsorted(trade_days, days)
+    wanted = (
+        owners.wanted(days, symbols) * worth[row][:, None]
+        - owners.after(days - 1, symbols) * held[row, symbols][:, None]
+    )
+    asked = np.maximum(wanted * np.sign(sleeves.flows[days, symbols])[:, None], 0.0)
     total = asked.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        split = np.where(total > 0, asked / total, owned[rows])
-    return np.asarray(np.einsum("rks,rs->k", split, sleeves.costs[rows]), dtype=np.float64)
+        split = np.where(total > 0, asked / total, owners.after(days, symbols))
+    return np.asarray(split.T @ sleeves.costs[days, symbols], dtype=np.float64)

@@ -207,7 +207,8 @@ def simulate(
     held_weights = np.zeros((n, len(symbols)))
     turnover = np.zeros(n)
     rebalanced = np.zeros(n, dtype=bool)
-    sleeves = Sleeves.empty(n, len(symbols), costly=bool(slip or fee_rate))
+    costly = bool(slip or fee_rate)
+    sleeves = Sleeves.empty(n, len(symbols), costly)
     trades: list[Trade] = []
     pending: int | None = None  # next-open: the index of the day whose decision executes at today's open
     invested = False  # the initial purchase happens on the first decided day, whatever the schedule
@@ -242,7 +243,8 @@ def simulate(
             done = book.trade(day, item.symbol, -sell, prices[item.symbol] * (1 - slip), fee_rate)
             trades.append(done)
             traded += done.value
-            sleeves.record(at - first, column[item.symbol], -done.qty, done.price, prices[item.symbol], done.fee)
+            if costly:
+                sleeves.record(at - first, column[item.symbol], -done.qty, done.price, prices[item.symbol], done.fee)
         sized, _ = size_buys(plan, book.cash / (1 + fee_rate))
         for item, dollars in sized:
             price = prices[item.symbol] * (1 + slip)
@@ -251,7 +253,8 @@ def simulate(
                 done = book.trade(day, item.symbol, qty, price, fee_rate)
                 trades.append(done)
                 traded += done.value
-                sleeves.record(at - first, column[item.symbol], done.qty, done.price, prices[item.symbol], done.fee)
+                if costly:
+                    sleeves.record(at - first, column[item.symbol], done.qty, done.price, prices[item.symbol], done.fee)
         turnover[at - first] = float(traded / worth) if worth > 0 else 0.0
         rebalanced[at - first] = True
         return True
@@ -282,7 +285,7 @@ def simulate(
     if len(signals) > 1:
         parts = [(_aligned(matrix, column), share) for matrix, share in signals]
         prices = (closes[span], opens[span] if config.fill == "next-open" else None)
-        shares = contributions(parts, sleeves, equity, cash, held_weights, prices)
+        shares = contributions(parts, targets, sleeves, equity, cash, held_weights, prices)
     else:
         shares = np.array([equity[-1] / equity[0] - 1.0])
     return BacktestResult(
