@@ -262,3 +262,14 @@ def test_a_forced_earlier_start_is_honoured_and_every_undecided_day_counted() ->
 def test_impossible_ranges_say_exactly_what_is_wrong(start: dt.date | None, end: dt.date | None, message: str) -> None:
     with pytest.raises(BacktestError, match=message):
         run_backtest([(young(), 1.0)], late_history(), BacktestConfig(start=start, end=end))
+
+
+def test_json_payloads_never_hold_nan_or_infinity() -> None:
+    import json
+    import math
+
+    from alchemiser.backtest.service import finite
+
+    payload = finite({"sharpe": math.nan, "rows": [math.inf, -math.inf, 1.5], "nested": {"beta": (math.nan,)}})
+    assert payload == {"sharpe": None, "rows": [None, None, 1.5], "nested": {"beta": [None]}}
+    json.dumps(payload, allow_nan=False)

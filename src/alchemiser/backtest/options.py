@@ -58,3 +58,5 @@ def check_weights(shares: list[float], strategies: int) -> None:
     bad = [w for w in shares if not (math.isfinite(w) and w > 0)]
     if bad:
         raise BacktestError(f"--weights must be finite numbers above 0 (got {bad[0]:g})")
+    if not math.isfinite(sum(shares)):  # 1e308,1e308 sums to infinity and would normalise to nothing
+        raise BacktestError("--weights are too large to add up; give shares such as 0.6,0.4")
