@@ -5,6 +5,11 @@ Each rebalance day then runs the live planning code against a simulated book, an
 simulated exchange's rules: market orders at the reference price moved by the slippage (the half-spread),
 sells first, buys sized from the cash the sells left. Fills happen at day t's close (Composer's
 convention) or at day t+1's open.
+
+The schedule (`schedule.py`) decides which sessions may trade; the window (`window.py`) which sessions are
+covered. On a session on which a strategy cannot decide the book makes no trade, and the result says so
+(`undecided`, per strategy) instead of holding silently. While trading, the engine records what the
+sleeve attribution needs (`attribution.py`), so each strategy's contribution is exact.
 """
 
 from __future__ import annotations
