@@ -458,8 +458,10 @@ def _load(text: str | bytes) -> Settings:
 
 @pytest.mark.parametrize(("section", "key", "value"), INVALID_CASES)
 def test_each_invalid_config_value_is_a_config_error_naming_the_field(
-    section: str | None, key: str, value: object
+    section: str | None, key: str, value: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the session's hermetic ALCHEMISER_HOME would override the file's `home`, hiding the bad value
+    monkeypatch.delenv("ALCHEMISER_HOME", raising=False)
     with pytest.raises(ConfigError) as info:
         _load(_document(section, key, value))
     message = str(info.value)
