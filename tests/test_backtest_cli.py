@@ -154,3 +154,18 @@ def test_weights_chart_keeps_every_series_colour_distinct() -> None:
             assert f"S{count - 1}" in labels
         else:
             assert labels == list(frame.columns)
+
+
+def test_a_symphonys_own_corridor_is_honoured_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "corridor.clj"
+    path.write_text(
+        '(defsymphony "c" {:rebalance-frequency :none :rebalance-corridor-width 0.05}\n'
+        ' (weight-equal [(asset "SPY" nil) (asset "TLT" nil)]))'
+    )
+    args = ["backtest", "-s", str(path), "--start", "2010-01-04", "--end", "2012-12-31", "--json"]
+    result = run(args, tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    data = strict(result.stdout)
+    assert data["rebalance"] == "threshold:5"
+    # a 50/50 book rebalanced only when a weight drifts more than 5 points: a handful of times in 3 years
+    assert 1 < data["rebalances"] < 60 and data["start_note"] is None and data["undecided"] == []
