@@ -114,7 +114,7 @@ class Honest(Peeker):
 
 
 def test_a_strategy_that_reads_a_later_bar_fails() -> None:
-    with pytest.raises(BacktestError, match="no day in the range"):
+    with pytest.raises(BacktestError, match="no day between 2024-01-01 and 2024-01-08 has a decision"):
         run_backtest([(Peeker(), 1.0)], two_assets(), BacktestConfig(capital=D(1000)))
     result = run_backtest([(Honest(), 1.0)], two_assets(), BacktestConfig(capital=D(1000)))
     assert result.target_on(dt.date(2024, 1, 2)) == {"A": 1.0}

@@ -5,6 +5,11 @@ Each rebalance day then runs the live planning code against a simulated book, an
 simulated exchange's rules: market orders at the reference price moved by the slippage (the half-spread),
 sells first, buys sized from the cash the sells left. Fills happen at day t's close (Composer's
 convention) or at day t+1's open.
+
+The schedule (`schedule.py`) decides which sessions may trade; the window (`window.py`) which sessions are
+covered. On a session on which a strategy cannot decide the book makes no trade, and the result says so
+(`undecided`, per strategy) instead of holding silently. While trading, the engine records what the
+sleeve attribution needs (`attribution.py`), so each strategy's contribution is exact.
 """
 
 from __future__ import annotations
@@ -13,80 +18,31 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from alchemiser.backtest.attribution import Sleeves, contributions
+from alchemiser.backtest.errors import BacktestError
+from alchemiser.backtest.options import MAX_COST_BPS, Fill
+from alchemiser.backtest.schedule import Schedule
+from alchemiser.backtest.window import resolve
 from alchemiser.data.history import PriceHistory
-from alchemiser.errors import AlchemiserError
 from alchemiser.indicators import FloatArray
 from alchemiser.models import Account, Asset, Position
 from alchemiser.portfolio.plan import RebalanceRules, floor_qty, plan_rebalance, size_buys
 from alchemiser.strategies.base import Strategy
 from alchemiser.strategies.symphony.evaluator import AllocationMatrix, IndicatorCache
 
-Fill = Literal["close", "next-open"]
 BPS = Decimal(10000)
 FINE_STEP = Decimal("1e-18")
 ZERO = Decimal(0)
 
 
-class BacktestError(AlchemiserError):
-    """A backtest cannot run as asked (no decidable days in the range, bad options…)."""
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When to rebalance: daily, weekly, monthly (first session of each period), or on drift."""
-
-    kind: Literal["daily", "weekly", "monthly", "threshold"]
-    threshold: float = 0.0
-
-    @classmethod
-    def parse(cls, text: str) -> Schedule:
-        text = text.strip().lower()
-        if text in ("daily", "weekly", "monthly"):
-            return cls(text)  # type: ignore[arg-type]
-        if text.startswith("threshold:"):
-            try:
-                value = float(text.split(":", 1)[1])
-            except ValueError:
-                raise BacktestError(f"bad rebalance threshold in {text!r}") from None
-            if value > 1:
-                value /= 100  # "threshold:5" means five percentage points
-            if not 0 < value < 1:
-                raise BacktestError(f"rebalance threshold must be between 0 and 1 (got {text!r})")
-            return cls("threshold", value)
-        raise BacktestError(f"rebalance must be daily, weekly, monthly or threshold:X (got {text!r})")
-
-    @classmethod
-    def from_symphony(cls, settings: dict[str, object]) -> Schedule | None:
-        """The symphony's own setting: `:rebalance-frequency :daily` or `:rebalance-threshold 0.1`."""
-        if "rebalance-threshold" in settings:
-            value = settings["rebalance-threshold"]
-            if isinstance(value, int | float) and value > 0:
-                return cls("threshold", float(value) if value < 1 else float(value) / 100)
-        frequency = settings.get("rebalance-frequency")
-        if isinstance(frequency, str) and frequency in ("daily", "weekly", "monthly"):
-            return cls(frequency)  # type: ignore[arg-type]
-        return None
-
-    def calendar_days(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Which dates are scheduled rebalance days (threshold: every day is checked)."""
-        if self.kind in ("daily", "threshold"):
-            return np.ones(len(dates), dtype=bool)
-        period = dates.to_period("W" if self.kind == "weekly" else "M").asi8
-        first = np.ones(len(dates), dtype=bool)
-        first[1:] = period[1:] != period[:-1]
-        return first
-
-    def __str__(self) -> str:
-        return f"threshold:{self.threshold:g}" if self.kind == "threshold" else self.kind
-
-
 @dataclass(frozen=True)
 class BacktestConfig:
+    """Everything a run needs besides signals and prices; impossible values are refused on creation."""
+
     capital: Decimal = Decimal(100000)
     start: dt.date | None = None
     end: dt.date | None = None
@@ -99,6 +55,15 @@ class BacktestConfig:
     )  # fully invested, like Composer; $1 is the smallest order a broker takes
     non_fractionable: frozenset[str] = frozenset()
     skip_settled_days: bool = True  # see `_Book.settled`: a pure speed-up, results are identical
+
+    def __post_init__(self) -> None:
+        if not (self.capital.is_finite() and self.capital > 0):
+            raise BacktestError(f"--capital must be a positive amount of dollars (got {self.capital})")
+        for flag, bps in (("--slippage-bps", self.slippage_bps), ("--fee-bps", self.fee_bps)):
+            if not (bps.is_finite() and 0 <= bps <= MAX_COST_BPS):
+                raise BacktestError(f"{flag} must be between 0 and {MAX_COST_BPS} basis points (got {bps})")
+        if self.fill not in ("close", "next-open"):
+            raise BacktestError(f"--fill must be close or next-open (got {self.fill!r})")
 
 
 @dataclass(frozen=True)
@@ -123,7 +88,9 @@ class BacktestResult:
     rebalanced: np.ndarray
     turnover: FloatArray  # traded value / equity per day
     trades: list[Trade]
-    warnings: list[str] = field(default_factory=list)
+    undecided: np.ndarray  # (dates × strategies): the strategy could not decide that day, so the book held
+    contributions: FloatArray  # each strategy's part of the total return (see `attribution`); they add up
+    settled: dt.date  # the first day from which every strategy decides every day (the default start)
 
     def target_on(self, day: dt.date) -> dict[str, float]:
         index = int(self.dates.searchsorted(pd.Timestamp(day)))
@@ -220,17 +187,14 @@ def simulate(
     """Trade the blended daily targets of already evaluated strategies through the live planner."""
     symbols, targets, valid = blend_matrices(signals)
     dates = history.dates
-    first = int(dates.searchsorted(pd.Timestamp(config.start))) if config.start else 0
-    last = int(dates.searchsorted(pd.Timestamp(config.end), side="right")) if config.end else len(dates)
-    decidable = np.flatnonzero(valid[first:last])
-    if decidable.size == 0:
-        raise BacktestError("no day in the range has a decision from every strategy (not enough history?)")
-    first += int(decidable[0])
+    window = resolve(dates, valid, config.start, config.end)
+    first, last = window.first, window.last
     if config.fill == "next-open" and history.opens is None:
-        raise BacktestError("next-open fills need open prices")
+        raise BacktestError("--fill next-open needs open prices, and this data has none")
     closes = np.column_stack([history.closes[s] for s in symbols])
     opens = np.column_stack([history.opens[s] for s in symbols]) if history.opens is not None else closes
     scheduled = config.schedule.calendar_days(dates)
+    corridor = config.schedule.corridor
     book = _Book(config.capital, config.non_fractionable)
     # a simulation needs no broker's 9-decimal limit: adjusted histories of decaying products reach prices
     # where 9 decimals would round whole positions away
@@ -248,28 +212,35 @@ def simulate(
     held_weights = np.zeros((n, len(symbols)))
     turnover = np.zeros(n)
     rebalanced = np.zeros(n, dtype=bool)
+    costly = bool(slip or fee_rate)
+    sleeves = Sleeves.empty(n, len(symbols), costly)
     trades: list[Trade] = []
-    warnings: list[str] = []
     pending: int | None = None  # next-open: the index of the day whose decision executes at today's open
+    invested = False  # the initial purchase happens on the first decided day, whatever the schedule
     column = {s: j for j, s in enumerate(symbols)}
     days = list(dates.date)
 
-    def execute(decision_day: int, at: int, reference: FloatArray) -> None:
-        """Plan toward `decision_day`'s target with the live planner; fill at `reference` prices of day `at`."""
+    def execute(decision_day: int, at: int, reference: FloatArray) -> bool:
+        """Plan toward `decision_day`'s target with the live planner; fill at `reference` prices of day `at`.
+
+        Returns whether the book was brought to that target (False: inside the corridor, left to drift).
+        """
         row = targets[decision_day]
         target = {symbols[j]: float(row[j]) for j in np.flatnonzero(row > 1e-12)}
         if config.skip_settled_days and book.is_settled(target, config.rules):
-            return
+            sleeves.planned[at - first] = decision_day
+            return True
         prices = {s: _dec(reference[column[s]]) for s in set(target) | set(book.qty)}
         positions = book.positions(prices)
         worth = book.equity(prices)
-        if config.schedule.kind == "threshold" and not _drifted(positions, worth, target, config.schedule.threshold):
-            return
+        if corridor is not None and invested and not _drifted(positions, worth, target, corridor):
+            return False
+        sleeves.planned[at - first] = decision_day
         account = Account("backtest", worth, book.cash, book.cash)
         plan = plan_rebalance(target, account, positions, prices, assets, config.rules)
         if plan.is_empty:
             book.settled = (next(iter(target)), book.version) if len(target) == 1 else None
-            return
+            return True
         day = days[at]
         traded = ZERO
         for item in plan.sells:
@@ -277,6 +248,8 @@ def simulate(
             done = book.trade(day, item.symbol, -sell, prices[item.symbol] * (1 - slip), fee_rate)
             trades.append(done)
             traded += done.value
+            if costly:
+                sleeves.record(at - first, column[item.symbol], -done.qty, done.price, prices[item.symbol], done.fee)
         sized, _ = size_buys(plan, book.cash / (1 + fee_rate))
         for item, dollars in sized:
             price = prices[item.symbol] * (1 + slip)
@@ -285,18 +258,19 @@ def simulate(
                 done = book.trade(day, item.symbol, qty, price, fee_rate)
                 trades.append(done)
                 traded += done.value
+                if costly:
+                    sleeves.record(at - first, column[item.symbol], done.qty, done.price, prices[item.symbol], done.fee)
         turnover[at - first] = float(traded / worth) if worth > 0 else 0.0
         rebalanced[at - first] = True
+        return True
 
     for at in range(first, last):
         if pending is not None:
-            execute(pending, at, opens[at])
+            invested = execute(pending, at, opens[at]) or invested
             pending = None
-        if scheduled[at] or config.schedule.kind == "threshold":
-            if not valid[at]:
-                warnings.append(f"{days[at]}: no decision (a strategy could not decide); holding")
-            elif config.fill == "close":
-                execute(at, at, closes[at])
+        if (scheduled[at] or not invested) and valid[at]:
+            if config.fill == "close":
+                invested = execute(at, at, closes[at]) or invested
             elif at + 1 < len(dates):
                 pending = at
         # daily valuation in floats (exact to far below a cent); the book itself stays in Decimal
@@ -311,18 +285,36 @@ def simulate(
             progress(at - first, n)
     if progress is not None:
         progress(n, n)
+    span = slice(first, last)
+    undecided = np.column_stack([~matrix.valid[span] for matrix, _ in signals])
+    if len(signals) > 1:
+        parts = [(_aligned(matrix, column), share) for matrix, share in signals]
+        prices = (closes[span], opens[span] if config.fill == "next-open" else None)
+        shares = contributions(parts, targets, sleeves, equity, cash, held_weights, prices)
+    else:
+        shares = np.array([equity[-1] / equity[0] - 1.0])
     return BacktestResult(
-        dates[first:last],
+        dates[span],
         equity,
         cash,
         symbols,
         held_weights,
-        targets[first:last],
+        targets[span],
         rebalanced,
         turnover,
         trades,
-        warnings,
+        undecided,
+        shares,
+        days[window.settled],
     )
+
+
+def _aligned(matrix: AllocationMatrix, column: dict[str, int]) -> FloatArray:
+    """A strategy's weights on the blend's columns (dates × all symbols)."""
+    out = np.zeros((matrix.weights.shape[0], len(column)))
+    for j, symbol in enumerate(matrix.symbols):
+        out[:, column[symbol]] = matrix.weights[:, j]
+    return out
 
 
 def _drifted(positions: list[Position], equity: Decimal, target: dict[str, float], threshold: float) -> bool:

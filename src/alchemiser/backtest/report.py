@@ -16,12 +16,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
+from alchemiser.backtest.errors import BacktestError
 from alchemiser.backtest.metrics import METRIC_ROWS, drawdown_series, format_metric, metric_columns
 from alchemiser.backtest.service import BacktestOutcome
 from alchemiser.data.base import SAMPLE_NOTICE
 
-MAX_STACKED = 12  # more symbols than this are drawn as "other"
+MAX_STACKED = 15  # more symbols than this: the smallest are drawn together as "other"
+OTHER_COLOUR = "#9e9e9e"  # grey: not one of tab20's colours, so "other" never looks like a symbol
 
 
 def equity_frame(outcome: BacktestOutcome) -> pd.DataFrame:
@@ -72,18 +75,29 @@ def write_charts(outcome: BacktestOutcome, folder: Path) -> dict[str, Path]:
     ax.grid(alpha=0.3)
     _save(fig, paths["drawdown"])
 
-    weights = weights_frame(outcome)
+    _save(weights_figure(weights_frame(outcome)), paths["weights"])
+    return paths
+
+
+def weights_figure(weights: pd.DataFrame) -> Figure:
+    """Stacked held weights, every series in its own colour.
+
+    matplotlib's default cycle has ten colours, so an eleventh symbol looked like the first. tab20 has
+    twenty; beyond MAX_STACKED series the smallest holdings (by average weight) are summed into a grey
+    "other", which keeps the legend readable and every colour unique.
+    """
     if weights.shape[1] > MAX_STACKED:
         keep = weights.mean().sort_values(ascending=False).index[: MAX_STACKED - 1]
         weights = weights[keep].assign(other=weights.drop(columns=keep).sum(axis=1))
+    palette = list(matplotlib.colormaps["tab20"].colors)  # type: ignore[attr-defined]
+    colours = [OTHER_COLOUR if name == "other" else palette[i % len(palette)] for i, name in enumerate(weights.columns)]
     fig, ax = plt.subplots(figsize=(10, 4))
     if weights.shape[1]:
-        ax.stackplot(weights.index, weights.T.to_numpy() * 100, labels=list(weights.columns))
+        ax.stackplot(weights.index, weights.T.to_numpy() * 100, labels=list(weights.columns), colors=colours)
         ax.legend(loc="upper left", fontsize=7, ncol=4)
     ax.set_ylim(0, 100)
     ax.set_ylabel("weight %")
-    _save(fig, paths["weights"])
-    return paths
+    return fig
 
 
 def write_html(outcome: BacktestOutcome, charts: dict[str, Path], path: Path) -> None:
@@ -105,18 +119,24 @@ def write_html(outcome: BacktestOutcome, charts: dict[str, Path], path: Path) ->
         f"<li>{html.escape(s['name'])} ({s['share']:.0%}): {s['contribution']:+.2%}</li>" for s in data["strategies"]
     )
     notice = f'<p class="warn">Uses {SAMPLE_NOTICE}.</p>' if data["synthetic_sample_data"] else ""
+    if data["start_note"]:
+        notice += f"<p>{html.escape(data['start_note'])}</p>"
+    notice += "".join(f'<p class="warn"><b>Warning:</b> {html.escape(w)}</p>' for w in data["warnings"])
     path.write_text(
         f"""<!doctype html><html><head><meta charset="utf-8"><title>Backtest {data["start"]} – {data["end"]}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}td:first-child{{text-align:left}}
 .warn{{color:#a60}}img{{max-width:100%}}</style></head><body>
 <h1>Backtest {data["start"]} – {data["end"]}</h1>{notice}
-<p>{data["days"]} trading days · capital ${float(data["capital"]):,.0f} → ${data["final_equity"]:,.2f} ·
+<p>{data["days"]} trading days · capital ${data["capital"]:,.2f} → ${data["final_equity"]:,.2f} ·
 rebalance {html.escape(data["rebalance"])} · fills at {data["fill"]} · slippage {data["slippage_bps"]} bps ·
 fees {data["fee_bps"]} bps · {data["trades"]} trades</p>
 <table><tr><th>metric</th>{head}</tr>{rows}</table>
 <p>Max drawdown from {dd["peak"]} to {dd["trough"]}, recovered {dd["recovery"] or "not yet"}.</p>
 <h2>Contribution to the total return</h2><ul>{contributions}</ul>
+<p>Each strategy's sleeve: its share of the book at each rebalance, holding its own target and drifting with
+prices until the next one, paying the costs of the trades it asked for. The contributions add up to the total
+return.</p>
 {images}</body></html>""",
         encoding="utf-8",
     )
@@ -124,6 +144,15 @@ fees {data["fee_bps"]} bps · {data["trades"]} trades</p>
 
 def write_report(outcome: BacktestOutcome, folder: Path) -> dict[str, Path]:
     """Everything into `folder`: equity.csv, weights.csv, trades.csv, three PNGs and report.html."""
+    try:
+        return _write_report(outcome, folder)
+    except OSError as exc:  # a file in the way, no permission, a full disk: say so, no traceback
+        raise BacktestError(f"--report {folder}: cannot write the report ({exc.strerror or exc})") from None
+
+
+def _write_report(outcome: BacktestOutcome, folder: Path) -> dict[str, Path]:
+    if folder.exists() and not folder.is_dir():
+        raise BacktestError(f"--report {folder} is a file; give a folder (it is created when missing)")
     folder.mkdir(parents=True, exist_ok=True)
     equity_frame(outcome).to_csv(folder / "equity.csv", float_format="%.6f")
     weights_frame(outcome).to_csv(folder / "weights.csv", float_format="%.6f")

@@ -4,18 +4,25 @@ compute metrics against a benchmark. The CLI renders what this returns."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from alchemiser import market_calendar
-from alchemiser.backtest.engine import BacktestConfig, BacktestError, BacktestResult, Fill, Schedule, simulate
+from alchemiser.backtest import undecided
+from alchemiser.backtest.engine import BacktestConfig, BacktestResult, simulate
+from alchemiser.backtest.errors import BacktestError
 from alchemiser.backtest.metrics import Metrics, compute_metrics, relative
+from alchemiser.backtest.options import Fill, check_weights
+from alchemiser.backtest.schedule import Schedule
+from alchemiser.backtest.window import NoDecisionError
 from alchemiser.config import Settings
-from alchemiser.data.history import load_history
+from alchemiser.data.history import PriceHistory, load_history
+from alchemiser.errors import DataError
 from alchemiser.indicators import FloatArray
 from alchemiser.signals import build_market, strategy_configs
 from alchemiser.strategies.registry import load_strategy
@@ -42,48 +49,65 @@ class BacktestOutcome:
     benchmark_metrics: Metrics | None
     versus: dict[str, float | None] = field(default_factory=dict)
     sample_symbols: list[str] = field(default_factory=list)
+    start_note: str | None = None  # why the backtest starts later than asked (the limiting strategy)
+    undecided: list[dict[str, Any]] = field(default_factory=list)  # per strategy, when a start was forced
+
+    @property
+    def warnings(self) -> list[str]:
+        days = len(self.result.dates)
+        return [undecided.warning(entry, days) for entry in self.undecided]
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON shape: numbers as numbers (money rounded to cents), dates ISO, never NaN or Infinity."""
         r = self.result
-        return {
-            "start": r.dates[0].date().isoformat(),
-            "end": r.dates[-1].date().isoformat(),
-            "days": len(r.dates),
-            "capital": str(self.config.capital),
-            "final_equity": round(float(r.equity[-1]), 2),
-            "rebalance": str(self.config.schedule),
-            "fill": self.config.fill,
-            "slippage_bps": str(self.config.slippage_bps),
-            "fee_bps": str(self.config.fee_bps),
-            "metrics": self.metrics.as_dict(),
-            "benchmark": (
-                {"symbol": self.benchmark, "metrics": self.benchmark_metrics.as_dict(), **self.versus}
-                if self.benchmark and self.benchmark_metrics
-                else None
-            ),
-            "strategies": [
-                {"name": s.name, "share": s.share, "contribution": s.contribution, "metrics": s.metrics.as_dict()}
-                for s in self.strategies
-            ],
-            "trades": len(r.trades),
-            "rebalances": int(r.rebalanced.sum()),
-            "warnings": r.warnings,
-            "synthetic_sample_data": bool(self.sample_symbols),
-            "sample_symbols": self.sample_symbols,
-        }
+        payload: dict[str, Any] = finite(
+            {
+                "start": r.dates[0].date().isoformat(),
+                "end": r.dates[-1].date().isoformat(),
+                "days": len(r.dates),
+                "start_note": self.start_note,
+                "first_decidable_day": r.settled.isoformat(),
+                "capital": round(float(self.config.capital), 2),
+                "final_equity": round(float(r.equity[-1]), 2),
+                "rebalance": str(self.config.schedule),
+                "fill": self.config.fill,
+                "slippage_bps": float(self.config.slippage_bps),
+                "fee_bps": float(self.config.fee_bps),
+                "metrics": self.metrics.as_dict(),
+                "benchmark": (
+                    {"symbol": self.benchmark, "metrics": self.benchmark_metrics.as_dict(), **self.versus}
+                    if self.benchmark and self.benchmark_metrics
+                    else None
+                ),
+                "strategies": [
+                    {"name": s.name, "share": s.share, "contribution": s.contribution, "metrics": s.metrics.as_dict()}
+                    for s in self.strategies
+                ],
+                "trades": len(r.trades),
+                "rebalances": int(r.rebalanced.sum()),
+                "undecided": self.undecided,
+                "warnings": self.warnings,
+                "synthetic_sample_data": bool(self.sample_symbols),
+                "sample_symbols": self.sample_symbols,
+            }
+        )
+        return payload
+
+
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None, so `--json` is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def _metrics(result: BacktestResult) -> Metrics:
     invested = 1.0 - result.cash / np.where(result.equity > 0, result.equity, 1.0)
     return compute_metrics(result.equity, result.dates, invested=invested, turnover=result.turnover)
-
-
-def contribution(blend: BacktestResult, alone: BacktestResult, share: float) -> float:
-    """≈ this strategy's part of the blend's total return: Σ share × its own daily return × blend equity / start."""
-    dates = blend.dates
-    own = alone.equity[alone.dates.get_indexer(dates)]
-    daily = own[1:] / own[:-1] - 1.0
-    return float(np.sum(share * daily * blend.equity[:-1]) / blend.equity[0])
 
 
 def run(
@@ -101,22 +125,26 @@ def run(
     benchmark: str | None = "SPY",
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestOutcome:
+    """Simulate the blend, each strategy alone over the same days, and the benchmark; explain the start."""
     configs = strategy_configs(settings, refs)
+    names = [c.name for c in configs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # two columns and two contributions under one name would be unreadable
+        raise BacktestError(f"-s/--strategy names {', '.join(twice)} more than once; give each strategy once")
     if weights:
-        if len(weights) != len(configs):
-            raise BacktestError(f"{len(weights)} weights for {len(configs)} strategies")
+        check_weights(weights, len(configs))
         total = sum(weights)
-        if total <= 0 or any(w < 0 for w in weights):
-            raise BacktestError("weights must be non-negative with a positive sum")
         for cfg, w in zip(configs, weights, strict=True):
             cfg.weight = w / total
     strategies = [(load_strategy(c.source, c.name), c.weight) for c in configs]
     schedule = Schedule.parse(rebalance) if rebalance else _default_schedule(strategies)
     last = market_calendar.last_completed_session()
+    if start and start > last:
+        raise BacktestError(f"--start {start} is after the last completed trading session ({last})")
+    if start and end:
+        _check_sessions_between(start, end)
+    asked_end = end
     end = min(end or last, last)
-    market = build_market(settings)
-    symbols = set().union(*(s.universe() for s, _ in strategies)) | ({benchmark.upper()} if benchmark else set())
-    history = load_history(market, symbols, end)
     config = BacktestConfig(
         capital=capital,
         start=start,
@@ -128,28 +156,28 @@ def run(
         rules=settings.rebalance.model_copy(update={"cash_buffer_pct": 0.0, "min_trade_usd": Decimal(1)}),
         non_fractionable=frozenset(settings.sim.non_fractionable),
     )
+    market = build_market(settings)
+    symbols = set().union(*(s.universe() for s, _ in strategies)) | ({benchmark.upper()} if benchmark else set())
+    try:
+        history = load_history(market, symbols, end)
+    except DataError as exc:
+        raise BacktestError(f"--end {asked_end}: {exc}" if asked_end else str(exc)) from None
     cache = IndicatorCache(history)
     signals = [(strategy.evaluate_all(history, cache), share) for strategy, share in strategies]
-    result = simulate(signals, history, config, progress)
+    entries = [(s.name, s, matrix) for (s, _), (matrix, _) in zip(strategies, signals, strict=True)]
+    try:
+        result = simulate(signals, history, config, progress)
+    except NoDecisionError as exc:
+        raise BacktestError(f"{exc}: {_why_not(entries, history, exc.last)}") from None
     outcomes: list[StrategyOutcome] = []
-    if len(strategies) > 1:
-        for (strategy, share), (matrix, _) in zip(strategies, signals, strict=True):
-            alone = simulate([(matrix, 1.0)], history, config)
-            outcomes.append(
-                StrategyOutcome(strategy.name, share, alone, _metrics(alone), contribution(result, alone, share))
-            )
-    else:
-        strategy, share = strategies[0]
-        outcomes.append(
-            StrategyOutcome(
-                strategy.name, share, result, _metrics(result), float(result.equity[-1] / result.equity[0] - 1)
-            )
-        )
+    same_days = replace(config, start=result.dates[0].date())  # each strategy alone over the blend's days
+    for k, ((strategy, share), (matrix, _)) in enumerate(zip(strategies, signals, strict=True)):
+        alone = simulate([(matrix, 1.0)], history, same_days) if len(strategies) > 1 else result
+        outcomes.append(StrategyOutcome(strategy.name, share, alone, _metrics(alone), float(result.contributions[k])))
     bench_equity = bench_metrics = None
     versus: dict[str, float | None] = {}
     if benchmark:
-        closes = history.closes[benchmark.upper()][history.dates.get_indexer(result.dates)]
-        bench_equity = float(capital) * closes / closes[0]
+        bench_equity = _benchmark_equity(history, benchmark.upper(), result, float(capital))
         bench_metrics = compute_metrics(bench_equity, result.dates)
         versus = relative(result.equity, bench_equity)
     sample = sorted(s for s, src in history.sources.items() if src == "sample")
@@ -163,7 +191,41 @@ def run(
         bench_metrics,
         versus,
         sample,
+        undecided.start_note(entries, result, history, start),
+        undecided.summary(entries, result, history),
     )
+
+
+def _check_sessions_between(start: dt.date, end: dt.date) -> None:
+    """A range holding only a weekend or holidays is a precise error, not "the data ends earlier"."""
+    if start > end:
+        raise BacktestError(f"--start {start} is after --end {end}")
+    try:
+        empty = not len(market_calendar.sessions(start, end))
+    except DataError:  # outside the calendar's years: the data itself will say what it holds
+        return
+    if empty:
+        raise BacktestError(f"no trading session between --start {start} and --end {end}")
+
+
+def _why_not(entries: list[undecided.Entry], history: PriceHistory, day: int) -> str:
+    """Which strategy cannot decide on day index `day`, and why."""
+    date = history.dates[day].date()
+    for name, strategy, matrix in entries:
+        if not matrix.valid[day]:
+            return f"on {date}, {name} could not ({undecided.reason(strategy, history, date)})"
+    return f"on {date} the strategies could not decide"  # pragma: no cover - some strategy failed that day
+
+
+def _benchmark_equity(history: PriceHistory, symbol: str, result: BacktestResult, capital: float) -> FloatArray:
+    closes = history.closes[symbol][history.dates.get_indexer(result.dates)]
+    if not np.isfinite(closes[0]):
+        begins = history.dates[int(np.argmax(np.isfinite(history.closes[symbol])))].date()
+        raise BacktestError(
+            f"--benchmark {symbol} has no price on {result.dates[0].date()} (its history begins {begins}); "
+            "choose another benchmark or a later --start"
+        )
+    return np.asarray(capital * closes / closes[0], dtype=np.float64)
 
 
 def _default_schedule(strategies: list[tuple[Any, float]]) -> Schedule:

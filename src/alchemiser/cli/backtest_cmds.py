@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from alchemiser.backtest import options as flags
+from alchemiser.backtest.errors import BacktestError
 from alchemiser.cli.app import (
     JsonFlag,
     app,
@@ -34,7 +36,10 @@ def backtest(
     capital: Annotated[float, typer.Option(help="Starting capital in dollars.")] = 100000.0,
     rebalance: Annotated[
         str | None,
-        typer.Option(help="daily | weekly | monthly | threshold:X (default: the symphony's own setting, else daily)."),
+        typer.Option(
+            help="none | daily | weekly | monthly | quarterly | yearly | threshold:X (X in percentage points; "
+            "FREQUENCY+threshold:X checks the corridor on that frequency). Default: the symphony's own setting."
+        ),
     ] = None,
     fill: Annotated[str, typer.Option(help="close (Composer's convention) or next-open.")] = "close",
     slippage_bps: Annotated[float, typer.Option(help="Fill price moved against us by this many bps.")] = 0.0,
@@ -44,29 +49,23 @@ def backtest(
     json_out: JsonFlag = False,
 ) -> None:
     """Run strategies over history with the live pipeline; metrics vs a benchmark, optional report."""
-    from decimal import Decimal
-
     from rich.progress import Progress
 
     from alchemiser.backtest import service
-    from alchemiser.backtest.engine import BacktestError
 
-    if fill not in ("close", "next-open"):
-        raise BacktestError("--fill must be close or next-open")
-    try:
-        shares = [float(w) for w in weights.split(",")] if weights else None
-    except ValueError:
-        raise BacktestError(f"--weights must be numbers separated by commas (got {weights!r})") from None
     options: dict[str, Any] = {
         "start": start.date() if start else None,
         "end": end.date() if end else None,
-        "capital": Decimal(str(capital)),
+        "capital": flags.capital(capital),
         "rebalance": rebalance,
-        "fill": fill,
-        "slippage_bps": Decimal(str(slippage_bps)),
-        "fee_bps": Decimal(str(fee_bps)),
-        "benchmark": benchmark or None,
+        "fill": flags.fill(fill),
+        "slippage_bps": flags.bps("--slippage-bps", slippage_bps),
+        "fee_bps": flags.bps("--fee-bps", fee_bps),
+        "benchmark": benchmark.strip() or None,
     }
+    shares = flags.weights(weights)
+    if report is not None and report.exists() and not report.is_dir():
+        raise BacktestError(f"--report {report} is a file; give a folder (it is created when missing)")
     settings = settings_of(ctx)
     if json_out:
         outcome = service.run(settings, strategy, shares, **options)
@@ -102,6 +101,10 @@ def _render_backtest(data: dict[str, Any]) -> None:
         f"[bold]Backtest {data['start']} – {data['end']}[/] ({data['days']} days, rebalance {data['rebalance']}, "
         f"fills at {data['fill']}){note}"
     )
+    if data["start_note"]:
+        console.print(data["start_note"], highlight=False)
+    for warning in data["warnings"]:
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     from alchemiser.backtest.metrics import METRIC_ROWS, format_metric, metric_columns
 
     columns = metric_columns(data)
@@ -117,4 +120,4 @@ def _render_backtest(data: dict[str, Any]) -> None:
     console.print(f"max drawdown {dd['peak']} → {dd['trough']}, recovered {dd['recovery'] or 'not yet'}")
     if len(data["strategies"]) > 1:
         console.print("contribution: " + ", ".join(f"{s['name']} {s['contribution']:+.2%}" for s in data["strategies"]))
-    console.print(f"${float(data['capital']):,.0f} → ${data['final_equity']:,.2f}, {data['trades']} trades")
+    console.print(f"${data['capital']:,.2f} → ${data['final_equity']:,.2f}, {data['trades']} trades")

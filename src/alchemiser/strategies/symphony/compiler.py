@@ -30,6 +30,7 @@ from alchemiser.strategies.symphony.program import (
 )
 from alchemiser.strategies.symphony.reader import Atom, Form, Node, read_forms
 from alchemiser.strategies.symphony.score import read_score
+from alchemiser.strategies.symphony.settings import setting_problem
 
 COMPARATORS = (">", "<", ">=", "<=", "=")
 NODE_OPERATORS = (
@@ -449,6 +450,9 @@ def _settings(form: Node, compiler: _Compiler) -> dict[str, object]:
     for key, value in zip(form.items[0::2], form.items[1::2], strict=True):
         name = str(key.value) if isinstance(key, Atom) else key.describe()
         settings[name] = value.value if isinstance(value, Atom) else value.describe()
+        problem = setting_problem(name, value.value if isinstance(value, Atom) else value.describe())
+        if problem:  # a rebalance setting the engine could not honour must not pass `check`
+            compiler.error(problem, value)
     return settings
 
 
