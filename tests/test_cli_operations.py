@@ -34,3 +34,20 @@ def test_a_repriced_order_has_the_same_phase_in_the_run_result_and_the_ledger(tm
     in_ledger = {o["client_order_id"]: o["phase"] for o in ledger}
     assert "reprice" in in_result.values()
     assert in_result == in_ledger
+
+
+def test_verbosity_flags_work_before_and_after_the_subcommand(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for args in (
+        ["-v", "trade", "--force", "--json"],
+        ["trade", "--force", "--json", "-v"],
+        ["trade", "-vv", "--force", "--json"],
+    ):
+        done = run(args, home)
+        assert done.returncode == 0, done.stderr
+        json.loads(done.stdout)  # log lines go to stderr: --json stays parseable
+        assert "run finished" in done.stderr
+    quiet = run(["trade", "--force", "--json", "-q"], home)
+    assert quiet.returncode == 0 and "run finished" not in quiet.stderr
+    for args in (["config", "show", "-q"], ["ledger", "runs", "--verbose"], ["schedule", "--quiet"]):
+        assert run(args, home).returncode == 0, args
