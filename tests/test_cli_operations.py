@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import run
 
 REPRICE_CONFIG = """\
@@ -51,3 +53,28 @@ def test_verbosity_flags_work_before_and_after_the_subcommand(tmp_path: Path) ->
     assert quiet.returncode == 0 and "run finished" not in quiet.stderr
     for args in (["config", "show", "-q"], ["ledger", "runs", "--verbose"], ["schedule", "--quiet"]):
         assert run(args, home).returncode == 0, args
+
+
+@pytest.mark.parametrize("cash", ["nan", "inf", "-5", "0", "1e30"])
+def test_sim_reset_refuses_cash_that_is_not_a_sane_amount(tmp_path: Path, cash: str) -> None:
+    home = tmp_path / "home"
+    done = run(["sim", "reset", f"--cash={cash}"], home)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--cash" in done.stderr and "finite amount above 0" in done.stderr
+    assert run(["status", "--json"], home).returncode == 0  # the account was left usable
+
+
+@pytest.mark.parametrize("cash", ["nan", "inf", "-5", "0", "1e30"])
+def test_sim_starting_cash_in_the_config_is_validated(tmp_path: Path, cash: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(f"[sim]\nstarting_cash = {cash}\n")
+    done = run(["status"], home)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "sim.starting_cash" in done.stderr
+
+
+def test_sim_reset_accepts_a_sane_amount(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run(["sim", "reset", "--cash", "2500.5"], home).returncode == 0
+    assert json.loads(run(["status", "--json"], home).stdout)["account"]["cash"] == "2500.5"

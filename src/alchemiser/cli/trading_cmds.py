@@ -167,10 +167,17 @@ def sim_reset(
     """Wipe the simulated account back to its starting cash (positions and orders are removed)."""
     from decimal import Decimal
 
-    from alchemiser.execution.sim import SimBroker
+    from alchemiser.execution.sim import SimBroker, valid_starting_cash
 
+    starting = None
+    if cash is not None:
+        try:
+            starting = valid_starting_cash(Decimal(str(cash)))
+        except ValueError as exc:
+            err_console.print(f"--cash: {exc} (got {cash})", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
     settings = settings_of(ctx)
     with SimBroker(build_market(settings), settings.home / "sim.sqlite", settings.sim) as broker:
-        broker.reset(Decimal(str(cash)) if cash is not None else None)
+        broker.reset(starting)
         account = broker.get_account()
     console.print(f"simulated account reset: cash ${account.cash:,.2f}")

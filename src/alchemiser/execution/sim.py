@@ -95,12 +95,28 @@ def _txt(x: Decimal | None) -> str | None:
     return None if x is None else str(x)
 
 
+MAX_STARTING_CASH = Decimal(10) ** 12
+
+
+def valid_starting_cash(value: Decimal) -> Decimal:
+    """A simulated account's opening cash: finite, positive and at most $1e12.
+
+    NaN, infinity, zero, negative or absurd amounts would be accepted by SQLite and the arithmetic, and then
+    break every later `status` or `trade` far from the cause; refusing them here names the cause instead.
+    """
+    if not value.is_finite() or value <= 0 or value > MAX_STARTING_CASH:
+        raise ValueError(f"must be a finite amount above 0 and at most {MAX_STARTING_CASH:,}")
+    return value
+
+
 class SimConfig(BaseModel):
     """How the simulated exchange behaves; embedded in the app config, so it validates its own values."""
 
     model_config = ConfigDict(extra="forbid")
 
-    starting_cash: Decimal = Field(default=Decimal(100000), ge=0)
+    starting_cash: Decimal = Field(
+        default=Decimal(100000), description="cash of a fresh (or reset) simulated account, in dollars"
+    )
     spread_bps: float = Field(default=5.0, ge=0, description="full bid-ask spread in bps of the mid")
     ack_latency_ms: float = Field(default=0.0, ge=0)
     fill_latency_ms: tuple[float, float] = (0.0, 0.0)
@@ -112,6 +128,11 @@ class SimConfig(BaseModel):
         default=True,
         description="a limit at or beyond the mid (inside the spread) meets hidden liquidity and fills at its price",
     )
+
+    @field_validator("starting_cash")
+    @classmethod
+    def _sane_cash(cls, v: Decimal) -> Decimal:
+        return valid_starting_cash(v)
 
     @field_validator("non_fractionable")
     @classmethod
@@ -339,7 +360,8 @@ class SimBroker:
                     self._db.execute("DELETE FROM orders")
                     self._db.execute("DELETE FROM positions")
                     self._db.execute("DELETE FROM meta")
-            self._fresh_account(self.config.starting_cash if starting_cash is None else Decimal(starting_cash))
+            cash = self.config.starting_cash if starting_cash is None else valid_starting_cash(Decimal(starting_cash))
+            self._fresh_account(cash)
 
     # ------------------------------------------------------------------ prices and quotes
 
