@@ -10,6 +10,12 @@ import pytest
 
 from tests.test_cli import run
 
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
 REPRICE_CONFIG = """\
 [[strategies]]
 name = "klm"
@@ -78,3 +84,59 @@ def test_sim_reset_accepts_a_sane_amount(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(["sim", "reset", "--cash", "2500.5"], home).returncode == 0
     assert json.loads(run(["status", "--json"], home).stdout)["account"]["cash"] == "2500.5"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["signal", "-s", ""], "--strategy/-s: an empty value"),
+        (["signal", "-s", "  "], "--strategy/-s: an empty value"),
+        (["signal", "-s", "klm", "-s", "klm"], "'klm' is given twice"),
+        (["signal", "-s", "a/x.clj", "-s", "b/x.clj"], "'x' is the name of both"),
+        (["backtest", "-s", "tecl", "-s", "tecl"], "'tecl' is given twice"),
+    ],
+)
+def test_strategy_arguments_obey_the_config_rules(home: Path, args: list[str], named: str) -> None:
+    done = run(args, home)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert named in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ALCHEMISER_STRATEGIES", "not json"),
+        ("ALCHEMISER_SIM__NON_FRACTIONABLE", "UVXY"),
+        ("ALCHEMISER_NOTIFY", "{urls"),
+    ],
+)
+def test_an_environment_value_that_is_not_json_is_named(home: Path, variable: str, value: str) -> None:
+    done = run(["signal"], home, **{variable: value})
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"{variable}: not valid JSON" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [["trade"], ["status"], ["plan"], ["ledger", "runs"], ["sim", "reset"], ["report"]])
+def test_a_home_that_cannot_hold_state_is_a_clear_error(tmp_path: Path, command: list[str]) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    done = run(command, not_a_folder / "home")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "ALCHEMISER_HOME must be a writable folder" in done.stderr
+
+
+def test_a_ledger_that_cannot_be_opened_is_a_clear_error(home: Path) -> None:
+    (home / "ledger.sqlite").mkdir(parents=True)  # what sqlite sees in a read-only home: it cannot open the file
+    done = run(["ledger", "runs"], home)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "cannot open the ledger" in done.stderr and "ALCHEMISER_HOME" in done.stderr
+
+
+def test_report_html_into_a_missing_folder_or_onto_a_directory(tmp_path: Path, home: Path) -> None:
+    assert run(["trade"], home).returncode == 0
+    for target in (tmp_path / "missing" / "report.html", tmp_path):
+        done = run(["report", "--html", str(target)], home)
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert f"--html {target}" in done.stderr
+    written = tmp_path / "report.html"
+    assert run(["report", "--html", str(written)], home).returncode == 0 and written.read_text().startswith("<")

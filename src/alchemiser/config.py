@@ -7,8 +7,10 @@ default file simply means "use the defaults", a missing explicit file is an erro
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import tomllib
 from collections.abc import Iterable
 from decimal import Decimal
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from alchemiser.errors import ConfigError
 from alchemiser.execution.rails import RailsConfig
@@ -187,6 +189,28 @@ def _non_finite(value: object, path: str) -> str | None:
     return None
 
 
+def _not_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
+def _env_error(exc: SettingsError) -> ConfigError:
+    """pydantic-settings names only the top-level field whose environment value it could not parse; the
+    user needs the variable, so find the `ALCHEMISER_<FIELD>[__…]` variables that are not valid JSON."""
+    match = re.search(r'field "([^"]+)"', str(exc))
+    prefix = f"ALCHEMISER_{(match.group(1) if match else '').upper()}"
+    names = sorted(n for n in os.environ if n.upper() == prefix or n.upper().startswith(prefix + "__"))
+    bad = [n for n in names if _not_json(os.environ[n])] or names or [prefix]
+    cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+    return ConfigError(
+        f"{', '.join(bad)}: not valid JSON{cause}; lists and tables in the environment are JSON, "
+        """e.g. ALCHEMISER_STRATEGIES='[{"name":"klm","weight":1}]'"""
+    )
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Load and validate; every problem becomes one `ConfigError` listing each invalid field."""
     explicit = path is not None
@@ -213,6 +237,8 @@ def load_settings(path: Path | None = None) -> Settings:
         settings = Settings(**raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, where)) from None
+    except SettingsError as exc:
+        raise _env_error(exc) from None
     bad = _non_finite(settings.model_dump(), "")  # NaN/inf pass `ge=`/`le=` bounds and model checks unnoticed
     if bad:
         raise ConfigError(f"invalid configuration in {where}:\n  {bad}: must be a finite number")

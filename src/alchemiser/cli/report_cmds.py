@@ -145,7 +145,7 @@ def report(
             return
         data = build_run_report(ledger, run_id)
     if html_file is not None:
-        html_file.write_text(render_html(data), encoding="utf-8")
+        _write_html(html_file, render_html(data))
     if json_out:
         print_json(data)
         return
@@ -177,6 +177,16 @@ def report(
     console.print(weights_table("Portfolio", data["targets"], data["weights_before"], data["weights_after"]))
     if html_file is not None:
         console.print(f"HTML report written to {html_file}")
+
+
+def _write_html(path: Path, html: str) -> None:
+    """A missing folder or a directory given as the file is the user's to fix: say so on one line."""
+    try:
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        message = f"--html {path}: cannot write the report: {exc.strerror or exc}"
+        err_console.print(message, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _render_execution(data: dict[str, Any]) -> None:

@@ -37,9 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from alchemiser import market_calendar
 from alchemiser.data.base import MarketData
-from alchemiser.errors import DataError
+from alchemiser.errors import DataError, cannot_open
 from alchemiser.execution.broker import (
     Broker,
+    BrokerError,
     DuplicateClientOrderId,
     NotFound,
     OrderListener,
@@ -93,6 +94,22 @@ def _dec(text: str | None) -> Decimal | None:
 
 def _txt(x: Decimal | None) -> str | None:
     return None if x is None else str(x)
+
+
+def _open_state(path: Path) -> sqlite3.Connection:
+    """The simulated account's SQLite file; a home that cannot hold it is a clear error, not a traceback."""
+    db: sqlite3.Connection | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+    except (OSError, sqlite3.OperationalError) as exc:
+        if db is not None:
+            db.close()
+        raise BrokerError(cannot_open("the simulated account", path, exc)) from None
+    return db
 
 
 MAX_STARTING_CASH = Decimal(10) ** 12
@@ -305,11 +322,7 @@ class SimBroker:
         self._closed = False
         self._db: sqlite3.Connection | None = None
         if state_path is not None:
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(state_path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = _open_state(state_path)
         self._dispatcher = _Dispatcher()
         with self._lock:
             if not self._load():
