@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+from alchemiser.config import Settings, example_config, load_settings
 from tests.test_cli import run
 
 
@@ -140,3 +142,46 @@ def test_report_html_into_a_missing_folder_or_onto_a_directory(tmp_path: Path, h
         assert f"--html {target}" in done.stderr
     written = tmp_path / "report.html"
     assert run(["report", "--html", str(written)], home).returncode == 0 and written.read_text().startswith("<")
+
+
+def _models(model: type[BaseModel]) -> list[type[BaseModel]]:
+    """`model` and every settings model nested in it (tables and lists of tables)."""
+    found = [model]
+    for info in model.model_fields.values():
+        for inner in (info.annotation, *getattr(info.annotation, "__args__", ())):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                found += _models(inner)
+    return found
+
+
+def test_config_init_writes_an_example_that_loads_back_as_the_defaults(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = run(["config", "init"], home)
+    assert done.returncode == 0, done.stderr
+    written = home / "config.toml"
+    text = written.read_text()
+    first_table = text.index("\n[")
+    assert "\nbroker = " in text[:first_table]  # top-level keys before any table, or TOML files them under it
+    assert text.count("[[strategies]]") == 2
+    monkeypatch.setenv("ALCHEMISER_HOME", str(home))
+    assert load_settings(written) == Settings()  # the real loader: valid TOML, every key real, every default
+    for args in (["config", "show"], ["signal"], ["status"]):  # and every command accepts it
+        assert run(args, home).returncode == 0, args
+
+
+def test_every_setting_is_described_so_the_example_is_commented() -> None:
+    for model in _models(Settings):
+        for name, info in model.model_fields.items():
+            assert info.description, f"{model.__name__}.{name} has no description"
+    text = example_config()
+    for name in ("starting_cash", "limit_timeout_s", "minutes_before_close", "urls", "secrets_file"):
+        (line,) = [n for n, line in enumerate(text.splitlines()) if line.lstrip("# ").startswith(f"{name} =")]
+        assert text.splitlines()[line - 1].startswith("# "), name  # its description sits just above it
+
+
+def test_config_init_into_an_unusable_home_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    done = run(["config", "init"], not_a_folder / "home")
+    assert done.returncode != 0 and "Traceback" not in done.stderr and "ALCHEMISER_HOME" in done.stderr

@@ -135,12 +135,18 @@ class SimConfig(BaseModel):
         default=Decimal(100000), description="cash of a fresh (or reset) simulated account, in dollars"
     )
     spread_bps: float = Field(default=5.0, ge=0, description="full bid-ask spread in bps of the mid")
-    ack_latency_ms: float = Field(default=0.0, ge=0)
-    fill_latency_ms: tuple[float, float] = (0.0, 0.0)
-    partial_fill_probability: float = Field(default=0.0, ge=0, le=1)
-    seed: int = 7
-    non_fractionable: list[str] = Field(default_factory=list)
-    always_open: bool = True
+    ack_latency_ms: float = Field(default=0.0, ge=0, description="how long an order takes to be acknowledged")
+    fill_latency_ms: tuple[float, float] = Field(
+        default=(0.0, 0.0), description="fills arrive this long after acknowledgement (uniform between the two)"
+    )
+    partial_fill_probability: float = Field(
+        default=0.0, ge=0, le=1, description="chance that an order fills in several pieces"
+    )
+    seed: int = Field(default=7, description="seed of the simulated exchange's randomness (latency, partial fills)")
+    non_fractionable: list[str] = Field(
+        default_factory=list, description="symbols traded in whole shares only, e.g. [\"BRK.A\"]"
+    )
+    always_open: bool = Field(default=True, description="the market is always open (else it follows NYSE hours)")
     inside_spread_fills: bool = Field(
         default=True,
         description="a limit at or beyond the mid (inside the spread) meets hidden liquidity and fills at its price",
