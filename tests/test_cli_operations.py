@@ -4,6 +4,9 @@ validation of risky inputs, notifications and order phases. Real subprocesses, r
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -185,3 +188,46 @@ def test_config_init_into_an_unusable_home_is_a_clear_error(tmp_path: Path) -> N
     not_a_folder.write_text("")
     done = run(["config", "init"], not_a_folder / "home")
     assert done.returncode != 0 and "Traceback" not in done.stderr and "ALCHEMISER_HOME" in done.stderr
+
+
+def _forced(command: str) -> str:
+    """`--when-due` only trades minutes before a real close, so the test asks for a forced run instead; all
+    else (executable, environment, --config, quoting) stays exactly as printed."""
+    assert command.endswith(" trade --when-due -q")
+    return command.removesuffix(" --when-due -q") + " --force --json"
+
+
+def _cron_job(printed: str) -> tuple[list[str], dict[str, str]]:
+    """The command of a crontab line, as cron runs it: through /bin/sh."""
+    lines = [line for line in printed.splitlines() if line[:1].isdigit()]
+    assert len(lines) == 2
+    return ["/bin/sh", "-c", _forced(lines[0].split(maxsplit=5)[5])], {}
+
+
+def _systemd_job(printed: str) -> tuple[list[str], dict[str, str]]:
+    """ExecStart= and Environment= as systemd reads them: quoted words, no shell."""
+    lines = printed.splitlines()
+    (environment,) = [line.removeprefix("Environment=") for line in lines if line.startswith("Environment=")]
+    (exec_start,) = [line.removeprefix("ExecStart=") for line in lines if line.startswith("ExecStart=")]
+    return shlex.split(_forced(exec_start)), dict(word.split("=", 1) for word in shlex.split(environment))
+
+
+@pytest.mark.parametrize("kind", ["cron", "systemd"])
+def test_scheduled_entries_run_with_the_home_and_config_that_printed_them(tmp_path: Path, kind: str) -> None:
+    home, decoy = tmp_path / "my home", tmp_path / "decoy"
+    decoy.mkdir()
+    config = tmp_path / "conf dir" / "alchemiser.toml"
+    config.parent.mkdir()
+    config.write_text('[[strategies]]\nname = "klm"\nweight = 1\n')
+    printed = run(["--config", str(config), "schedule", "--print", kind], home)
+    assert printed.returncode == 0, printed.stderr
+    argv, job_env = (_cron_job if kind == "cron" else _systemd_job)(printed.stdout)
+    # started from elsewhere, in a foreign environment: cron and systemd bring none of ours
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
+    environment.update(ALCHEMISER_HOME=str(decoy), HOME=str(decoy), COLUMNS="200")
+    environment.update(job_env)
+    done = subprocess.run(argv, capture_output=True, text=True, env=environment, cwd=decoy, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert [s["name"] for s in result["strategies"]] == ["klm"]  # the config that printed the entry
+    assert (home / "ledger.sqlite").exists() and not (decoy / "ledger.sqlite").exists()  # and its home

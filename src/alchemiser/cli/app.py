@@ -15,7 +15,7 @@ from typer._click.core import Context as ClickContext  # typer vendors click; th
 from typer.core import TyperGroup
 
 from alchemiser import __version__
-from alchemiser.config import Settings, load_settings
+from alchemiser.config import Settings, default_config_path, load_settings
 
 GLOBAL_FLAG = re.compile(r"-v+|--verbose|-q|--quiet")
 
@@ -78,6 +78,15 @@ def settings_of(ctx: typer.Context) -> Settings:
 
         setup_logging(settings.home, obj.get("verbosity", 0))
     return settings  # type: ignore[no-any-return]
+
+
+def config_file_of(ctx: typer.Context) -> Path | None:
+    """The config file this invocation reads: `--config`, else the default one if it exists, else None."""
+    explicit = (ctx.find_root().obj or {}).get("config")
+    if explicit is not None:
+        return Path(explicit)
+    default = default_config_path()
+    return default if default.exists() else None
 
 
 def _version(value: bool) -> None:

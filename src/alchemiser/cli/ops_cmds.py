@@ -11,6 +11,7 @@ import typer
 from alchemiser.cli.app import (
     BrokerOption,
     app,
+    config_file_of,
     console,
     err_console,
     sandbox_app,
@@ -99,5 +100,6 @@ def schedule(
     if print_format not in ("cron", "systemd"):
         err_console.print("--print must be cron or systemd")
         raise typer.Exit(2)
-    text = cron_entry(settings.schedule) if print_format == "cron" else systemd_units(settings.schedule)
+    entries = cron_entry if print_format == "cron" else systemd_units
+    text = entries(settings.schedule, settings.home, config_file_of(ctx))
     sys.stdout.write(text)
