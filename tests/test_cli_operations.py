@@ -231,3 +231,16 @@ def test_scheduled_entries_run_with_the_home_and_config_that_printed_them(tmp_pa
     result = json.loads(done.stdout)
     assert [s["name"] for s in result["strategies"]] == ["klm"]  # the config that printed the entry
     assert (home / "ledger.sqlite").exists() and not (decoy / "ledger.sqlite").exists()  # and its home
+
+
+def test_a_second_trade_in_a_session_says_which_run_traded_and_nothing_misleading(home: Path) -> None:
+    first = json.loads(run(["trade", "--json"], home).stdout)
+    assert first["status"] == "ok"
+    again = run(["trade"], home)
+    assert again.returncode == 1  # nothing was traded: only ok and nothing_to_do exit 0
+    out = again.stdout
+    assert first["run_id"] in out and "already traded" in out and "--force" in out and "New York time" in out
+    assert "Signals as of" not in out and "No target" not in out and "failed" not in out
+    refused = json.loads(run(["trade", "--json"], home).stdout)
+    assert refused["status"] == "already_ran" and first["run_id"] in refused["message"]
+    assert refused["as_of"] is None and refused["strategies"] == [] and refused["orders"] == []

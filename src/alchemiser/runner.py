@@ -26,7 +26,7 @@ from alchemiser.execution.broker import Broker
 from alchemiser.execution.crashpoints import maybe_wrap
 from alchemiser.execution.executor import ExecutionResult, Executor
 from alchemiser.execution.rails import Rails
-from alchemiser.ledger import Ledger
+from alchemiser.ledger import Ledger, RunRow
 from alchemiser.models import Account, Position
 from alchemiser.portfolio.plan import TradePlan, plan_rebalance
 from alchemiser.signals import SignalReport, build_market, compute_signals
@@ -117,7 +117,7 @@ class TradeRun:
     run_id: str
     status: str
     message: str
-    signals: SignalReport
+    signals: SignalReport | None  # None when the run was refused before deciding anything (already_ran)
     plan: TradePlan | None = None
     execution: ExecutionResult | None = None
     targets: dict[str, float] = field(default_factory=dict)
@@ -134,8 +134,8 @@ class TradeRun:
             "run_id": self.run_id,
             "status": self.status,
             "message": self.message,
-            "as_of": self.signals.as_of.isoformat(),
-            "synthetic_sample_data": self.signals.uses_sample,
+            "as_of": self.signals.as_of.isoformat() if self.signals else None,
+            "synthetic_sample_data": self.signals.uses_sample if self.signals else False,
             "targets": self.targets,
             "weights_before": self.weights_before,
             "weights_after": self.weights_after,
@@ -144,7 +144,7 @@ class TradeRun:
             "orders": [o.as_dict() for o in self.execution.orders] if self.execution else [],
             "warnings": self.execution.warnings if self.execution else [],
             "plan": self.plan.as_dict() if self.plan else None,
-            "strategies": [s.as_dict() for s in self.signals.strategies],
+            "strategies": [s.as_dict() for s in self.signals.strategies] if self.signals else [],
             "timings": self.timings,
             "day_pnl": self.day_pnl,
         }
@@ -174,11 +174,21 @@ def build_plan(
 DONE_STATUSES = frozenset({"ok", "nothing_to_do", "partial", "blocked"})
 
 
-def already_ran(settings: Settings, broker: str, day: dt.date) -> str | None:
-    """The run id that already traded this session (so another one is refused unless forced)."""
+def already_ran(settings: Settings, broker: str, day: dt.date) -> RunRow | None:
+    """The run that already traded this session (so another one is refused unless forced)."""
     with Ledger(ledger_path(settings)) as ledger:
         done = [r for r in ledger.runs_for_day(day, broker) if r.status in DONE_STATUSES]
-    return done[-1].run_id if done else None
+    return done[-1] if done else None
+
+
+def refused_again(previous: RunRow) -> str:
+    """Why a second run was refused, saying which run traded, when, and how to override."""
+    started = previous.started_at.astimezone(NEW_YORK)
+    return (
+        f"this market session ({previous.trading_day}) already traded in run {previous.run_id} "
+        f"({previous.status}, started {started:%H:%M} New York time); nothing was done. "
+        "`trade --force` runs again anyway."
+    )
 
 
 def day_pnl(ledger: Ledger, run_id: str, day: dt.date, equity: Decimal) -> float | None:
@@ -225,9 +235,8 @@ def run_trade(
     broker_label = broker_name or settings.broker
     previous = None if force else already_ran(settings, broker_label, now.date())
     if previous is not None:
-        log.info("refusing a second run this session", extra={"previous_run": previous})
-        empty = SignalReport(now.date(), [], None, [])
-        return TradeRun("", "already_ran", f"already traded this session in run {previous}; use --force", empty)
+        log.info("refusing a second run this session", extra={"previous_run": previous.run_id})
+        return TradeRun("", "already_ran", refused_again(previous), None)
     market = build_market(settings)
     report = compute_signals(settings, market=market)
     timings = {"signals_s": round(time.monotonic() - started, 3)}

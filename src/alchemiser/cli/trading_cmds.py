@@ -25,6 +25,8 @@ from alchemiser.cli.app import (
 from alchemiser.cli.strategy_cmds import render_signals
 from alchemiser.signals import build_market
 
+SUCCESS_STATUSES = frozenset({"ok", "nothing_to_do"})  # exit 0; every other run status exits 1 (README)
+
 
 @app.command()
 def trade(
@@ -59,7 +61,8 @@ def trade(
     if json_out:
         print_json(run.as_dict())
     else:
-        render_signals(run.signals)
+        if run.signals is not None:
+            render_signals(run.signals)
         if run.plan is not None:
             render_plan(run.plan)
         if run.execution is not None:
@@ -75,8 +78,9 @@ def trade(
             console.print(weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
             console.print(f"cash {pct(run.cash_after_weight)} of equity ${float(run.equity_after or 0):,.2f}")
         colour = {"ok": "green", "nothing_to_do": "green", "already_ran": "yellow"}.get(run.status, "red")
-        console.print(f"[bold {colour}]run {run.run_id or '—'}: {run.status}[/] — {run.message}")
-    if run.status not in ("ok", "nothing_to_do", "already_ran"):
+        label = f"run {run.run_id}: {run.status}" if run.run_id else run.status
+        console.print(f"[bold {colour}]{label}[/] — {run.message}", highlight=False)
+    if run.status not in SUCCESS_STATUSES:
         raise typer.Exit(1)
 
 
