@@ -7,6 +7,9 @@ import json
 import os
 import shlex
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -244,3 +247,67 @@ def test_a_second_trade_in_a_session_says_which_run_traded_and_nothing_misleadin
     refused = json.loads(run(["trade", "--json"], home).stdout)
     assert refused["status"] == "already_ran" and first["run_id"] in refused["message"]
     assert refused["as_of"] is None and refused["strategies"] == [] and refused["orders"] == []
+
+
+class FailingReceiver:
+    """A real local HTTP endpoint that takes apprise's json:// POST and answers 500."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                outer.hits += 1
+                self.send_response(500)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def failing_receiver() -> Iterator[FailingReceiver]:
+    receiver = FailingReceiver()
+    yield receiver
+    receiver.close()
+
+
+def test_an_undelivered_notification_is_a_run_warning_everywhere(home: Path, failing_receiver: FailingReceiver) -> None:
+    home.mkdir()
+    (home / "config.toml").write_text(f'[notify]\nurls = ["{failing_receiver.url}"]\n')
+    result = json.loads(run(["trade", "--json"], home).stdout)
+    assert failing_receiver.hits >= 1
+    assert result["status"] == "ok" and any("notification" in w for w in result["warnings"])
+    assert result["message"].endswith("1 warning(s)")
+    (recorded,) = json.loads(run(["ledger", "runs", "--json"], home).stdout)
+    assert recorded["message"] == result["message"]
+    assert recorded["summary"]["warnings"] == result["warnings"]
+    console = run(["trade", "--force"], home)  # nothing to do, but the notification still fails: shown
+    assert "warning:" in console.stdout and "notification" in console.stdout and "1 warning(s)" in console.stdout
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ('on = ["sometimes"]', "notify.on.0: Input should be 'ok'"),
+        ('urls = ["notaurl"]', "'notaurl' is not a notification URL"),
+        ('urls = ["ntfy://ok-topic", "http//typo"]', "'http//typo' is not a notification URL"),
+    ],
+)
+def test_notification_settings_are_validated_at_load(home: Path, setting: str, named: str) -> None:
+    home.mkdir()
+    (home / "config.toml").write_text(f"[notify]\n{setting}\n")
+    done = run(["config", "show"], home)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert named in done.stderr

@@ -128,6 +128,12 @@ class TradeRun:
     timings: dict[str, float] = field(default_factory=dict)
     trading_day: dt.date | None = None
     day_pnl: float | None = None
+    notices: list[str] = field(default_factory=list)  # run-level warnings, e.g. an undelivered notification
+
+    @property
+    def warnings(self) -> list[str]:
+        """Everything the user should look at: the execution's warnings, then the run's own."""
+        return [*(self.execution.warnings if self.execution else []), *self.notices]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -142,7 +148,7 @@ class TradeRun:
             "cash_after_weight": self.cash_after_weight,
             "equity_after": self.equity_after,
             "orders": [o.as_dict() for o in self.execution.orders] if self.execution else [],
-            "warnings": self.execution.warnings if self.execution else [],
+            "warnings": self.warnings,
             "plan": self.plan.as_dict() if self.plan else None,
             "strategies": [s.as_dict() for s in self.signals.strategies] if self.signals else [],
             "timings": self.timings,
@@ -210,15 +216,20 @@ def traded_today(ledger: Ledger, day: dt.date) -> Decimal:
     return total
 
 
-def notify(settings: Settings, summary: dict[str, Any], pnl: float | None = None) -> bool:
-    """Send the run's notification; a notification problem never fails the run."""
+def notify(settings: Settings, summary: dict[str, Any], pnl: float | None = None) -> str | None:
+    """Send the run's notification. A notification problem never fails the run; it comes back as a warning
+    for the run to show (console, --json, ledger), not only as a line in the log file."""
     from alchemiser.reporting.notify import Notifier
 
+    targets = len(settings.notify.urls)
     try:
-        return Notifier(settings.notify, settings.home / "notify_state.json").notify_run(summary, pnl)
-    except Exception:
+        delivery = Notifier(settings.notify, settings.home / "notify_state.json").notify_run(summary, pnl)
+    except Exception as exc:
         log.exception("sending the notification failed")
-        return False
+        return f"the notification could not be sent: {type(exc).__name__}: {exc}"
+    if delivery == "failed":
+        return f"the notification was not delivered to every one of {targets} [notify] url(s); see the log file"
+    return None
 
 
 def run_trade(
@@ -288,7 +299,7 @@ def run_trade(
             else:
                 run.execution = executor.execute(plan, positions)
                 status = run.execution.status
-                message = f"{len(run.execution.orders)} order(s); {len(run.execution.warnings)} warning(s)"
+                message = f"{len(run.execution.orders)} order(s)"  # `_finish` adds the warning count
                 run.timings.update(run.execution.timings)
             account, positions = broker.get_account(), broker.get_positions()
             ledger.record_snapshot(run_id, "after", account, positions)
@@ -308,16 +319,24 @@ def run_trade(
             broker.close()
 
 
+def _with_warnings(message: str, run: TradeRun) -> str:
+    count = len(run.warnings)
+    return f"{message}; {count} warning(s)" if count or run.execution is not None else message
+
+
 def _finish(settings: Settings, ledger: Ledger, run: TradeRun, status: str, message: str) -> TradeRun:
-    run.status, run.message = status, message
-    summary = run.as_dict()
-    ledger.finish_run(run.run_id, status, message=message, summary=summary, timings=run.timings)
-    log.info("run finished", extra={"run_id": run.run_id, "status": status, "detail": message})
-    pnl = None
+    """Record the outcome first (a crash while notifying must not lose it), then notify; an undelivered
+    notification becomes a run warning and the record is updated to say so."""
+    run.status, run.message = status, _with_warnings(message, run)
+    ledger.finish_run(run.run_id, status, message=run.message, summary=run.as_dict(), timings=run.timings)
+    log.info("run finished", extra={"run_id": run.run_id, "status": status, "detail": run.message})
     if run.equity_after is not None and run.trading_day is not None:
-        pnl = day_pnl(ledger, run.run_id, run.trading_day, Decimal(run.equity_after))
-    run.day_pnl = pnl
-    notify(settings, summary, pnl)
+        run.day_pnl = day_pnl(ledger, run.run_id, run.trading_day, Decimal(run.equity_after))
+    problem = notify(settings, run.as_dict(), run.day_pnl)
+    if problem is not None:
+        run.notices.append(problem)
+        run.message = _with_warnings(message, run)
+        ledger.finish_run(run.run_id, status, message=run.message, summary=run.as_dict(), timings=run.timings)
     return run
 
 

@@ -78,6 +78,8 @@ def trade(
             console.print(weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
             console.print(f"cash {pct(run.cash_after_weight)} of equity ${float(run.equity_after or 0):,.2f}")
         colour = {"ok": "green", "nothing_to_do": "green", "already_ran": "yellow"}.get(run.status, "red")
+        for notice in run.notices:  # execution warnings were shown as they happened; these come after the run
+            console.print(f"[yellow]warning:[/] {notice}", highlight=False)
         label = f"run {run.run_id}: {run.status}" if run.run_id else run.status
         console.print(f"[bold {colour}]{label}[/] — {run.message}", highlight=False)
     if run.status not in SUCCESS_STATUSES:
