@@ -69,12 +69,12 @@ def test_verbosity_flags_work_before_and_after_the_subcommand(tmp_path: Path) ->
         assert run(args, home).returncode == 0, args
 
 
-@pytest.mark.parametrize("cash", ["nan", "inf", "-5", "0", "1e30"])
+@pytest.mark.parametrize("cash", ["nan", "inf", "-5", "0", "1e-9", "1e30"])
 def test_sim_reset_refuses_cash_that_is_not_a_sane_amount(tmp_path: Path, cash: str) -> None:
     home = tmp_path / "home"
     done = run(["sim", "reset", f"--cash={cash}"], home)
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "--cash" in done.stderr and "finite amount above 0" in done.stderr
+    assert "--cash" in done.stderr and "finite amount of at least 0.01" in done.stderr
     assert run(["status", "--json"], home).returncode == 0  # the account was left usable
 
 
@@ -311,3 +311,19 @@ def test_notification_settings_are_validated_at_load(home: Path, setting: str, n
     done = run(["config", "show"], home)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert named in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["report", "--execution", "nope"], "no run 'nope'"),
+        (["ledger", "orders", "--run", "nope"], "no run 'nope'"),
+        (["report", "--since", "2024-01-01"], "--since applies to --execution only"),
+        (["ledger", "runs", "--limit", "0"], "--limit"),
+        (["ledger", "orders", "--limit", "-1"], "--limit"),
+    ],
+)
+def test_ledger_and_report_arguments_that_name_nothing_are_refused(home: Path, args: list[str], named: str) -> None:
+    assert run(["trade"], home).returncode == 0
+    done = run(args, home)
+    assert done.returncode != 0 and "Traceback" not in done.stderr and named in done.stderr

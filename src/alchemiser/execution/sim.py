@@ -121,8 +121,8 @@ def valid_starting_cash(value: Decimal) -> Decimal:
     NaN, infinity, zero, negative or absurd amounts would be accepted by SQLite and the arithmetic, and then
     break every later `status` or `trade` far from the cause; refusing them here names the cause instead.
     """
-    if not value.is_finite() or value <= 0 or value > MAX_STARTING_CASH:
-        raise ValueError(f"must be a finite amount above 0 and at most {MAX_STARTING_CASH:,}")
+    if not value.is_finite() or value < _CENT or value > MAX_STARTING_CASH:
+        raise ValueError(f"must be a finite amount of at least 0.01 and at most {MAX_STARTING_CASH:,}")
     return value
 
 
