@@ -228,7 +228,7 @@ def notify(settings: Settings, summary: dict[str, Any], pnl: float | None = None
         log.exception("sending the notification failed")
         return f"the notification could not be sent: {type(exc).__name__}: {exc}"
     if delivery == "failed":
-        return f"the notification was not delivered to every one of {targets} [notify] url(s); see the log file"
+        return f"the notification could not be delivered to (some of) the {targets} [notify] url(s); see the log"
     return None
 
 

@@ -25,7 +25,9 @@ from alchemiser.cli.app import (
 from alchemiser.cli.strategy_cmds import render_signals
 from alchemiser.signals import build_market
 
-SUCCESS_STATUSES = frozenset({"ok", "nothing_to_do"})  # exit 0; every other run status exits 1 (README)
+# exit 0; every other run status exits 1 (README). `already_ran` is the one-run-per-session guard doing its
+# job (a cron job or a script firing twice), not a failure.
+SUCCESS_STATUSES = frozenset({"ok", "nothing_to_do", "already_ran"})
 
 
 @app.command()
