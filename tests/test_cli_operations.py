@@ -4,6 +4,7 @@ validation of risky inputs, notifications and order phases. Real subprocesses, r
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -16,6 +17,8 @@ import pytest
 from pydantic import BaseModel
 
 from alchemiser.config import Settings, example_config, load_settings
+from alchemiser.errors import ConfigError
+from alchemiser.scheduling import resilient
 from tests.test_cli import run
 
 
@@ -327,3 +330,25 @@ def test_ledger_and_report_arguments_that_name_nothing_are_refused(home: Path, a
     assert run(["trade"], home).returncode == 0
     done = run(args, home)
     assert done.returncode != 0 and "Traceback" not in done.stderr and named in done.stderr
+
+
+def test_run_daily_reports_an_unusable_home_at_once(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    done = run(["run-daily"], not_a_folder / "home")  # fails before the scheduler starts: it does not block
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "ALCHEMISER_HOME must be a writable folder" in done.stderr
+
+
+def test_a_scheduled_run_that_fails_on_purpose_is_logged_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    def job() -> None:
+        raise ConfigError("notify.urls: something the user must fix")
+
+    logger = logging.getLogger("alchemiser.scheduling")
+    logger.addHandler(caplog.handler)  # directly: another test's setup_logging may stop propagation to the root
+    try:
+        resilient(job)()
+    finally:
+        logger.removeHandler(caplog.handler)
+    records = [r for r in caplog.records if "scheduled run failed" in r.getMessage()]
+    assert records and all("something the user must fix" in r.getMessage() and r.exc_info is None for r in records)

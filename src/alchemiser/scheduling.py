@@ -22,6 +22,7 @@ from apscheduler.triggers.base import BaseTrigger
 from pydantic import BaseModel, ConfigDict, Field
 
 from alchemiser import market_calendar
+from alchemiser.errors import AlchemiserError
 
 log = logging.getLogger(__name__)
 NY = market_calendar.NY
@@ -81,6 +82,8 @@ def resilient(job: Callable[[], Any]) -> Callable[[], None]:
     def run() -> None:
         try:
             job()
+        except AlchemiserError as exc:  # a problem we explain ourselves: its message, no traceback
+            log.error("the scheduled run failed: %s; waiting for the next session", exc)
         except Exception:
             log.exception("the scheduled run failed; waiting for the next session")
 

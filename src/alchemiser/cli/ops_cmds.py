@@ -14,6 +14,7 @@ from alchemiser.cli.app import (
     config_file_of,
     console,
     err_console,
+    open_ledger,
     sandbox_app,
     settings_of,
 )
@@ -72,6 +73,8 @@ def run_daily(ctx: typer.Context, broker: BrokerOption = None) -> None:
     from alchemiser.scheduling import make_scheduler
 
     settings = settings_of(ctx)
+    with open_ledger(ctx):  # a home that cannot hold the ledger is reported now, not at the first close
+        pass
     log = logging.getLogger("alchemiser.daily")
 
     def job() -> None:
