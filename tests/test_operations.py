@@ -66,8 +66,9 @@ def test_due_window_for_cron() -> None:
     assert due_session(ny(2025, 11, 26, 15, 56), config) is None
     assert due_session(ny(2025, 11, 28, 12, 50), config) == dt.date(2025, 11, 28)
     assert due_session(ny(2025, 11, 27, 15, 50), config) is None  # Thanksgiving
-    assert "50 12 * * 1-5" in cron_entry(config) and "50 15 * * 1-5" in cron_entry(config)
-    assert "OnCalendar=Mon..Fri 15:50 America/New_York" in systemd_units(config)
+    cron = cron_entry(config, Path("/h"), None)
+    assert "50 12 * * 1-5" in cron and "50 15 * * 1-5" in cron
+    assert "OnCalendar=Mon..Fri 15:50 America/New_York" in systemd_units(config, Path("/h"), None)
 
 
 class Receiver:

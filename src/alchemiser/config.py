@@ -7,8 +7,11 @@ default file simply means "use the defaults", a missing explicit file is an erro
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
+import textwrap
 import tomllib
 from collections.abc import Iterable
 from decimal import Decimal
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from alchemiser.errors import ConfigError
 from alchemiser.execution.rails import RailsConfig
@@ -39,9 +42,13 @@ class StrategyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
-    source: str = Field(default="", description="built-in name (nuclear, tecl, klm), a .clj path, or module:Class")
-    weight: float = Field(gt=0, le=1)
+    name: str = Field(min_length=1, description="unique name, shown in reports")
+    source: str = Field(
+        default="",
+        description="a built-in (nuclear, tecl, klm), a .clj path (relative to this file), or module:Class; "
+        "default: the name",
+    )
+    weight: float = Field(gt=0, le=1, description="share of the account; the weights must add up to 1")
 
     @model_validator(mode="after")
     def _default_source(self) -> StrategyConfig:
@@ -53,9 +60,11 @@ class StrategyConfig(BaseModel):
 class DataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dir: Path | None = Field(default=None, description="local store; default $ALCHEMISER_HOME/data")
+    dir: Path | None = Field(
+        default=None, description="the local Parquet store; default $ALCHEMISER_HOME/data", examples=["~/market-data"]
+    )
     sample_fallback: bool = Field(default=True, description="use the synthetic sample market for missing symbols")
-    sample_seed: int = 20240601
+    sample_seed: int = Field(default=20240601, description="seed of the synthetic sample market")
 
 
 class AlpacaConfig(BaseModel):
@@ -67,12 +76,27 @@ class AlpacaConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    secrets_file: Path | None = Field(default=None, description="TOML with [alpaca] key_id/secret_key (chmod 600)")
-    trading_url: str | None = Field(default=None, description="default: Alpaca's paper API (env ALPACA_BASE_URL)")
-    data_url: str | None = Field(default=None, description="default: Alpaca's data API (env ALPACA_DATA_URL)")
-    trading_stream_url: str | None = None
-    data_stream_url: str | None = None
-    feed: str | None = Field(default=None, description="market-data feed: iex (free plan) or sip")
+    secrets_file: Path | None = Field(
+        default=None,
+        description="TOML with [alpaca] key_id/secret_key, chmod 600; default $ALCHEMISER_HOME/secrets.toml "
+        "(or env ALPACA_API_KEY/ALPACA_SECRET_KEY)",
+        examples=["~/.alchemiser/secrets.toml"],
+    )
+    trading_url: str | None = Field(
+        default=None,
+        description="default: Alpaca's paper API (env ALPACA_BASE_URL); e.g. a local `alchemiser sandbox serve`",
+        examples=["http://127.0.0.1:8765"],
+    )
+    data_url: str | None = Field(
+        default=None, description="default: Alpaca's data API (env ALPACA_DATA_URL)", examples=["http://127.0.0.1:8765"]
+    )
+    trading_stream_url: str | None = Field(
+        default=None, description="order-update stream; default: derived from trading_url", examples=["ws://127.0.0.1:8765"]
+    )
+    data_stream_url: str | None = Field(
+        default=None, description="quote stream; default: derived from data_url", examples=["ws://127.0.0.1:8765"]
+    )
+    feed: str | None = Field(default=None, description="market-data feed: iex (free plan) or sip", examples=["iex"])
     request_timeout_s: float = Field(default=20.0, gt=0, le=300, description="read timeout of each HTTP request")
 
 
@@ -88,19 +112,31 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ALCHEMISER_", env_nested_delimiter="__", extra="forbid")
 
-    home: Path = Field(default_factory=alchemiser_home)
-    strategies: list[StrategyConfig] = Field(default_factory=_default_strategies)
-    data: DataConfig = Field(default_factory=DataConfig)
+    home: Path = Field(
+        default_factory=alchemiser_home,
+        description="where data, the ledger and the simulated account live; default $ALCHEMISER_HOME or ~/.alchemiser",
+        examples=["~/.alchemiser"],
+    )
+    strategies: list[StrategyConfig] = Field(
+        default_factory=_default_strategies, description="the strategies and their shares of the account"
+    )
+    data: DataConfig = Field(default_factory=DataConfig, description="market data")
     broker: Literal["sim", "alpaca"] = Field(
         default="sim", description="sim: the built-in simulated broker (default); alpaca: Alpaca paper (or --live)"
     )
-    alpaca: AlpacaConfig = Field(default_factory=AlpacaConfig)
-    sim: SimConfig = Field(default_factory=SimConfig)
-    rebalance: RebalanceRules = Field(default_factory=RebalanceRules)
-    execution: ExecutionRules = Field(default_factory=ExecutionRules)
-    rails: RailsConfig = Field(default_factory=RailsConfig)
-    notify: NotifyConfig = Field(default_factory=NotifyConfig)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    alpaca: AlpacaConfig = Field(
+        default_factory=AlpacaConfig, description="where Alpaca is; keys never go here (environment or secrets_file)"
+    )
+    sim: SimConfig = Field(default_factory=SimConfig, description="the built-in simulated exchange (broker = \"sim\")")
+    rebalance: RebalanceRules = Field(default_factory=RebalanceRules, description="how target weights become trades")
+    execution: ExecutionRules = Field(default_factory=ExecutionRules, description="how orders are placed and finished")
+    rails: RailsConfig = Field(
+        default_factory=RailsConfig, description="safety rails checked before every order (kill switch, caps)"
+    )
+    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="one notification per run, through apprise")
+    schedule: ScheduleConfig = Field(
+        default_factory=ScheduleConfig, description="run-daily and the cron/systemd entries of `schedule --print`"
+    )
     on_strategy_failure: Literal["trade_nothing", "keep_holdings"] = Field(
         default="trade_nothing",
         description="trade_nothing: no trades when any strategy fails; keep_holdings: its share stays as held",
@@ -187,6 +223,28 @@ def _non_finite(value: object, path: str) -> str | None:
     return None
 
 
+def _not_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
+def _env_error(exc: SettingsError) -> ConfigError:
+    """pydantic-settings names only the top-level field whose environment value it could not parse; the
+    user needs the variable, so find the `ALCHEMISER_<FIELD>[__…]` variables that are not valid JSON."""
+    match = re.search(r'field "([^"]+)"', str(exc))
+    prefix = f"ALCHEMISER_{(match.group(1) if match else '').upper()}"
+    names = sorted(n for n in os.environ if n.upper() == prefix or n.upper().startswith(prefix + "__"))
+    bad = [n for n in names if _not_json(os.environ[n])] or names or [prefix]
+    cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+    return ConfigError(
+        f"{', '.join(bad)}: not valid JSON{cause}; lists and tables in the environment are JSON, "
+        """e.g. ALCHEMISER_STRATEGIES='[{"name":"klm","weight":1}]'"""
+    )
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Load and validate; every problem becomes one `ConfigError` listing each invalid field."""
     explicit = path is not None
@@ -213,75 +271,85 @@ def load_settings(path: Path | None = None) -> Settings:
         settings = Settings(**raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, where)) from None
+    except SettingsError as exc:
+        raise _env_error(exc) from None
     bad = _non_finite(settings.model_dump(), "")  # NaN/inf pass `ge=`/`le=` bounds and model checks unnoticed
     if bad:
         raise ConfigError(f"invalid configuration in {where}:\n  {bad}: must be a finite number")
     return settings
 
 
-EXAMPLE_CONFIG = """\
-# The Alchemiser configuration. Every key is optional; these are the defaults.
-# Environment variables override the file: ALCHEMISER_HOME, ALCHEMISER_DATA__DIR, ...
-
-[[strategies]]
-name = "nuclear"
-source = "nuclear"        # a built-in (nuclear, tecl, klm), a .clj file, or module:Class
-weight = 0.4
-
-[[strategies]]
-name = "tecl"
-source = "tecl"
-weight = 0.6
-
-[data]
-# dir = "~/.alchemiser/data"   # the local Parquet store
-sample_fallback = true         # symbols missing from the store come from the synthetic sample market
-sample_seed = 20240601
-
-broker = "sim"                       # "sim" (state in $ALCHEMISER_HOME/sim.sqlite) or "alpaca" (paper)
-on_strategy_failure = "trade_nothing"  # or "keep_holdings": a failed strategy's share stays as it is held
-
-[sim]
-starting_cash = 100000
-spread_bps = 5.0                # full bid-ask spread
-ack_latency_ms = 0
-fill_latency_ms = [0, 0]
-partial_fill_probability = 0.0
-non_fractionable = []           # symbols the simulated broker treats as whole-share only
-
-[alpaca]
-# secrets_file = "~/.alchemiser/secrets.toml"   # [alpaca] key_id/secret_key; or env ALPACA_API_KEY/ALPACA_SECRET_KEY
-# trading_url = "http://127.0.0.1:8765"          # e.g. a local `alchemiser sandbox serve`; default: paper API
-# data_url = "http://127.0.0.1:8765"
-# feed = "iex"
-
-[rebalance]
-min_trade_usd = 10              # skip smaller trades
-drift_band_pct = 0.0            # skip symbols within this many percentage points of target
-cash_buffer_pct = 0.2           # percent of equity kept in cash
-full_exit_fraction = 0.99       # a trim of at least this fraction of a position closes it
-
-[execution]
-buy_mode = "limit"              # "limit": marketable limit from a live quote; "notional": dollar market orders
-limit_spread_fraction = 0.75    # limit = bid + 0.75 x spread
-limit_timeout_s = 15            # then cancel and finish the unfilled remainder
-on_limit_timeout = "market"     # or "reprice" (up to max_reprices rounds)
-max_reprices = 2
-sell_timeout_s = 60
-poll_interval_s = 2             # safety-net polling while waiting for order events
-block_buys_on_failed_sells_usd = 100
-
-[rails]
-max_order_pct_equity = 100            # refuse any single order larger than this share of equity
-max_daily_traded_pct_equity = 400     # refuse trading past this much in one trading day (a rotation is 200)
-# kill_switch_file = "~/.alchemiser/KILL"   # while it exists (or ALCHEMISER_KILL_SWITCH=1), no order is placed
-
-[notify]
-urls = []                       # apprise URLs: "ntfy://my-topic", "mailto://user:pass@gmail.com", "json://host/hook"…
-repeat_failure_window_minutes = 360
-on = ["ok", "nothing_to_do", "failure"]
-
-[schedule]
-minutes_before_close = 10       # run-daily fires this long before each NYSE close (early closes honoured)
-grace_minutes = 5
+EXAMPLE_HEADER = """\
+# The Alchemiser configuration. Every key is optional; the values below are the defaults, and a
+# commented-out key shows an example for a setting that is unset by default.
+# Environment variables override the file: ALCHEMISER_HOME, ALCHEMISER_BROKER, ALCHEMISER_DATA__DIR, ...
 """
+COMMENTED_OUT = frozenset({"home"})  # depends on the environment: writing it down would pin it
+COMMENT_WIDTH = 100
+
+
+def _toml_value(value: object) -> str:
+    """One default as TOML. The defaults are plain scalars and lists of them; anything else is a bug here."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, str | Path):
+        return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _comment(text: str | None) -> list[str]:
+    return [f"# {line}" for line in textwrap.wrap(text or "", COMMENT_WIDTH - 2)]
+
+
+def _is_table(value: object) -> bool:
+    return isinstance(value, BaseModel) or (isinstance(value, list) and bool(value) and isinstance(value[0], BaseModel))
+
+
+def _keys(model: BaseModel, described: bool = True) -> list[str]:
+    """`key = value` lines of a model's plain fields, each under its description; unset ones commented out."""
+    lines: list[str] = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if _is_table(value):
+            continue
+        if described:
+            lines += _comment(info.description)
+        if value is None or name in COMMENTED_OUT:
+            example = (info.examples or [value])[0]
+            lines.append(f"# {name} = {_toml_value(example)}")
+        else:
+            lines.append(f"{name} = {_toml_value(value)}")
+    return lines
+
+
+def _tables(model: BaseModel, prefix: str = "") -> list[str]:
+    """The model's nested models as `[table]`s and lists of models as `[[table]]`s, after its plain keys."""
+    lines: list[str] = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            lines += ["", *_comment(info.description), f"[{path}]", *_keys(value), *_tables(value, f"{path}.")]
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            lines += ["", *_comment(info.description)]
+            for index, item in enumerate(value):  # the first item explains the keys; the rest repeat them
+                lines += [f"[[{path}]]", *_keys(item, described=index == 0), *_tables(item, f"{path}."), ""]
+            lines.pop()
+    return lines
+
+
+def example_config(settings: Settings | None = None) -> str:
+    """The commented example `config init` writes, generated from the settings models themselves.
+
+    Generating it (rather than keeping a hand-written copy) keeps it in step with the models: every key
+    exists, every value is the real default, top-level keys come before the first table (TOML would
+    otherwise file them under that table), and each key carries its field's description as a comment.
+    """
+    settings = settings or Settings.model_construct()  # the defaults, whatever the environment says
+    return EXAMPLE_HEADER + "\n".join(["", *_keys(settings), *_tables(settings)]) + "\n"

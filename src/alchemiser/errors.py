@@ -21,6 +21,15 @@ class StrategyError(AlchemiserError):
     """A strategy could not be parsed or evaluated."""
 
 
+def cannot_open(what: str, path: object, exc: BaseException) -> str:
+    """The message for a state file (ledger, simulated account) that cannot be created or opened.
+
+    These files live in ALCHEMISER_HOME, and a home that is missing, read-only or not a folder is the usual
+    cause, so the message says where to look instead of surfacing an OSError or sqlite3 traceback.
+    """
+    return f"cannot open {what} {path}: {exc}; ALCHEMISER_HOME must be a writable folder"
+
+
 class SourceLocation:
     """Where a problem sits in a file: `file:line:col` is what editors and users recognise.
 

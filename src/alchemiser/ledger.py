@@ -36,7 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
-from alchemiser.errors import AlchemiserError
+from alchemiser.errors import AlchemiserError, cannot_open
 from alchemiser.models import (
     FINAL_STATUSES,
     Account,
@@ -403,11 +403,14 @@ class Ledger:
         """Open (creating if needed) the ledger at `path`. `synchronous="NORMAL"` trades power-loss safety
         of the last commits for speed (still crash-safe in WAL); meant for backtests, not live trading."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._lock = threading.RLock()
-        # isolation_level=None: autocommit; multi-statement writes open their own BEGIN IMMEDIATE.
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit; multi-statement writes open their own BEGIN IMMEDIATE.
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(cannot_open("the ledger", self.path, exc)) from None
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -420,6 +423,9 @@ class Ledger:
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
             self._migrate(conn)
+        except sqlite3.OperationalError as exc:  # e.g. "unable to open database file": not a writable place
+            conn.close()
+            raise LedgerError(cannot_open("the ledger", self.path, exc)) from None
         except BaseException:
             conn.close()
             raise

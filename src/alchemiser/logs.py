@@ -13,6 +13,7 @@ import logging.handlers
 import os
 from pathlib import Path
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 SECRET_ENV_VARS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY")
@@ -68,7 +69,8 @@ def setup_logging(home: Path, verbosity: int = 0) -> Path:
     console_level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
         max(-1, min(verbosity, 2)), logging.DEBUG
     )
-    console = RichHandler(level=console_level, show_path=False, rich_tracebacks=False)
+    # stderr: log lines must never mix into stdout, which `--json` keeps machine-readable
+    console = RichHandler(level=console_level, console=Console(stderr=True), show_path=False, rich_tracebacks=False)
     console.addFilter(RedactingFilter())
     root.addHandler(console)
     folder = home / "logs"

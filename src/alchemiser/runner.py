@@ -26,7 +26,7 @@ from alchemiser.execution.broker import Broker
 from alchemiser.execution.crashpoints import maybe_wrap
 from alchemiser.execution.executor import ExecutionResult, Executor
 from alchemiser.execution.rails import Rails
-from alchemiser.ledger import Ledger
+from alchemiser.ledger import Ledger, RunRow
 from alchemiser.models import Account, Position
 from alchemiser.portfolio.plan import TradePlan, plan_rebalance
 from alchemiser.signals import SignalReport, build_market, compute_signals
@@ -117,7 +117,7 @@ class TradeRun:
     run_id: str
     status: str
     message: str
-    signals: SignalReport
+    signals: SignalReport | None  # None when the run was refused before deciding anything (already_ran)
     plan: TradePlan | None = None
     execution: ExecutionResult | None = None
     targets: dict[str, float] = field(default_factory=dict)
@@ -128,23 +128,29 @@ class TradeRun:
     timings: dict[str, float] = field(default_factory=dict)
     trading_day: dt.date | None = None
     day_pnl: float | None = None
+    notices: list[str] = field(default_factory=list)  # run-level warnings, e.g. an undelivered notification
+
+    @property
+    def warnings(self) -> list[str]:
+        """Everything the user should look at: the execution's warnings, then the run's own."""
+        return [*(self.execution.warnings if self.execution else []), *self.notices]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "status": self.status,
             "message": self.message,
-            "as_of": self.signals.as_of.isoformat(),
-            "synthetic_sample_data": self.signals.uses_sample,
+            "as_of": self.signals.as_of.isoformat() if self.signals else None,
+            "synthetic_sample_data": self.signals.uses_sample if self.signals else False,
             "targets": self.targets,
             "weights_before": self.weights_before,
             "weights_after": self.weights_after,
             "cash_after_weight": self.cash_after_weight,
             "equity_after": self.equity_after,
             "orders": [o.as_dict() for o in self.execution.orders] if self.execution else [],
-            "warnings": self.execution.warnings if self.execution else [],
+            "warnings": self.warnings,
             "plan": self.plan.as_dict() if self.plan else None,
-            "strategies": [s.as_dict() for s in self.signals.strategies],
+            "strategies": [s.as_dict() for s in self.signals.strategies] if self.signals else [],
             "timings": self.timings,
             "day_pnl": self.day_pnl,
         }
@@ -174,11 +180,21 @@ def build_plan(
 DONE_STATUSES = frozenset({"ok", "nothing_to_do", "partial", "blocked"})
 
 
-def already_ran(settings: Settings, broker: str, day: dt.date) -> str | None:
-    """The run id that already traded this session (so another one is refused unless forced)."""
+def already_ran(settings: Settings, broker: str, day: dt.date) -> RunRow | None:
+    """The run that already traded this session (so another one is refused unless forced)."""
     with Ledger(ledger_path(settings)) as ledger:
         done = [r for r in ledger.runs_for_day(day, broker) if r.status in DONE_STATUSES]
-    return done[-1].run_id if done else None
+    return done[-1] if done else None
+
+
+def refused_again(previous: RunRow) -> str:
+    """Why a second run was refused, saying which run traded, when, and how to override."""
+    started = previous.started_at.astimezone(NEW_YORK)
+    return (
+        f"this market session ({previous.trading_day}) already traded in run {previous.run_id} "
+        f"({previous.status}, started {started:%H:%M} New York time); nothing was done. "
+        "`trade --force` runs again anyway."
+    )
 
 
 def day_pnl(ledger: Ledger, run_id: str, day: dt.date, equity: Decimal) -> float | None:
@@ -200,15 +216,20 @@ def traded_today(ledger: Ledger, day: dt.date) -> Decimal:
     return total
 
 
-def notify(settings: Settings, summary: dict[str, Any], pnl: float | None = None) -> bool:
-    """Send the run's notification; a notification problem never fails the run."""
+def notify(settings: Settings, summary: dict[str, Any], pnl: float | None = None) -> str | None:
+    """Send the run's notification. A notification problem never fails the run; it comes back as a warning
+    for the run to show (console, --json, ledger), not only as a line in the log file."""
     from alchemiser.reporting.notify import Notifier
 
+    targets = len(settings.notify.urls)
     try:
-        return Notifier(settings.notify, settings.home / "notify_state.json").notify_run(summary, pnl)
-    except Exception:
+        delivery = Notifier(settings.notify, settings.home / "notify_state.json").notify_run(summary, pnl)
+    except Exception as exc:
         log.exception("sending the notification failed")
-        return False
+        return f"the notification could not be sent: {type(exc).__name__}: {exc}"
+    if delivery == "failed":
+        return f"the notification could not be delivered to (some of) the {targets} [notify] url(s); see the log"
+    return None
 
 
 def run_trade(
@@ -225,9 +246,8 @@ def run_trade(
     broker_label = broker_name or settings.broker
     previous = None if force else already_ran(settings, broker_label, now.date())
     if previous is not None:
-        log.info("refusing a second run this session", extra={"previous_run": previous})
-        empty = SignalReport(now.date(), [], None, [])
-        return TradeRun("", "already_ran", f"already traded this session in run {previous}; use --force", empty)
+        log.info("refusing a second run this session", extra={"previous_run": previous.run_id})
+        return TradeRun("", "already_ran", refused_again(previous), None)
     market = build_market(settings)
     report = compute_signals(settings, market=market)
     timings = {"signals_s": round(time.monotonic() - started, 3)}
@@ -279,7 +299,7 @@ def run_trade(
             else:
                 run.execution = executor.execute(plan, positions)
                 status = run.execution.status
-                message = f"{len(run.execution.orders)} order(s); {len(run.execution.warnings)} warning(s)"
+                message = f"{len(run.execution.orders)} order(s)"  # `_finish` adds the warning count
                 run.timings.update(run.execution.timings)
             account, positions = broker.get_account(), broker.get_positions()
             ledger.record_snapshot(run_id, "after", account, positions)
@@ -299,16 +319,24 @@ def run_trade(
             broker.close()
 
 
+def _with_warnings(message: str, run: TradeRun) -> str:
+    count = len(run.warnings)
+    return f"{message}; {count} warning(s)" if count or run.execution is not None else message
+
+
 def _finish(settings: Settings, ledger: Ledger, run: TradeRun, status: str, message: str) -> TradeRun:
-    run.status, run.message = status, message
-    summary = run.as_dict()
-    ledger.finish_run(run.run_id, status, message=message, summary=summary, timings=run.timings)
-    log.info("run finished", extra={"run_id": run.run_id, "status": status, "detail": message})
-    pnl = None
+    """Record the outcome first (a crash while notifying must not lose it), then notify; an undelivered
+    notification becomes a run warning and the record is updated to say so."""
+    run.status, run.message = status, _with_warnings(message, run)
+    ledger.finish_run(run.run_id, status, message=run.message, summary=run.as_dict(), timings=run.timings)
+    log.info("run finished", extra={"run_id": run.run_id, "status": status, "detail": run.message})
     if run.equity_after is not None and run.trading_day is not None:
-        pnl = day_pnl(ledger, run.run_id, run.trading_day, Decimal(run.equity_after))
-    run.day_pnl = pnl
-    notify(settings, summary, pnl)
+        run.day_pnl = day_pnl(ledger, run.run_id, run.trading_day, Decimal(run.equity_after))
+    problem = notify(settings, run.as_dict(), run.day_pnl)
+    if problem is not None:
+        run.notices.append(problem)
+        run.message = _with_warnings(message, run)
+        ledger.finish_run(run.run_id, status, message=run.message, summary=run.as_dict(), timings=run.timings)
     return run
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
+import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -21,6 +22,7 @@ from apscheduler.triggers.base import BaseTrigger
 from pydantic import BaseModel, ConfigDict, Field
 
 from alchemiser import market_calendar
+from alchemiser.errors import AlchemiserError
 
 log = logging.getLogger(__name__)
 NY = market_calendar.NY
@@ -80,6 +82,8 @@ def resilient(job: Callable[[], Any]) -> Callable[[], None]:
     def run() -> None:
         try:
             job()
+        except AlchemiserError as exc:  # a problem we explain ourselves: its message, no traceback
+            log.error("the scheduled run failed: %s; waiting for the next session", exc)
         except Exception:
             log.exception("the scheduled run failed; waiting for the next session")
 
@@ -99,34 +103,64 @@ def make_scheduler(job: Callable[[], Any], config: ScheduleConfig) -> BlockingSc
     return scheduler
 
 
-def _executable() -> str:
-    return shutil.which("alchemiser") or f"{sys.executable} -m alchemiser.cli"
+def _executable() -> list[str]:
+    """This installation's `alchemiser` (next to the running interpreter), never whichever is first on PATH."""
+    script = Path(sys.executable).parent / "alchemiser"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "alchemiser.cli"]
 
 
-def cron_entry(config: ScheduleConfig) -> str:
+def job_command(home: Path, config_file: Path | None) -> tuple[dict[str, str], list[str]]:
+    """(environment, argv) of the scheduled run: the same home and config file as the command that printed
+    it, as absolute paths, because cron and systemd start with neither our environment nor our folder."""
+    argv = _executable()
+    if config_file is not None:
+        argv += ["--config", str(config_file.expanduser().absolute())]
+    return {"ALCHEMISER_HOME": str(home.expanduser().absolute())}, [*argv, "trade", "--when-due", "-q"]
+
+
+def _fire_times(config: ScheduleConfig) -> tuple[dt.datetime, dt.datetime]:
+    """(early close, normal close) run times in New York: 2025-11-28 closed at 13:00, 2025-11-26 at 16:00."""
+    early = fire_time(dt.date(2025, 11, 28), config.minutes_before_close).astimezone(NY)
+    normal = fire_time(dt.date(2025, 11, 26), config.minutes_before_close).astimezone(NY)
+    return early, normal
+
+
+def cron_entry(config: ScheduleConfig, home: Path, config_file: Path | None) -> str:
     """Cron cannot follow the exchange calendar, so it wakes at both possible times (normal and early close)
     and `trade --when-due` trades only inside the real window."""
-    normal = fire_time(dt.date(2025, 11, 26), config.minutes_before_close).astimezone(NY)
-    early = fire_time(dt.date(2025, 11, 28), config.minutes_before_close).astimezone(NY)
+    early, normal = _fire_times(config)
+    env, argv = job_command(home, config_file)
+    assignments = [f"{name}={shlex.quote(value)}" for name, value in env.items()]
+    command = " ".join([*assignments, *(shlex.quote(a) for a in argv)]).replace("%", "\\%")  # % ends a cron command
     return (
         "# The Alchemiser: one trading run per NYSE session, "
         f"{config.minutes_before_close} minutes before the close (early closes and holidays handled by --when-due)\n"
         "CRON_TZ=America/New_York\n"
-        f"{early.minute} {early.hour} * * 1-5 {_executable()} trade --when-due -q\n"
-        f"{normal.minute} {normal.hour} * * 1-5 {_executable()} trade --when-due -q\n"
+        f"{early.minute} {early.hour} * * 1-5 {command}\n"
+        f"{normal.minute} {normal.hour} * * 1-5 {command}\n"
     )
 
 
-def systemd_units(config: ScheduleConfig) -> str:
-    normal = fire_time(dt.date(2025, 11, 26), config.minutes_before_close).astimezone(NY)
-    early = fire_time(dt.date(2025, 11, 28), config.minutes_before_close).astimezone(NY)
+def _systemd_quote(value: str) -> str:
+    """systemd splits ExecStart= and Environment= on whitespace unless quoted; it understands C escapes."""
+    if value and not any(c in value for c in ' \t"\\\'$%;'):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$").replace("%", "%%")
+    return f'"{escaped}"'
+
+
+def systemd_units(config: ScheduleConfig, home: Path, config_file: Path | None) -> str:
+    early, normal = _fire_times(config)
+    env, argv = job_command(home, config_file)
+    environment = " ".join(_systemd_quote(f"{name}={value}") for name, value in env.items())
     return f"""# ~/.config/systemd/user/alchemiser.service
 [Unit]
 Description=The Alchemiser trading run (trades only inside the window before an NYSE close)
 
 [Service]
 Type=oneshot
-ExecStart={_executable()} trade --when-due -q
+Environment={environment}
+ExecStart={" ".join(_systemd_quote(a) for a in argv)}
 
 # ~/.config/systemd/user/alchemiser.timer
 [Unit]

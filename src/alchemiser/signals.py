@@ -20,7 +20,7 @@ from alchemiser.data.composite import FallbackMarketData
 from alchemiser.data.history import PriceHistory, load_history
 from alchemiser.data.sample import SampleMarket
 from alchemiser.data.store import LocalStore
-from alchemiser.errors import AlchemiserError, DataError
+from alchemiser.errors import AlchemiserError, ConfigError, DataError
 from alchemiser.portfolio.blend import blend
 from alchemiser.strategies.base import Strategy
 from alchemiser.strategies.registry import load_strategy
@@ -97,15 +97,32 @@ def resolve_as_of(as_of: dt.date | None, now: dt.datetime | None = None) -> dt.d
 
 
 def strategy_configs(settings: Settings, refs: list[str] | None) -> list[StrategyConfig]:
-    """The configured strategies, or the given ones with equal shares."""
+    """The configured strategies, or the given ones (`-s`) with equal shares.
+
+    The given ones obey the config's rules: a blank value names nothing, and each strategy appears once
+    (two shares of one strategy would silently double its weight).
+    """
     if not refs:
         return list(settings.strategies)
+    _check_refs(refs)
     configured = {s.name: s for s in settings.strategies}
     share = 1.0 / len(refs)
     return [
         StrategyConfig(name=_short_name(ref), source=configured[ref].source if ref in configured else ref, weight=share)
         for ref in refs
     ]
+
+
+def _check_refs(refs: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for ref in refs:
+        if not ref.strip():
+            raise ConfigError("--strategy/-s: an empty value names no strategy")
+        name = _short_name(ref)
+        if name in seen:
+            again = "is given twice" if seen[name] == ref else f"is the name of both {seen[name]!r} and {ref!r}"
+            raise ConfigError(f"--strategy/-s: strategy names must be unique, but {name!r} {again}")
+        seen[name] = ref
 
 
 def _short_name(ref: str) -> str:

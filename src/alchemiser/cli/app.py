@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,11 +11,36 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click.core import Context as ClickContext  # typer vendors click; this is its Context
+from typer.core import TyperGroup
 
 from alchemiser import __version__
-from alchemiser.config import Settings, load_settings
+from alchemiser.config import Settings, default_config_path, load_settings
+
+GLOBAL_FLAG = re.compile(r"-v+|--verbose|-q|--quiet")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Move `-v`/`-vv`/`-q` (and their long forms) in front of the subcommand.
+
+    They are options of the root command, but users type them where they type everything else
+    (`alchemiser trade -v`); hoisting makes both places work for every command. Nothing after `--` moves.
+    """
+    cut = args.index("--") if "--" in args else len(args)
+    head = args[:cut]
+    flags = [a for a in head if GLOBAL_FLAG.fullmatch(a)]
+    return flags + [a for a in head if not GLOBAL_FLAG.fullmatch(a)] + args[cut:]
+
+
+class RootGroup(TyperGroup):
+    """The root command: accepts the global verbosity flags before or after the subcommand."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_flags(args))
+
 
 app = typer.Typer(
+    cls=RootGroup,
     help="The Alchemiser: rule-based ETF/stock strategies (Composer-style symphonies) from data to trades.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -52,6 +78,15 @@ def settings_of(ctx: typer.Context) -> Settings:
 
         setup_logging(settings.home, obj.get("verbosity", 0))
     return settings  # type: ignore[no-any-return]
+
+
+def config_file_of(ctx: typer.Context) -> Path | None:
+    """The config file this invocation reads: `--config`, else the default one if it exists, else None."""
+    explicit = (ctx.find_root().obj or {}).get("config")
+    if explicit is not None:
+        return Path(explicit)
+    default = default_config_path()
+    return default if default.exists() else None
 
 
 def _version(value: bool) -> None:

@@ -20,7 +20,7 @@ from alchemiser.cli.app import (
     print_json,
     settings_of,
 )
-from alchemiser.config import EXAMPLE_CONFIG, default_config_path
+from alchemiser.config import default_config_path, example_config
 from alchemiser.data.base import SAMPLE_NOTICE
 from alchemiser.data.sample import SampleMarket
 from alchemiser.errors import DataError
@@ -214,6 +214,11 @@ def config_init(
     if target.exists() and not force:
         err_console.print(f"{target} exists; use --force to overwrite")
         raise typer.Exit(1)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(example_config(), encoding="utf-8")
+    except OSError as exc:
+        where = "PATH" if path is not None else "ALCHEMISER_HOME"
+        err_console.print(f"cannot write {target} ({where}): {exc.strerror or exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     console.print(f"Wrote {target}")

@@ -11,8 +11,10 @@ import typer
 from alchemiser.cli.app import (
     BrokerOption,
     app,
+    config_file_of,
     console,
     err_console,
+    open_ledger,
     sandbox_app,
     settings_of,
 )
@@ -71,6 +73,8 @@ def run_daily(ctx: typer.Context, broker: BrokerOption = None) -> None:
     from alchemiser.scheduling import make_scheduler
 
     settings = settings_of(ctx)
+    with open_ledger(ctx):  # a home that cannot hold the ledger is reported now, not at the first close
+        pass
     log = logging.getLogger("alchemiser.daily")
 
     def job() -> None:
@@ -99,5 +103,6 @@ def schedule(
     if print_format not in ("cron", "systemd"):
         err_console.print("--print must be cron or systemd")
         raise typer.Exit(2)
-    text = cron_entry(settings.schedule) if print_format == "cron" else systemd_units(settings.schedule)
+    entries = cron_entry if print_format == "cron" else systemd_units
+    text = entries(settings.schedule, settings.home, config_file_of(ctx))
     sys.stdout.write(text)

@@ -25,7 +25,7 @@ from alchemiser.cli.app import (
 @ledger_app.command("runs")
 def ledger_runs(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many of the latest runs.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the latest runs.")] = 20,
     json_out: JsonFlag = False,
 ) -> None:
     """The latest runs."""
@@ -102,13 +102,16 @@ def orders_table(orders: list[Any]) -> None:
 def ledger_orders(
     ctx: typer.Context,
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run's orders.")] = None,
-    limit: Annotated[int, typer.Option(help="How many of the latest orders.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the latest orders.")] = 50,
     json_out: JsonFlag = False,
 ) -> None:
     """Orders across runs, latest last."""
     from alchemiser.ledger import jsonable
+    from alchemiser.reporting.run_report import require_run
 
     with open_ledger(ctx) as ledger:
+        if run_id is not None:
+            require_run(ledger, run_id)
         orders = ledger.orders(run_id, limit)
     if json_out:
         print_json([jsonable(o.as_dict()) for o in orders])
@@ -133,10 +136,15 @@ def report(
     """Render a run from the ledger (strategies, traces, plan, order timelines, fills, portfolio)."""
     from alchemiser.ledger import jsonable
     from alchemiser.reporting.quality import execution_report
-    from alchemiser.reporting.run_report import build_run_report, render_html
+    from alchemiser.reporting.run_report import build_run_report, render_html, require_run
 
+    if since is not None and not execution:
+        err_console.print("--since applies to --execution only")
+        raise typer.Exit(2)
     with open_ledger(ctx) as ledger:
         if execution:
+            if run_id is not None:
+                require_run(ledger, run_id)
             data = execution_report(ledger, run_id, since.date() if since else None)
             if json_out:
                 print_json(jsonable(data))
@@ -145,7 +153,7 @@ def report(
             return
         data = build_run_report(ledger, run_id)
     if html_file is not None:
-        html_file.write_text(render_html(data), encoding="utf-8")
+        _write_html(html_file, render_html(data))
     if json_out:
         print_json(data)
         return
@@ -177,6 +185,16 @@ def report(
     console.print(weights_table("Portfolio", data["targets"], data["weights_before"], data["weights_after"]))
     if html_file is not None:
         console.print(f"HTML report written to {html_file}")
+
+
+def _write_html(path: Path, html: str) -> None:
+    """A missing folder or a directory given as the file is the user's to fix: say so on one line."""
+    try:
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        message = f"--html {path}: cannot write the report: {exc.strerror or exc}"
+        err_console.print(message, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _render_execution(data: dict[str, Any]) -> None:

@@ -25,6 +25,10 @@ from alchemiser.cli.app import (
 from alchemiser.cli.strategy_cmds import render_signals
 from alchemiser.signals import build_market
 
+# exit 0; every other run status exits 1 (README). `already_ran` is the one-run-per-session guard doing its
+# job (a cron job or a script firing twice), not a failure.
+SUCCESS_STATUSES = frozenset({"ok", "nothing_to_do", "already_ran"})
+
 
 @app.command()
 def trade(
@@ -59,7 +63,8 @@ def trade(
     if json_out:
         print_json(run.as_dict())
     else:
-        render_signals(run.signals)
+        if run.signals is not None:
+            render_signals(run.signals)
         if run.plan is not None:
             render_plan(run.plan)
         if run.execution is not None:
@@ -75,8 +80,11 @@ def trade(
             console.print(weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
             console.print(f"cash {pct(run.cash_after_weight)} of equity ${float(run.equity_after or 0):,.2f}")
         colour = {"ok": "green", "nothing_to_do": "green", "already_ran": "yellow"}.get(run.status, "red")
-        console.print(f"[bold {colour}]run {run.run_id or '—'}: {run.status}[/] — {run.message}")
-    if run.status not in ("ok", "nothing_to_do", "already_ran"):
+        for notice in run.notices:  # execution warnings were shown as they happened; these come after the run
+            console.print(f"[yellow]warning:[/] {notice}", highlight=False)
+        label = f"run {run.run_id}: {run.status}" if run.run_id else run.status
+        console.print(f"[bold {colour}]{label}[/] — {run.message}", highlight=False)
+    if run.status not in SUCCESS_STATUSES:
         raise typer.Exit(1)
 
 
@@ -167,10 +175,17 @@ def sim_reset(
     """Wipe the simulated account back to its starting cash (positions and orders are removed)."""
     from decimal import Decimal
 
-    from alchemiser.execution.sim import SimBroker
+    from alchemiser.execution.sim import SimBroker, valid_starting_cash
 
+    starting = None
+    if cash is not None:
+        try:
+            starting = valid_starting_cash(Decimal(str(cash)))
+        except ValueError as exc:
+            err_console.print(f"--cash: {exc} (got {cash})", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
     settings = settings_of(ctx)
     with SimBroker(build_market(settings), settings.home / "sim.sqlite", settings.sim) as broker:
-        broker.reset(Decimal(str(cash)) if cash is not None else None)
+        broker.reset(starting)
         account = broker.get_account()
     console.print(f"simulated account reset: cash ${account.cash:,.2f}")

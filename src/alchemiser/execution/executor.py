@@ -149,9 +149,11 @@ class Executor:
             self._used_ids.add(cid)
             return cid
 
-    def _note(
-        self, cid: str, phase: str, order: Order | None, request: OrderRequest | None, error: str | None = None
-    ) -> None:
+    def _note(self, cid: str, order: Order | None, request: OrderRequest | None, error: str | None = None) -> None:
+        """Update the run result's view of an order. Its phase is read from the ledger row written with the
+        intent, so the run result and the ledger can never disagree about it (one source of truth)."""
+        row = self.ledger.order(cid)
+        phase = row.phase if row is not None else "?"
         with self._lock:
             self.result.orders = [o for o in self.result.orders if o.client_order_id != cid]
             self.result.orders.append(ExecutedOrder.of(cid, phase, order, request, error))
@@ -196,18 +198,18 @@ class Executor:
             order = existing
         except OrderRejected as exc:
             self.ledger.record_submit_failed(cid, str(exc))
-            self._note(cid, phase, None, request, str(exc))
+            self._note(cid, None, request, str(exc))
             self._warn(f"{request.side} {request.symbol} rejected: {exc}")
             return None
         order = self.tracker.observe(order)
         self.ledger.record_submitted(cid, order)
-        self._note(cid, phase, order, request)
+        self._note(cid, order, request)
         return order
 
-    def _finish(self, order: Order, phase: str, request: OrderRequest | None) -> None:
+    def _finish(self, order: Order, request: OrderRequest | None) -> None:
         cid = self._alias.get(order.id, order.client_order_id)
         self._record_state(order)
-        self._note(cid, phase, order, request)
+        self._note(cid, order, request)
 
     def _cancel_and_settle(self, order: Order) -> Order:
         """Cancel an open order and wait for its final state (it may fill meanwhile; the final state tells)."""
@@ -293,13 +295,13 @@ class Executor:
                 order = self.broker.close_position(item.symbol)
             except BrokerError as exc:
                 self.ledger.record_submit_failed(cid, str(exc))
-                self._note(cid, "exit", None, request, str(exc))
+                self._note(cid, None, request, str(exc))
                 self._warn(f"close {item.symbol} failed: {exc}")
                 return None, request, item
             self._alias[order.id] = cid
             order = self.tracker.observe(order)
             self.ledger.record_submitted(cid, replace(order, client_order_id=cid))
-            self._note(cid, "exit", order, request)
+            self._note(cid, order, request)
             self.progress(f"exit {item.symbol}: closing {held.qty} shares")
             return order, request, item
         qty = min(item.qty or Decimal(0), held.qty)
@@ -337,7 +339,7 @@ class Executor:
             if not state.is_final:
                 self._warn(f"sell {item.symbol} not final after {self.rules.sell_timeout_s:g}s; cancelling")
                 state = self._cancel_and_settle(state)
-            self._finish(state, "exit" if item.action == "exit" else "sell", request)
+            self._finish(state, request)
             wanted = request.qty if request is not None and request.qty else state.qty or Decimal(0)
             missing = wanted - state.filled_qty
             if missing > 0:
@@ -418,7 +420,7 @@ class Executor:
         self.progress(f"buy ${dollars} of {symbol} (notional)")
         order = self._submit(request, phase, quote)
         if order is not None:
-            self._finish(self.tracker.wait_final([order], self.rules.sell_timeout_s)[order.id], phase, request)
+            self._finish(self.tracker.wait_final([order], self.rules.sell_timeout_s)[order.id], request)
 
     def _limit_then_fallback(self, symbol: str, qty: Decimal, quote: Quote, fractional: bool) -> Decimal:
         """Marketable limit; on timeout cancel and finish only the unfilled remainder. Returns dollars spent."""
@@ -437,7 +439,7 @@ class Executor:
             state = self.tracker.wait_final([order], self.rules.limit_timeout_s)[order.id]
             if not state.is_final:
                 state = self._cancel_and_settle(state)
-            self._finish(state, "buy", request)
+            self._finish(state, request)
             spent += state.filled_notional
             remaining = remaining - state.filled_qty
             if state.status == OrderStatus.REJECTED or remaining <= 0:
@@ -455,7 +457,7 @@ class Executor:
             order = self._submit(request, "remainder", quote)
             if order is not None:
                 final = self.tracker.wait_final([order], self.rules.sell_timeout_s)[order.id]
-                self._finish(final, "remainder", request)
+                self._finish(final, request)
                 spent += final.filled_notional
             break
         return spent

@@ -26,7 +26,12 @@ class RailsConfig(BaseModel):
     max_daily_traded_pct_equity: float = Field(
         default=400.0, gt=0, description="total traded per trading day, % of equity (a full rotation is 200)"
     )
-    kill_switch_file: Path | None = Field(default=None, description="default: $ALCHEMISER_HOME/KILL")
+    kill_switch_file: Path | None = Field(
+        default=None,
+        description="while this file exists (or ALCHEMISER_KILL_SWITCH=1) no order is placed; "
+        "default $ALCHEMISER_HOME/KILL",
+        examples=["~/.alchemiser/KILL"],
+    )
 
 
 class RailTripped(BrokerError):

@@ -37,9 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from alchemiser import market_calendar
 from alchemiser.data.base import MarketData
-from alchemiser.errors import DataError
+from alchemiser.errors import DataError, cannot_open
 from alchemiser.execution.broker import (
     Broker,
+    BrokerError,
     DuplicateClientOrderId,
     NotFound,
     OrderListener,
@@ -95,23 +96,66 @@ def _txt(x: Decimal | None) -> str | None:
     return None if x is None else str(x)
 
 
+def _open_state(path: Path) -> sqlite3.Connection:
+    """The simulated account's SQLite file; a home that cannot hold it is a clear error, not a traceback."""
+    db: sqlite3.Connection | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+    except (OSError, sqlite3.OperationalError) as exc:
+        if db is not None:
+            db.close()
+        raise BrokerError(cannot_open("the simulated account", path, exc)) from None
+    return db
+
+
+MAX_STARTING_CASH = Decimal(10) ** 12
+
+
+def valid_starting_cash(value: Decimal) -> Decimal:
+    """A simulated account's opening cash: finite, positive and at most $1e12.
+
+    NaN, infinity, zero, negative or absurd amounts would be accepted by SQLite and the arithmetic, and then
+    break every later `status` or `trade` far from the cause; refusing them here names the cause instead.
+    """
+    if not value.is_finite() or value < _CENT or value > MAX_STARTING_CASH:
+        raise ValueError(f"must be a finite amount of at least 0.01 and at most {MAX_STARTING_CASH:,}")
+    return value
+
+
 class SimConfig(BaseModel):
     """How the simulated exchange behaves; embedded in the app config, so it validates its own values."""
 
     model_config = ConfigDict(extra="forbid")
 
-    starting_cash: Decimal = Field(default=Decimal(100000), ge=0)
+    starting_cash: Decimal = Field(
+        default=Decimal(100000), description="cash of a fresh (or reset) simulated account, in dollars"
+    )
     spread_bps: float = Field(default=5.0, ge=0, description="full bid-ask spread in bps of the mid")
-    ack_latency_ms: float = Field(default=0.0, ge=0)
-    fill_latency_ms: tuple[float, float] = (0.0, 0.0)
-    partial_fill_probability: float = Field(default=0.0, ge=0, le=1)
-    seed: int = 7
-    non_fractionable: list[str] = Field(default_factory=list)
-    always_open: bool = True
+    ack_latency_ms: float = Field(default=0.0, ge=0, description="how long an order takes to be acknowledged")
+    fill_latency_ms: tuple[float, float] = Field(
+        default=(0.0, 0.0), description="fills arrive this long after acknowledgement (uniform between the two)"
+    )
+    partial_fill_probability: float = Field(
+        default=0.0, ge=0, le=1, description="chance that an order fills in several pieces"
+    )
+    seed: int = Field(default=7, description="seed of the simulated exchange's randomness (latency, partial fills)")
+    non_fractionable: list[str] = Field(
+        default_factory=list, description="symbols traded in whole shares only, e.g. [\"BRK.A\"]"
+    )
+    always_open: bool = Field(default=True, description="the market is always open (else it follows NYSE hours)")
     inside_spread_fills: bool = Field(
         default=True,
         description="a limit at or beyond the mid (inside the spread) meets hidden liquidity and fills at its price",
     )
+
+    @field_validator("starting_cash")
+    @classmethod
+    def _sane_cash(cls, v: Decimal) -> Decimal:
+        return valid_starting_cash(v)
 
     @field_validator("non_fractionable")
     @classmethod
@@ -284,11 +328,7 @@ class SimBroker:
         self._closed = False
         self._db: sqlite3.Connection | None = None
         if state_path is not None:
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(state_path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = _open_state(state_path)
         self._dispatcher = _Dispatcher()
         with self._lock:
             if not self._load():
@@ -339,7 +379,8 @@ class SimBroker:
                     self._db.execute("DELETE FROM orders")
                     self._db.execute("DELETE FROM positions")
                     self._db.execute("DELETE FROM meta")
-            self._fresh_account(self.config.starting_cash if starting_cash is None else Decimal(starting_cash))
+            cash = self.config.starting_cash if starting_cash is None else valid_starting_cash(Decimal(starting_cash))
+            self._fresh_account(cash)
 
     # ------------------------------------------------------------------ prices and quotes
 

@@ -12,27 +12,44 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import apprise
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 log = logging.getLogger(__name__)
 
-FAILURE_STATUSES = frozenset({"failed", "blocked", "partial", "crashed"})
+FAILURE_STATUSES = frozenset({"failed", "blocked", "partial"})
+# what `on` may name: "failure" stands for every status above; the others are run statuses themselves
+Outcome = Literal["ok", "nothing_to_do", "failure", "market_closed", "halted"]
+Delivery = Literal["sent", "skipped", "failed"]
 
 
 class NotifyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    urls: list[str] = Field(default_factory=list, description="apprise URLs, e.g. ntfy://topic or json://host/path")
+    urls: list[str] = Field(
+        default_factory=list,
+        description="apprise URLs, e.g. ntfy://my-topic, mailto://user:pass@gmail.com, json://host/hook",
+    )
     repeat_failure_window_minutes: float = Field(
         default=360, ge=0, description="an identical failure is not re-sent within this window"
     )
-    on: list[str] = Field(
-        default_factory=lambda: ["ok", "nothing_to_do", "failure"],
-        description="which outcomes notify: ok, nothing_to_do, failure",
+    on: list[Outcome] = Field(
+        default_factory=lambda: list[Outcome](["ok", "nothing_to_do", "failure"]),
+        description="which outcomes notify: ok, nothing_to_do, failure (= failed, blocked, partial), market_closed, "
+        "halted",
     )
+
+    @field_validator("urls")
+    @classmethod
+    def _supported(cls, urls: list[str]) -> list[str]:
+        """A mistyped URL would otherwise only show up as a silent non-delivery after a real run. apprise
+        parses a URL into its service without contacting it, so this sends nothing."""
+        for url in urls:
+            if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
+                raise ValueError(f"{url!r} is not a notification URL apprise supports (e.g. ntfy://my-topic)")
+        return urls
 
 
 def _pct(value: float | None) -> str:
@@ -117,19 +134,22 @@ class Notifier:
             return False, fingerprint
         return True, fingerprint
 
-    def notify_run(self, summary: dict[str, Any], day_pnl: float | None = None, now: dt.datetime | None = None) -> bool:
-        """Send the run's message; False when nothing was sent (not configured, filtered, deduplicated, failed)."""
+    def notify_run(
+        self, summary: dict[str, Any], day_pnl: float | None = None, now: dt.datetime | None = None
+    ) -> Delivery:
+        """Send the run's message: "sent", "skipped" (not configured, filtered out, deduplicated) or "failed"
+        (some target refused or could not be reached), so the run can report a failed delivery."""
         now = now or dt.datetime.now(dt.UTC)
         send, fingerprint = self.should_send(summary, now)
         if not send:
-            return False
+            return "skipped"
         title, body = compose(summary, day_pnl)
         sender = apprise.Apprise()
         for url in self.config.urls:
             sender.add(url)
-        ok = bool(sender.notify(title=title, body=body))
-        if not ok:
+        if not sender.notify(title=title, body=body):
             log.warning("notification could not be delivered to %d target(s)", len(self.config.urls))
-        elif fingerprint is not None:
+            return "failed"
+        if fingerprint is not None:
             self._remember(fingerprint, now)
-        return ok
+        return "sent"

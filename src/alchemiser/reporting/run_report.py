@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from alchemiser.errors import AlchemiserError
-from alchemiser.ledger import Ledger, jsonable
+from alchemiser.ledger import Ledger, RunRow, jsonable
 from alchemiser.reporting.quality import order_quality, summarise
 
 
@@ -23,6 +23,14 @@ def _weights(snapshot: dict[str, Any] | None) -> dict[str, float]:
     return {p["symbol"]: float(p["market_value"]) / equity for p in snapshot["positions"]}
 
 
+def require_run(ledger: Ledger, run_id: str) -> RunRow:
+    """The recorded run, or an error naming it: an unknown id must not look like a run with no orders."""
+    run = ledger.run(run_id)
+    if run is None:
+        raise AlchemiserError(f"no run {run_id!r} in the ledger (see `alchemiser ledger runs`)")
+    return run
+
+
 def build_run_report(ledger: Ledger, run_id: str | None = None) -> dict[str, Any]:
     """The latest run when `run_id` is None."""
     if run_id is None:
@@ -30,9 +38,7 @@ def build_run_report(ledger: Ledger, run_id: str | None = None) -> dict[str, Any
         if not latest:
             raise AlchemiserError("the ledger has no runs yet; run `alchemiser trade` first")
         run_id = latest[0].run_id
-    run = ledger.run(run_id)
-    if run is None:
-        raise AlchemiserError(f"no run {run_id!r} in the ledger (see `alchemiser ledger runs`)")
+    run = require_run(ledger, run_id)
     orders = ledger.orders(run_id)
     before, after = ledger.snapshot(run_id, "before"), ledger.snapshot(run_id, "after")
     summary = run.summary or {}
