@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from alchemiser import __version__
 from alchemiser.config import Settings, load_settings
+from alchemiser.formatting import dumps_json, pct, pp
 
 app = typer.Typer(
     help="The Alchemiser: rule-based ETF/stock strategies (Composer-style symphonies) from data to trades.",
@@ -39,7 +39,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 
 def print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    """Every `--json` output: strict JSON following the conventions of `alchemiser.formatting`."""
+    sys.stdout.write(dumps_json(payload) + "\n")
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -83,17 +84,13 @@ BrokerOption = Annotated[
 LiveOption = Annotated[bool, typer.Option("--live", help="Use Alpaca's LIVE account (real money).")]
 
 
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2%}"
-
-
 def weights_table(title: str, targets: dict[str, float], before: dict[str, float], after: dict[str, float]) -> Table:
     table = Table(title=title)
     for column in ("symbol", "before", "target", "after", "off by"):
         table.add_column(column, justify="right" if column != "symbol" else "left")
     for symbol in sorted(set(targets) | set(before) | set(after)):
         t, a = targets.get(symbol, 0.0), after.get(symbol, 0.0)
-        table.add_row(symbol, pct(before.get(symbol, 0.0)), pct(t), pct(a), f"{(a - t) * 100:+.2f} pp")
+        table.add_row(symbol, pct(before.get(symbol, 0.0)), pct(t), pct(a), pp(a - t))
     return table
 
 
