@@ -15,8 +15,9 @@ and for `--json` (`json_ready`), applied by key name so every command agrees:
 - every number is a JSON number, never a string and never NaN/Infinity (those become `null`);
 - money (`MONEY_KEYS`, keys ending in `_value`, `_notional`, `_pl`, `_usd`, `_cash`, `_equity`) is dollars
   rounded to cents; prices (`price`, `*_price`, `open`/`high`/`low`/`close`, `bid`/`ask`/`*_mid`) are
-  rounded to four decimals; quantities (`qty`, `*_qty`, `qty_step`) to nine decimals;
-- weights, shares and returns are fractions (0.1234 means 12.34 %); basis points are plain numbers;
+  rounded to four decimals (also `*_bid`/`*_ask`); quantities (`qty`, `*_qty`, `qty_step`) to nine decimals;
+- weights and shares (`weight`, `*_weight`, `share`) and returns are fractions (0.1234 means 12.34 %), not
+  rounded; basis points and other numbers are plain numbers;
 - dates and times are ISO-8601 strings; identifiers are strings.
 """
 
@@ -61,9 +62,11 @@ MONEY_SUFFIXES: Final = ("_value", "_notional", "_pl", "_usd", "_cash", "_equity
 PRICE_KEYS: Final = frozenset(
     {"price", "open", "high", "low", "close", "bid", "ask", "mid", "bid_price", "ask_price", "fill_price"}
 )
-PRICE_SUFFIXES: Final = ("_price", "_mid")
+PRICE_SUFFIXES: Final = ("_price", "_mid", "_bid", "_ask")
 QTY_KEYS: Final = frozenset({"qty", "qty_step", "volume", "shares"})
 QTY_SUFFIXES: Final = ("_qty",)
+FRACTION_KEYS: Final = frozenset({"weight", "share"})
+FRACTION_SUFFIXES: Final = ("_weight",)
 
 
 # -- parsing ------------------------------------------------------------------------------------------------
@@ -195,6 +198,8 @@ def _kind(key: str) -> str | None:
         return "price"
     if key in QTY_KEYS or key.endswith(QTY_SUFFIXES):
         return "qty"
+    if key in FRACTION_KEYS or key.endswith(FRACTION_SUFFIXES):
+        return "fraction"
     return None
 
 
@@ -224,7 +229,10 @@ def _convert(kind: str, value: Any) -> Any:
         return json_money(value)
     if kind == "price":
         return json_price(value)
-    return json_qty(value)
+    if kind == "qty":
+        return json_qty(value)
+    amount = to_decimal(value)
+    return None if amount is None else float(amount)
 
 
 def json_ready(payload: Any, key: str = "") -> Any:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from alchemiser import __version__
+from alchemiser.cli.render import make_console, new_table
 from alchemiser.config import Settings, load_settings
 from alchemiser.formatting import dumps_json, pct, pp
 
@@ -32,8 +32,8 @@ sandbox_app = typer.Typer(help="A local Alpaca-compatible server over the simula
 app.add_typer(sandbox_app, name="sandbox")
 
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 
@@ -84,10 +84,18 @@ BrokerOption = Annotated[
 LiveOption = Annotated[bool, typer.Option("--live", help="Use Alpaca's LIVE account (real money).")]
 
 
+# Column names that hold numbers, in every table of every command: right-aligned and never wrapped or cut.
+NUMERIC = frozenset(
+    {
+        "before", "target", "after", "off by", "current", "current $", "target $", "trade $", "qty", "price",
+        "value", "weight", "P&L", "filled", "avg price", "avg", "limit", "qty / $", "fill", "mid", "cost bps",
+        "of spread", "market bps", "secs", "equity", "cash",
+    }
+)  # fmt: skip
+
+
 def weights_table(title: str, targets: dict[str, float], before: dict[str, float], after: dict[str, float]) -> Table:
-    table = Table(title=title)
-    for column in ("symbol", "before", "target", "after", "off by"):
-        table.add_column(column, justify="right" if column != "symbol" else "left")
+    table = new_table(console, title, ("symbol", "before", "target", "after", "off by"), NUMERIC)
     for symbol in sorted(set(targets) | set(before) | set(after)):
         t, a = targets.get(symbol, 0.0), after.get(symbol, 0.0)
         table.add_row(symbol, pct(before.get(symbol, 0.0)), pct(t), pct(a), pp(a - t))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from alchemiser.cli.app import (
     BrokerOption,
@@ -16,6 +17,7 @@ from alchemiser.cli.app import (
     sandbox_app,
     settings_of,
 )
+from alchemiser.cli.render import show
 from alchemiser.signals import build_market
 
 
@@ -51,11 +53,15 @@ def sandbox_serve(
     )
 
     def ready(server: SandboxServer) -> None:
-        console.print(
-            f"Alpaca sandbox on {server.url}  (streams {server.stream_url}/stream, {server.stream_url}/v2/iex)"
+        # Whole lines, never wrapped: the URLs and the `export` line are meant to be copied.
+        show(
+            console,
+            f"Alpaca sandbox on {server.url}  (streams {server.stream_url}/stream, {server.stream_url}/v2/iex)",
+            escape(f"accepting key id {server.key_id!r} (secret from the same source); Ctrl-C to stop"),
+            f"  export ALPACA_BASE_URL={server.url} ALPACA_DATA_URL={server.url}",
+            wrap=False,
         )
-        console.print(f"accepting key id {server.key_id!r} (secret from the same source); Ctrl-C to stop")
-        console.print(f"  export ALPACA_BASE_URL={server.url} ALPACA_DATA_URL={server.url}")
+        console.file.flush()
 
     serve_forever(
         build_market(settings), state or settings.home / "sandbox.sqlite", config, settings.sim, on_ready=ready
