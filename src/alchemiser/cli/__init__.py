@@ -11,11 +11,13 @@ import sys
 from alchemiser.cli import strategy_cmds, trading_cmds, report_cmds, backtest_cmds, data_cmds, ops_cmds  # noqa: F401
 from alchemiser.cli.app import app, err_console
 from alchemiser.errors import AlchemiserError
+from alchemiser.logs import route_warnings
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
+    route_warnings()
     try:
         app()
     except AlchemiserError as exc:

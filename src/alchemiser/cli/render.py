@@ -62,8 +62,13 @@ def _plain(console: Console) -> bool:
     return not console.is_terminal
 
 
+# Free-text columns: the only ones that may wrap (at spaces). Everything else (numbers, symbols, ids, dates)
+# is a token a reader copies or compares, so it is never wrapped, folded or cut.
+WRAPPABLE = frozenset({"reason", "message", "events", "error"})
+
+
 def new_table(console: Console, title: str, columns: Sequence[str], numeric: Collection[str] = ()) -> Table:
-    """A table whose `numeric` columns are right-aligned and never wrapped; text columns fold as needed.
+    """A table whose `numeric` columns are right-aligned; only `WRAPPABLE` free-text columns wrap.
 
     Piped, it has no borders or rules at all: columns separated by two spaces, one row per line.
     """
@@ -80,10 +85,10 @@ def new_table(console: Console, title: str, columns: Sequence[str], numeric: Col
         title_style="" if plain else "bold",
     )
     for name in columns:
-        if name in numeric:
-            table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-        else:
+        if name in WRAPPABLE:
             table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, justify="right" if name in numeric else "left", no_wrap=True, min_width=len(name))
     return table
 
 
@@ -103,21 +108,40 @@ def tree(console: Console, title: str | Text, steps: Sequence[tuple[int, str | T
     return root
 
 
+def _pin_unwrappable(console: Console, table: Table) -> None:
+    """Give every no-wrap column its widest cell as minimum width, so no layout can ever cut one.
+
+    Rich measures a column's minimum as its longest *word*, even for no-wrap columns, and then shrinks
+    such columns with an ellipsis when the window is narrow; a pinned minimum makes the table report its
+    true narrowest width instead.
+    """
+    options = console.options.update_width(PLAIN_WIDTH)
+    for column in table.columns:
+        if column.no_wrap:
+            widths = [Measurement.get(console, options, cell).maximum for cell in column.cells]
+            column.min_width = max([column.min_width or 0, *widths])
+
+
 def show(console: Console, *renderables: Any, wrap: bool = True) -> None:
     """Print without ever cutting a token: wider than the window only when the narrowest layout must be.
 
-    Strings are Rich markup; `wrap=False` keeps a line whole even in a terminal (a command to copy).
+    Strings are Rich markup; `wrap=False` keeps a line whole even in a terminal (a command to copy). A
+    table's title is printed as its own line, wrapping at spaces, rather than squeezed to the table's width.
     """
     for renderable in renderables:
-        if isinstance(renderable, str):
+        if isinstance(renderable, str | Text):
             console.print(renderable, highlight=False, soft_wrap=_plain(console) or not wrap)
             continue
+        if isinstance(renderable, Table):
+            if renderable.title is not None:
+                show(console, renderable.title, wrap=wrap)
+                renderable.title = None
+            _pin_unwrappable(console, renderable)
         if not console.is_terminal:
             console.print(renderable, highlight=False)
             continue
         minimum = Measurement.get(console, console.options.update_width(PLAIN_WIDTH), renderable).minimum
-        window = console.width
-        if minimum <= window:
+        if minimum <= console.width:
             console.print(renderable, highlight=False)
             continue
         saved = console._width  # Console.print never renders wider than the console; widen it for this one

@@ -39,7 +39,7 @@ def ledger_runs(
     if json_out:
         print_json([jsonable(r.as_dict()) for r in runs])
         return
-    table = new_table(console, "Runs", ("run id", "started", "mode", "broker", "status", "message"), {"started"})
+    table = new_table(console, "Runs", ("run id", "started", "mode", "broker", "status", "message"))
     for r in runs:
         table.add_row(r.run_id, str(r.started_at)[:19], r.mode, r.broker, r.status, r.message)
     show(console, table)
