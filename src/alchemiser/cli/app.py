@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,9 +79,47 @@ def _root(
     ctx.obj = {"config": config, "verbosity": -1 if quiet else verbose}
 
 
+BROKERS = ("sim", "alpaca")
+
+
+def _check_broker(value: str | None) -> str | None:
+    """`--broker ''` must not silently mean the default broker: only the known names are accepted."""
+    if value is not None and value not in BROKERS:
+        raise typer.BadParameter(f"must be one of {', '.join(BROKERS)}, not {value!r}")
+    return value
+
+
+def number_in(low: float | None = None, high: float | None = None) -> Callable[[float | None], float | None]:
+    """An option callback refusing NaN, infinities and values outside [low, high], naming the bounds.
+
+    Click's own `min`/`max` let NaN through (every comparison with NaN is false), so numeric options that
+    reach money, sizes or timing use this instead.
+    """
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise typer.BadParameter(f"must be a finite number, not {value}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = (
+                f"between {low:g} and {high:g}"
+                if low is not None and high is not None
+                else (f"at least {low:g}" if low is not None else f"at most {high:g}")
+            )
+            raise typer.BadParameter(f"must be {bounds}, not {value:g}")
+        return value
+
+    return check
+
+
 BrokerOption = Annotated[
     str | None,
-    typer.Option("--broker", help="sim (the built-in simulated broker, default) or alpaca (paper unless --live)."),
+    typer.Option(
+        "--broker",
+        help="sim (the built-in simulated broker, default) or alpaca (paper unless --live).",
+        callback=_check_broker,
+    ),
 ]
 LiveOption = Annotated[bool, typer.Option("--live", help="Use Alpaca's LIVE account (real money).")]
 

@@ -25,10 +25,20 @@ from alchemiser.cli.render import new_table, show, tree
 from alchemiser.formatting import money, number, pct, price, qty
 
 
+def _run_id(value: str | None) -> str | None:
+    """An empty run id is a mistake (a shell variable that was never set), not "the latest run"."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must be a run id from `alchemiser ledger runs`, not an empty string")
+    return value
+
+
+LimitOption = Annotated[int, typer.Option(min=1, max=1_000_000, help="How many of the latest.")]
+
+
 @ledger_app.command("runs")
 def ledger_runs(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many of the latest runs.")] = 20,
+    limit: LimitOption = 20,
     json_out: JsonFlag = False,
 ) -> None:
     """The latest runs."""
@@ -48,7 +58,7 @@ def ledger_runs(
 @ledger_app.command("show")
 def ledger_show(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="A run id from `ledger runs`.")],
+    run_id: Annotated[str, typer.Argument(help="A run id from `ledger runs`.", callback=_run_id)],
     json_out: JsonFlag = False,
 ) -> None:
     """Everything recorded about one run: signals, plan, orders with their events, snapshots."""
@@ -57,7 +67,7 @@ def ledger_show(
     with open_ledger(ctx) as ledger:
         run = ledger.run(run_id)
         if run is None:
-            err_console.print(f"no run {run_id!r}")
+            err_console.print(f"no run {run_id!r} in the ledger (see `alchemiser ledger runs`)", markup=False)
             raise typer.Exit(1)
         orders = ledger.orders(run_id)
         payload = {
@@ -160,14 +170,17 @@ def orders_table(orders: list[Any]) -> None:
 @ledger_app.command("orders")
 def ledger_orders(
     ctx: typer.Context,
-    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's orders.")] = None,
-    limit: Annotated[int, typer.Option(help="How many of the latest orders.")] = 50,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's orders.", callback=_run_id)] = None,
+    limit: LimitOption = 50,
     json_out: JsonFlag = False,
 ) -> None:
     """Orders across runs, latest last."""
     from alchemiser.ledger import jsonable
 
     with open_ledger(ctx) as ledger:
+        if run_id is not None and ledger.run(run_id) is None:
+            err_console.print(f"--run: no run {run_id!r} in the ledger (see `alchemiser ledger runs`)", markup=False)
+            raise typer.Exit(1)
         orders = ledger.orders(run_id, limit)
     if json_out:
         print_json([jsonable(o.as_dict()) for o in orders])
@@ -179,7 +192,7 @@ def ledger_orders(
 @app.command()
 def report(
     ctx: typer.Context,
-    run_id: Annotated[str | None, typer.Argument(help="A run id (default: the latest run).")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="A run id (default: the latest run).", callback=_run_id)] = None,
     html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
     execution: Annotated[
         bool, typer.Option("--execution", help="Execution quality: fills vs arrival mid, across runs or for RUN_ID.")
