@@ -17,6 +17,7 @@ hanging it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -282,3 +283,4 @@ SUBPROCESS_CASES = [
 def test_hostile_arguments_through_the_real_entry_point(args: list[str], name: str, tmp_path: Path) -> None:
     code, output = _subprocess(Case(tuple(args), tuple(args), (name,)), tmp_path / "home")
     assert "Traceback" not in output and code != 0 and name in output, output
+    assert not re.search(r"[\u2500-\u259f]", output), f"box drawing in piped output: {output}"

@@ -10,6 +10,7 @@ import sys
 # importing registers the commands, in the order `--help` lists them
 from alchemiser.cli import strategy_cmds, trading_cmds, report_cmds, backtest_cmds, data_cmds, ops_cmds  # noqa: F401
 from alchemiser.cli.app import app, err_console
+from alchemiser.cli.render import is_terminal
 from alchemiser.errors import AlchemiserError
 from alchemiser.logs import route_warnings
 
@@ -18,6 +19,8 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     route_warnings()
+    if not is_terminal(sys.stderr):
+        app.rich_markup_mode = None  # usage errors and --help as plain text, not boxed panels, in pipes and logs
     try:
         app()
     except AlchemiserError as exc:
