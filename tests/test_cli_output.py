@@ -102,6 +102,7 @@ def traded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
 def _status_numbers(home: Path) -> list[str]:
     info = json.loads(run(["status", "--json"], home).stdout)
     assert all(isinstance(info["account"][k], float | int) for k in ("equity", "cash"))
+    assert info["account"]["trading_blocked"] is False  # a boolean, not the text "False"
     numbers = [money(info["account"]["equity"]), money(info["account"]["cash"])]
     for p in info["positions"]:
         numbers += [qty(p["qty"]), price(p["current_price"]), money(p["market_value"]), pct(p["weight"])]
