@@ -270,6 +270,7 @@ SUBPROCESS_CASES = [
     (["signal", "--as-of", "2024-13-45"], "--as-of"),
     (["ledger", "show", "no-such-run"], "no-such-run"),
     (["report", "no-such-run"], "no-such-run"),
+    (["report", "[sim]"], "[sim]"),  # square brackets in an error are text, not Rich markup
     (["check", "/no/such/file.clj"], "/no/such/file.clj"),
     (["status", "--broker", "bogus"], "bogus"),
     (["sandbox", "serve", "--port", "70000"], "--port"),

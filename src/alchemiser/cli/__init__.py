@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from rich.markup import escape
+
 # importing registers the commands, in the order `--help` lists them
 from alchemiser.cli import strategy_cmds, trading_cmds, report_cmds, backtest_cmds, data_cmds, ops_cmds  # noqa: F401
 from alchemiser.cli.app import app, err_console
@@ -24,5 +26,5 @@ def main() -> None:
     try:
         app()
     except AlchemiserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # `[sim]` is text, not markup
         sys.exit(2)

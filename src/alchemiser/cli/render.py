@@ -42,7 +42,7 @@ def is_terminal(stream: TextIO) -> bool:
 
 
 def make_console(stderr: bool = False) -> Console:
-    """Rich in a terminal; plain text (no colour, no wrapping, ASCII-free of box drawing) otherwise."""
+    """Rich in a terminal; plain text (no colour, no wrapping, no box drawing) otherwise."""
     stream = sys.stderr if stderr else sys.stdout
     if is_terminal(stream):
         return Console(stderr=stderr, force_terminal=True)
