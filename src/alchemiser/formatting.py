@@ -14,8 +14,9 @@ and for `--json` (`json_ready`), applied by key name so every command agrees:
 
 - every number is a JSON number, never a string and never NaN/Infinity (those become `null`);
 - money (`MONEY_KEYS`, keys ending in `_value`, `_notional`, `_pl`, `_usd`, `_cash`, `_equity`) is dollars
-  rounded to cents; prices (`price`, `*_price`, `open`/`high`/`low`/`close`, `bid`/`ask`/`*_mid`) are
-  rounded to four decimals (also `*_bid`/`*_ask`); quantities (`qty`, `*_qty`, `qty_step`) to nine decimals;
+  rounded to cents; trade and quote prices (`price`, `*_price`, `bid`/`ask`/`mid`, `*_bid`/`*_ask`/`*_mid`)
+  are rounded to four decimals; daily bars (`open`/`high`/`low`/`close`) keep every digit; quantities
+  (`qty`, `*_qty`, `qty_step`, `volume`) are rounded to nine decimals;
 - weights and shares (`weight`, `*_weight`, `share`) and returns are fractions (0.1234 means 12.34 %), not
   rounded; basis points and other numbers are plain numbers;
 - dates and times are ISO-8601 strings; identifiers are strings.
@@ -59,9 +60,7 @@ MONEY_KEYS: Final = frozenset(
     }
 )  # fmt: skip
 MONEY_SUFFIXES: Final = ("_value", "_notional", "_pl", "_usd", "_cash", "_equity")
-PRICE_KEYS: Final = frozenset(
-    {"price", "open", "high", "low", "close", "bid", "ask", "mid", "bid_price", "ask_price", "fill_price"}
-)
+PRICE_KEYS: Final = frozenset({"price", "bid", "ask", "mid", "bid_price", "ask_price", "fill_price"})
 PRICE_SUFFIXES: Final = ("_price", "_mid", "_bid", "_ask")
 QTY_KEYS: Final = frozenset({"qty", "qty_step", "volume", "shares"})
 QTY_SUFFIXES: Final = ("_qty",)
