@@ -23,7 +23,7 @@ MALFORMED = {
 
 def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
-    environment.update(ALCHEMISER_HOME=str(home), COLUMNS="200", **env)
+    environment.update({"ALCHEMISER_HOME": str(home), "COLUMNS": "200", **env})
     return subprocess.run(
         [sys.executable, "-m", "alchemiser.cli", *args],
         capture_output=True,

@@ -47,7 +47,7 @@ def test_trade_twice_then_inspect_the_ledger_and_reset(tmp_path: Path) -> None:
 
     assert run(["sim", "reset"], home).returncode == 0
     status = json.loads(run(["status", "--json"], home).stdout)
-    assert status["positions"] == [] and status["account"]["cash"] == "100000"
+    assert status["positions"] == [] and status["account"]["cash"] == 100000  # money is a JSON number (README: JSON conventions)
 
 
 def test_trade_with_a_failing_strategy_trades_nothing(tmp_path: Path) -> None:

@@ -20,6 +20,10 @@ SECRET_ENV_VARS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY", "APCA_API_KEY_ID", "AP
 _extra_secrets: set[str] = set()
 
 
+class JsonFileHandler(logging.handlers.RotatingFileHandler):
+    """The rotating JSON-lines log file (its own class so a second `setup_logging` can find and replace it)."""
+
+
 def register_secret(value: str) -> None:
     """Make `value` (a key loaded from a secrets file, say) redacted from every log line."""
     if value and len(value) >= 4:
@@ -60,6 +64,23 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(payload, default=str))
 
 
+WARNINGS_LOGGER = "py.warnings"
+
+
+def route_warnings() -> None:
+    """Send Python warnings (numpy's RuntimeWarning, pandas', deprecations) to the log file, never the console.
+
+    A library warning is noise to a user reading a trading report, and a leaked one looks like a crash. Until
+    `setup_logging` knows where the log file is, captured warnings are dropped rather than printed by
+    logging's last-resort handler.
+    """
+    logging.captureWarnings(True)
+    logger = logging.getLogger(WARNINGS_LOGGER)
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+
+
 def setup_logging(home: Path, verbosity: int = 0) -> Path:
     """Console at WARNING (-v INFO, -vv DEBUG, -q ERROR); the JSON file always at INFO (DEBUG with -vv)."""
     root = logging.getLogger("alchemiser")
@@ -77,11 +98,14 @@ def setup_logging(home: Path, verbosity: int = 0) -> Path:
     path = folder / "alchemiser.log"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        handler = JsonFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
     except OSError:
         return path  # a read-only home must not stop the bot; the console still shows everything
     handler.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
+    warnings_logger = logging.getLogger(WARNINGS_LOGGER)
+    warnings_logger.handlers = [h for h in warnings_logger.handlers if not isinstance(h, JsonFileHandler)]
+    warnings_logger.addHandler(handler)
     return path

@@ -351,7 +351,7 @@ def account_status(settings: Settings, broker_name: str | None = None, live: boo
     weights = weights_of(account, positions)
     return {
         "broker": broker.name,
-        "account": {k: str(v) for k, v in account.__dict__.items()},
+        "account": dict(account.__dict__),  # Decimals stay exact here; `--json` rounds money to cents
         "positions": [
             {
                 "symbol": p.symbol,

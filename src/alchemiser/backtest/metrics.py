@@ -146,4 +146,6 @@ def relative(equity: FloatArray, benchmark: FloatArray) -> dict[str, float | Non
         return {"beta": None, "correlation": None, "alpha": None}
     beta = float(np.cov(r, b, ddof=1)[0, 1] / np.var(b, ddof=1))
     alpha = float((np.mean(r) - beta * np.mean(b)) * TRADING_DAYS)
-    return {"beta": beta, "correlation": float(np.corrcoef(r, b)[0, 1]), "alpha": alpha}
+    # A flat strategy (no variance) has no correlation; asking numpy anyway divides 0 by 0 and warns.
+    correlation = float(np.corrcoef(r, b)[0, 1]) if float(np.var(r)) > 0 else None
+    return {"beta": beta, "correlation": correlation, "alpha": alpha}

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from typer._click.core import Context as ClickContext  # typer vendors click; this is its Context
 from typer.core import TyperGroup
 
 from alchemiser import __version__
+from alchemiser.cli.render import make_console, new_table
 from alchemiser.config import Settings, default_config_path, load_settings
+from alchemiser.formatting import dumps_json, pct, pp
 
 GLOBAL_FLAG = re.compile(r"-v+|--verbose|-q|--quiet")
 
@@ -58,14 +60,15 @@ sandbox_app = typer.Typer(help="A local Alpaca-compatible server over the simula
 app.add_typer(sandbox_app, name="sandbox")
 
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 
 
 def print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    """Every `--json` output: strict JSON following the conventions of `alchemiser.formatting`."""
+    sys.stdout.write(dumps_json(payload) + "\n")
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -111,24 +114,66 @@ def _root(
     ctx.obj = {"config": config, "verbosity": -1 if quiet else verbose}
 
 
+BROKERS = ("sim", "alpaca")
+
+
+def _check_broker(value: str | None) -> str | None:
+    """`--broker ''` must not silently mean the default broker: only the known names are accepted."""
+    if value is not None and value not in BROKERS:
+        raise typer.BadParameter(f"must be one of {', '.join(BROKERS)}, not {value!r}")
+    return value
+
+
+def number_in(low: float | None = None, high: float | None = None) -> Callable[[float | None], float | None]:
+    """An option callback refusing NaN, infinities and values outside [low, high], naming the bounds.
+
+    Click's own `min`/`max` let NaN through (every comparison with NaN is false), so numeric options that
+    reach money, sizes or timing use this instead.
+    """
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise typer.BadParameter(f"must be a finite number, not {value}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = (
+                f"between {low:g} and {high:g}"
+                if low is not None and high is not None
+                else (f"at least {low:g}" if low is not None else f"at most {high:g}")
+            )
+            raise typer.BadParameter(f"must be {bounds}, not {value:g}")
+        return value
+
+    return check
+
+
 BrokerOption = Annotated[
     str | None,
-    typer.Option("--broker", help="sim (the built-in simulated broker, default) or alpaca (paper unless --live)."),
+    typer.Option(
+        "--broker",
+        help="sim (the built-in simulated broker, default) or alpaca (paper unless --live).",
+        callback=_check_broker,
+    ),
 ]
 LiveOption = Annotated[bool, typer.Option("--live", help="Use Alpaca's LIVE account (real money).")]
 
 
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2%}"
+# Column names that hold numbers, in every table of every command: right-aligned and never wrapped or cut.
+NUMERIC = frozenset(
+    {
+        "before", "target", "after", "off by", "current", "current $", "target $", "trade $", "qty", "price",
+        "value", "weight", "P&L", "filled", "avg price", "avg", "limit", "qty / $", "fill", "mid", "cost bps",
+        "of spread", "market bps", "secs", "equity", "cash",
+    }
+)  # fmt: skip
 
 
 def weights_table(title: str, targets: dict[str, float], before: dict[str, float], after: dict[str, float]) -> Table:
-    table = Table(title=title)
-    for column in ("symbol", "before", "target", "after", "off by"):
-        table.add_column(column, justify="right" if column != "symbol" else "left")
+    table = new_table(console, title, ("symbol", "before", "target", "after", "off by"), NUMERIC)
     for symbol in sorted(set(targets) | set(before) | set(after)):
         t, a = targets.get(symbol, 0.0), after.get(symbol, 0.0)
-        table.add_row(symbol, pct(before.get(symbol, 0.0)), pct(t), pct(a), f"{(a - t) * 100:+.2f} pp")
+        table.add_row(symbol, pct(before.get(symbol, 0.0)), pct(t), pct(a), pp(a - t))
     return table
 
 

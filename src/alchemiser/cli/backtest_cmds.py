@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from alchemiser.backtest import options as flags
 from alchemiser.backtest.errors import BacktestError
@@ -18,6 +17,7 @@ from alchemiser.cli.app import (
     print_json,
     settings_of,
 )
+from alchemiser.cli.render import new_table, show
 from alchemiser.data.base import SAMPLE_NOTICE
 
 
@@ -70,7 +70,7 @@ def backtest(
     if json_out:
         outcome = service.run(settings, strategy, shares, **options)
     else:
-        with Progress(console=console, transient=True) as bar:
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task("backtesting", total=1)
             outcome = service.run(
                 settings,
@@ -108,14 +108,12 @@ def _render_backtest(data: dict[str, Any]) -> None:
     from alchemiser.backtest.metrics import METRIC_ROWS, format_metric, metric_columns
 
     columns = metric_columns(data)
-    table = Table(title="Metrics")
-    table.add_column("metric")
-    for name, _ in columns:
-        table.add_column(name, justify="right")
+    names = [name for name, _ in columns]
+    table = new_table(console, "Metrics", ["metric", *names], set(names))
     for key in METRIC_ROWS:
         cells = [format_metric(key, metrics.get(key)) for _, metrics in columns]
         table.add_row(key.replace("_", " "), *cells)
-    console.print(table)
+    show(console, table)
     dd = data["metrics"]["drawdown"]
     console.print(f"max drawdown {dd['peak']} → {dd['trough']}, recovered {dd['recovery'] or 'not yet'}")
     if len(data["strategies"]) > 1:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from alchemiser.cli.app import (
     BrokerOption,
@@ -14,25 +15,51 @@ from alchemiser.cli.app import (
     config_file_of,
     console,
     err_console,
+    number_in,
     open_ledger,
     sandbox_app,
     settings_of,
 )
+from alchemiser.cli.render import show
+from alchemiser.errors import AlchemiserError
 from alchemiser.signals import build_market
+
+
+def _host(value: str) -> str:
+    """An empty host would bind every interface; the sandbox only does that when told so explicitly."""
+    if not value.strip():
+        raise typer.BadParameter("must be an interface address such as 127.0.0.1 (0.0.0.0 for all)")
+    return value
+
+
+def _new_file(value: Path | None) -> Path | None:
+    """A file the command may create: its folder must exist and it must not be a folder itself."""
+    if value is not None and not value.parent.is_dir():
+        raise typer.BadParameter(f"folder {value.parent} does not exist")
+    return value
 
 
 @sandbox_app.command("serve")
 def sandbox_serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
-    latency_ms: Annotated[float, typer.Option(help="Extra latency per REST request.")] = 0.0,
-    seed: Annotated[int | None, typer.Option(help="Seed for fills and injected faults.")] = None,
-    cash: Annotated[float | None, typer.Option(help="Starting cash of a fresh account.")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).", callback=_host)] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one).")] = 8765,
+    latency_ms: Annotated[
+        float, typer.Option(help="Extra latency per REST request.", callback=number_in(0, 60_000))
+    ] = 0.0,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**32 - 1, help="Seed for fills and injected faults.")] = None,
+    cash: Annotated[
+        float | None, typer.Option(help="Starting cash of a fresh account.", callback=number_in(0.01, 1e12))
+    ] = None,
     follow_calendar: Annotated[bool, typer.Option(help="Clock follows NYSE hours instead of always open.")] = False,
-    error_rate: Annotated[float, typer.Option(help="Fault injection: fraction of requests answered 429/500.")] = 0.0,
+    error_rate: Annotated[
+        float, typer.Option(help="Fault injection: fraction of requests answered 429/500.", callback=number_in(0, 1))
+    ] = 0.0,
     state: Annotated[
-        Path | None, typer.Option(help="SQLite state file (default $ALCHEMISER_HOME/sandbox.sqlite).")
+        Path | None,
+        typer.Option(
+            help="SQLite state file (default $ALCHEMISER_HOME/sandbox.sqlite).", dir_okay=False, callback=_new_file
+        ),
     ] = None,
 ) -> None:
     """Serve Alpaca's REST + WebSocket protocol on one port; point any alpaca-py program at it."""
@@ -53,15 +80,22 @@ def sandbox_serve(
     )
 
     def ready(server: SandboxServer) -> None:
-        console.print(
-            f"Alpaca sandbox on {server.url}  (streams {server.stream_url}/stream, {server.stream_url}/v2/iex)"
+        # Whole lines, never wrapped: the URLs and the `export` line are meant to be copied.
+        show(
+            console,
+            f"Alpaca sandbox on {server.url}  (streams {server.stream_url}/stream, {server.stream_url}/v2/iex)",
+            escape(f"accepting key id {server.key_id!r} (secret from the same source); Ctrl-C to stop"),
+            f"  export ALPACA_BASE_URL={server.url} ALPACA_DATA_URL={server.url}",
+            wrap=False,
         )
-        console.print(f"accepting key id {server.key_id!r} (secret from the same source); Ctrl-C to stop")
-        console.print(f"  export ALPACA_BASE_URL={server.url} ALPACA_DATA_URL={server.url}")
+        console.file.flush()
 
-    serve_forever(
-        build_market(settings), state or settings.home / "sandbox.sqlite", config, settings.sim, on_ready=ready
-    )
+    try:
+        serve_forever(
+            build_market(settings), state or settings.home / "sandbox.sqlite", config, settings.sim, on_ready=ready
+        )
+    except OSError as exc:  # the address cannot be bound: in use, not ours, not an address at all
+        raise AlchemiserError(f"sandbox: cannot listen on --host {host} --port {port}: {exc}") from None
 
 
 @app.command("run-daily")

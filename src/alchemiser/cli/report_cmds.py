@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.tree import Tree
+from rich.markup import escape
+from rich.text import Text
 
 from alchemiser.cli.app import (
+    NUMERIC,
     JsonFlag,
     app,
     console,
@@ -20,12 +21,24 @@ from alchemiser.cli.app import (
     print_json,
     weights_table,
 )
+from alchemiser.cli.render import new_table, show, tree
+from alchemiser.formatting import money, number, pct, price, qty
+
+
+def _run_id(value: str | None) -> str | None:
+    """An empty run id is a mistake (a shell variable that was never set), not "the latest run"."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must be a run id from `alchemiser ledger runs`, not an empty string")
+    return value
+
+
+LimitOption = Annotated[int, typer.Option(min=1, max=1_000_000, help="How many of the latest.")]
 
 
 @ledger_app.command("runs")
 def ledger_runs(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, help="How many of the latest runs.")] = 20,
+    limit: LimitOption = 20,
     json_out: JsonFlag = False,
 ) -> None:
     """The latest runs."""
@@ -36,18 +49,16 @@ def ledger_runs(
     if json_out:
         print_json([jsonable(r.as_dict()) for r in runs])
         return
-    table = Table(title="Runs")
-    for column in ("run id", "started", "mode", "broker", "status", "message"):
-        table.add_column(column)
+    table = new_table(console, "Runs", ("run id", "started", "mode", "broker", "status", "message"))
     for r in runs:
         table.add_row(r.run_id, str(r.started_at)[:19], r.mode, r.broker, r.status, r.message)
-    console.print(table)
+    show(console, table)
 
 
 @ledger_app.command("show")
 def ledger_show(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="A run id from `ledger runs`.")],
+    run_id: Annotated[str, typer.Argument(help="A run id from `ledger runs`.", callback=_run_id)],
     json_out: JsonFlag = False,
 ) -> None:
     """Everything recorded about one run: signals, plan, orders with their events, snapshots."""
@@ -56,7 +67,7 @@ def ledger_show(
     with open_ledger(ctx) as ledger:
         run = ledger.run(run_id)
         if run is None:
-            err_console.print(f"no run {run_id!r}")
+            err_console.print(f"no run {run_id!r} in the ledger (see `alchemiser ledger runs`)", markup=False)
             raise typer.Exit(1)
         orders = ledger.orders(run_id)
         payload = {
@@ -71,18 +82,76 @@ def ledger_show(
     if json_out:
         print_json(jsonable(payload))
         return
-    console.print(f"[bold]run {run.run_id}[/] {run.mode}/{run.broker} {run.status}: {run.message}")
-    for signal in payload["signals"]:
-        console.print(f"  {signal['name']}: {signal.get('weights') or signal.get('error')}")
+    show(console, f"[bold]run {run.run_id}[/] {run.mode}/{run.broker} {run.status}: {escape(run.message)}")
+    show(console, f"trading day {run.trading_day}, started {run.started_at}, config {run.config_digest}")
+    _signals_section(payload["signals"])
+    _plan_section(payload["plan"])
     orders_table(orders)
+    _fills_section(payload["fills"])
+    for kind in ("before", "after"):
+        _snapshot_section(kind, payload[kind])
+
+
+def _signals_section(signals: list[dict[str, Any]]) -> None:
+    """One line per strategy: its share and weights, or why it failed."""
+    show(console, "[bold]Signals[/]")
+    for signal in signals:
+        outcome = (
+            f"FAILED: {signal['error']}"
+            if signal.get("error")
+            else ", ".join(f"{s} {pct(w, 1)}" for s, w in (signal.get("weights") or {}).items()) or "nothing"
+        )
+        show(console, Text(f"  {signal['name']} ({pct(signal.get('share'), 0)}): {outcome}"))
+
+
+def _plan_section(plan: list[dict[str, Any]]) -> None:
+    if not plan:
+        show(console, "no plan recorded")
+        return
+    columns = ("symbol", "current", "target", "trade $", "action", "reason")
+    table = new_table(console, "Plan", columns, NUMERIC)
+    for p in plan:
+        table.add_row(
+            p["symbol"],
+            pct(p.get("current_weight")),
+            pct(p.get("target_weight")),
+            money(p.get("trade_value"), signed=True),
+            str(p.get("action")),
+            str(p.get("reason") or ""),
+        )
+    show(console, table)
+
+
+def _fills_section(fills: list[dict[str, Any]]) -> None:
+    if not fills:
+        return
+    table = new_table(console, "Fills", ("at", "client order id", "side", "symbol", "qty", "price"), NUMERIC)
+    for f in fills:
+        table.add_row(
+            str(f["at"])[:23], f["client_order_id"], str(f["side"]), f["symbol"], qty(f["qty"]), price(f["price"])
+        )
+    show(console, table)
+
+
+def _snapshot_section(kind: str, snapshot: dict[str, Any] | None) -> None:
+    if not snapshot:
+        return
+    account = snapshot["account"]
+    title = f"Account {kind}: equity {money(account.get('equity'))}, cash {money(account.get('cash'))}"
+    if not snapshot.get("positions"):
+        show(console, f"{title}; no positions")
+        return
+    table = new_table(console, title, ("symbol", "qty", "price", "value"), NUMERIC)
+    for p in snapshot["positions"]:
+        table.add_row(p["symbol"], qty(p.get("qty")), price(p.get("current_price")), money(p.get("market_value")))
+    show(console, table)
 
 
 def orders_table(orders: list[Any]) -> None:
-    table = Table(title="Orders")
-    for column in ("client order id", "phase", "side", "symbol", "type", "qty / $", "limit", "status", "filled", "avg"):
-        table.add_column(column)
+    columns = ("client order id", "phase", "side", "symbol", "type", "qty / $", "limit", "status", "filled", "avg")
+    table = new_table(console, "Orders", columns, NUMERIC)
     for o in orders:
-        amount = str(o.qty) if o.qty is not None else f"${o.notional}"
+        amount = qty(o.qty) if o.qty is not None else money(o.notional)
         table.add_row(
             o.client_order_id,
             o.phase,
@@ -90,28 +159,28 @@ def orders_table(orders: list[Any]) -> None:
             o.symbol,
             str(o.type),
             amount,
-            str(o.limit_price or "—"),
+            price(o.limit_price),
             o.status,
-            str(o.filled_qty),
-            str(o.filled_avg_price or "—"),
+            qty(o.filled_qty),
+            price(o.filled_avg_price),
         )
-    console.print(table)
+    show(console, table)
 
 
 @ledger_app.command("orders")
 def ledger_orders(
     ctx: typer.Context,
-    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's orders.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many of the latest orders.")] = 50,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's orders.", callback=_run_id)] = None,
+    limit: LimitOption = 50,
     json_out: JsonFlag = False,
 ) -> None:
     """Orders across runs, latest last."""
     from alchemiser.ledger import jsonable
-    from alchemiser.reporting.run_report import require_run
 
     with open_ledger(ctx) as ledger:
-        if run_id is not None:
-            require_run(ledger, run_id)
+        if run_id is not None and ledger.run(run_id) is None:
+            err_console.print(f"--run: no run {run_id!r} in the ledger (see `alchemiser ledger runs`)", markup=False)
+            raise typer.Exit(1)
         orders = ledger.orders(run_id, limit)
     if json_out:
         print_json([jsonable(o.as_dict()) for o in orders])
@@ -123,7 +192,7 @@ def ledger_orders(
 @app.command()
 def report(
     ctx: typer.Context,
-    run_id: Annotated[str | None, typer.Argument(help="A run id (default: the latest run).")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="A run id (default: the latest run).", callback=_run_id)] = None,
     html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
     execution: Annotated[
         bool, typer.Option("--execution", help="Execution quality: fills vs arrival mid, across runs or for RUN_ID.")
@@ -158,17 +227,16 @@ def report(
         print_json(data)
         return
     run = data["run"]
-    console.print(f"[bold]run {run['run_id']}[/] {run['mode']}/{run['broker']} {run['status']}: {run['message']}")
+    show(
+        console, f"[bold]run {run['run_id']}[/] {run['mode']}/{run['broker']} {run['status']}: {escape(run['message'])}"
+    )
     for strategy in data["strategies"]:
-        tree = Tree(f"[bold cyan]{strategy['name']}[/]")
-        for step in strategy.get("trace") or []:
-            tree.add(("  " * int(step["depth"])) + step["text"])
+        steps: list[tuple[int, str | Text]] = [(int(t["depth"]), t["text"]) for t in strategy.get("trace") or []]
         if strategy.get("error"):
-            tree.add(f"[red]FAILED: {strategy['error']}[/]")
-        console.print(tree)
-    table = Table(title="Orders")
-    for column in ("client order id", "side", "symbol", "type", "status", "filled", "avg", "events"):
-        table.add_column(column)
+            steps.append((0, Text(f"FAILED: {strategy['error']}", style="red")))
+        show(console, tree(console, Text(strategy["name"], style="bold cyan"), steps))
+    columns = ("client order id", "side", "symbol", "type", "status", "filled", "avg", "events")
+    table = new_table(console, "Orders", columns, NUMERIC)
     for o in data["orders"]:
         events = " → ".join(e["event"] for e in o["events"])
         table.add_row(
@@ -177,14 +245,14 @@ def report(
             o["symbol"],
             o["type"],
             o["status"],
-            o["filled_qty"],
-            o.get("filled_avg_price") or "—",
+            qty(o["filled_qty"]),
+            price(o.get("filled_avg_price")),
             events,
         )
-    console.print(table)
-    console.print(weights_table("Portfolio", data["targets"], data["weights_before"], data["weights_after"]))
+    show(console, table)
+    show(console, weights_table("Portfolio", data["targets"], data["weights_before"], data["weights_after"]))
     if html_file is not None:
-        console.print(f"HTML report written to {html_file}")
+        show(console, Text(f"HTML report written to {html_file}"))
 
 
 def _write_html(path: Path, html: str) -> None:
@@ -199,29 +267,25 @@ def _write_html(path: Path, html: str) -> None:
 
 def _render_execution(data: dict[str, Any]) -> None:
     summary = data["summary"]
-    table = Table(title="Execution quality (vs arrival mid)")
-    for column in ("order", "side", "symbol", "type", "fill", "mid", "cost bps", "of spread", "market bps", "secs"):
-        table.add_column(column)
-
-    def num(value: Any, fmt: str) -> str:
-        return "—" if value is None else format(value, fmt)
-
+    columns = ("order", "side", "symbol", "type", "fill", "mid", "cost bps", "of spread", "market bps", "secs")
+    table = new_table(console, "Execution quality (vs arrival mid)", columns, NUMERIC)
     for o in data["orders"]:
         table.add_row(
             o["client_order_id"],
             o["side"],
             o["symbol"],
             o["type"],
-            num(o["fill_price"], ".4f"),
-            num(o["arrival_mid"], ".4f"),
-            num(o["cost_bps"], ".2f"),
-            num(o["spread_fraction"], ".2f"),
-            num(o["market_cost_bps"], ".2f"),
-            num(o["seconds_to_fill"], ".2f"),
+            price(o["fill_price"], 4),
+            price(o["arrival_mid"], 4),
+            number(o["cost_bps"]),
+            number(o["spread_fraction"]),
+            number(o["market_cost_bps"]),
+            number(o["seconds_to_fill"]),
         )
-    console.print(table)
-    console.print(
-        f"{summary['orders']} orders, ${summary['filled_notional']:,.2f} filled; average cost "
-        f"{num(summary['avg_cost_bps'], '.2f')} bps vs {num(summary['avg_market_cost_bps'], '.2f')} bps for market "
-        f"orders; {summary['limit_fallbacks']} of {summary['limit_orders']} limit orders fell back to market"
+    show(console, table)
+    show(
+        console,
+        f"{summary['orders']} orders, {money(summary['filled_notional'])} filled; average cost "
+        f"{number(summary['avg_cost_bps'])} bps vs {number(summary['avg_market_cost_bps'])} bps for market "
+        f"orders; {summary['limit_fallbacks']} of {summary['limit_orders']} limit orders fell back to market",
     )

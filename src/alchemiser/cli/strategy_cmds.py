@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.tree import Tree
+from rich.markup import escape
+from rich.text import Text
 
 from alchemiser.cli.app import (
     JsonFlag,
@@ -19,57 +19,50 @@ from alchemiser.cli.app import (
     print_json,
     settings_of,
 )
+from alchemiser.cli.render import new_table, show, tree
 from alchemiser.data.base import SAMPLE_NOTICE
 from alchemiser.errors import SymphonyError
+from alchemiser.formatting import pct
 from alchemiser.signals import SignalReport, compute_signals
 from alchemiser.strategies.symphony.compiler import SymphonyErrors, compile_file
 
 
-# -- signal ------------------------------------------------------------------------------------------------
 def render_signals(report: SignalReport) -> None:
+    """Each strategy's decision path and weights, then the blended target with each strategy's part."""
     note = f"  [yellow]({SAMPLE_NOTICE})[/]" if report.uses_sample else ""
-    console.print(f"[bold]Signals as of the close of {report.as_of}[/]{note}")
+    show(console, f"[bold]Signals as of the close of {report.as_of}[/]{note}")
     for signal in report.strategies:
-        title = f"[bold cyan]{signal.name}[/] ({signal.share:.0%} of the account) — {signal.source}"
-        tree = Tree(title)
+        title = Text.assemble((signal.name, "bold cyan"), f" ({pct(signal.share, 0)} of the account) — {signal.source}")
         if signal.error:
-            tree.add(f"[red]FAILED: {signal.error}[/]")
-            console.print(tree)
+            show(console, tree(console, title, [(0, Text(f"FAILED: {signal.error}", style="red"))]))
             continue
-        nodes = {-1: tree}
-        for step in signal.trace:
-            parent = nodes.get(step.depth - 1, tree)
-            colour = {"if": "white", "filter": "magenta", "asset": "green"}.get(step.kind, "blue")
-            nodes[step.depth] = parent.add(f"[{colour}]{step.text}[/]")
-            for deeper in [d for d in nodes if d > step.depth]:
-                del nodes[deeper]
-        console.print(tree)
-        weights = ", ".join(f"{s} {w:.1%}" for s, w in (signal.weights or {}).items())
+        colours = {"if": "white", "filter": "magenta", "asset": "green"}
+        steps = [(step.depth, Text(step.text, style=colours.get(step.kind, "blue"))) for step in signal.trace]
+        show(console, tree(console, title, steps))
+        weights = ", ".join(f"{s} {pct(w, 1)}" for s, w in (signal.weights or {}).items())
         cash = 1.0 - sum((signal.weights or {}).values())
         if cash > 1e-9:  # `empty` branches: that share is not invested
-            weights = f"{weights}, cash {cash:.1%}" if weights else f"cash {cash:.1%}"
-        console.print(f"  → {weights}")
-    table = Table(title="Blended target", show_lines=False)
-    table.add_column("symbol")
-    table.add_column("weight", justify="right")
-    for signal in report.strategies:
-        table.add_column(signal.name, justify="right")
+            weights = f"{weights}, cash {pct(cash, 1)}" if weights else f"cash {pct(cash, 1)}"
+        show(console, Text(f"  → {weights}"))
     if report.target is None:
         failed = ", ".join(s.name for s in report.strategies if s.error)
-        console.print(f"[bold red]No target: {failed} failed; nothing would be traded (fail closed).[/]")
+        show(console, f"[bold red]No target: {escape(failed)} failed; nothing would be traded (fail closed).[/]")
         return
+    names = [s.name for s in report.strategies]
+    table = new_table(console, "Blended target", ["symbol", "weight", *names], {"weight", *names})
     for symbol, weight in report.target.items():
-        cells = [f"{(s.weights or {}).get(symbol, 0.0) * s.share:.1%}" for s in report.strategies]
-        table.add_row(symbol, f"{weight:.1%}", *cells)
+        cells = [pct((s.weights or {}).get(symbol, 0.0) * s.share, 1) for s in report.strategies]
+        table.add_row(symbol, pct(weight, 1), *cells)
     cash = 1.0 - sum(report.target.values())
     if cash > 1e-9:
-        cells = [f"{(1.0 - sum((s.weights or {}).values())) * s.share:.1%}" for s in report.strategies]
-        table.add_row("(cash)", f"{cash:.1%}", *cells)
-    console.print(table)
+        cells = [pct((1.0 - sum((s.weights or {}).values())) * s.share, 1) for s in report.strategies]
+        table.add_row("(cash)", pct(cash, 1), *cells)
+    show(console, table)
     if report.uses_sample:
-        console.print(f"[yellow]Uses {SAMPLE_NOTICE} for: {', '.join(report.sample_symbols)}[/]")
+        show(console, f"[yellow]Uses {SAMPLE_NOTICE} for: {', '.join(report.sample_symbols)}[/]")
 
 
+# -- signal ------------------------------------------------------------------------------------------------
 @app.command()
 def signal(
     ctx: typer.Context,

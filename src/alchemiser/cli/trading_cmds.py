@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from alchemiser.cli.app import (
+    NUMERIC,
     BrokerOption,
     JsonFlag,
     LiveOption,
@@ -16,13 +17,14 @@ from alchemiser.cli.app import (
     console,
     err_console,
     is_quiet,
-    pct,
     print_json,
     settings_of,
     sim_app,
     weights_table,
 )
+from alchemiser.cli.render import new_table, show
 from alchemiser.cli.strategy_cmds import render_signals
+from alchemiser.formatting import money, pct, price, qty
 from alchemiser.signals import build_market
 
 # exit 0; every other run status exits 1 (README). `already_ran` is the one-run-per-session guard doing its
@@ -68,44 +70,41 @@ def trade(
         if run.plan is not None:
             render_plan(run.plan)
         if run.execution is not None:
-            table = Table(title="Orders")
-            for column in ("client order id", "side", "symbol", "type", "status", "filled", "avg price"):
-                table.add_column(column)
+            columns = ("client order id", "side", "symbol", "type", "status", "filled", "avg price")
+            table = new_table(console, "Orders", columns, NUMERIC)
             for o in run.execution.orders:
                 table.add_row(
-                    o.client_order_id, o.side, o.symbol, o.type, o.status, o.filled_qty, o.filled_avg_price or "—"
+                    o.client_order_id, o.side, o.symbol, o.type, o.status, qty(o.filled_qty), price(o.filled_avg_price)
                 )
-            console.print(table)
+            show(console, table)
         if run.weights_after:
-            console.print(weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
-            console.print(f"cash {pct(run.cash_after_weight)} of equity ${float(run.equity_after or 0):,.2f}")
+            show(console, weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
+            show(console, f"cash {pct(run.cash_after_weight)} of equity {money(run.equity_after)}")
         colour = {"ok": "green", "nothing_to_do": "green", "already_ran": "yellow"}.get(run.status, "red")
         for notice in run.notices:  # execution warnings were shown as they happened; these come after the run
-            console.print(f"[yellow]warning:[/] {notice}", highlight=False)
+            show(console, f"[yellow]warning:[/] {escape(notice)}")
         label = f"run {run.run_id}: {run.status}" if run.run_id else run.status
-        console.print(f"[bold {colour}]{label}[/] — {run.message}", highlight=False)
+        show(console, f"[bold {colour}]{escape(label)}[/] — {escape(run.message)}")
     if run.status not in SUCCESS_STATUSES:
         raise typer.Exit(1)
 
 
 def render_plan(plan: Any) -> None:
-    table = Table(
-        title=f"Rebalance plan (equity ${plan.equity:,.2f}, cash ${plan.cash:,.2f}, buffer ${plan.buffer:,.2f})"
-    )
-    for column in ("symbol", "current", "target", "current $", "target $", "trade $", "action", "reason"):
-        table.add_column(column, justify="right" if "$" in column or column in ("current", "target") else "left")
+    title = f"Rebalance plan (equity {money(plan.equity)}, cash {money(plan.cash)}, buffer {money(plan.buffer)})"
+    columns = ("symbol", "current", "target", "current $", "target $", "trade $", "action", "reason")
+    table = new_table(console, title, columns, NUMERIC)
     for i in plan.items:
         table.add_row(
             i.symbol,
             pct(i.current_weight),
             pct(i.target_weight),
-            f"{i.current_value:,.2f}",
-            f"{i.target_value:,.2f}",
-            f"{i.trade_value:+,.2f}",
+            money(i.current_value),
+            money(i.target_value),
+            money(i.trade_value, signed=True),
             i.action,
             i.reason,
         )
-    console.print(table)
+    show(console, table)
 
 
 @app.command()
@@ -143,26 +142,31 @@ def status(
         print_json(info)
         return
     acct = info["account"]
-    console.print(
-        f"[bold]{info['broker']}[/] account {acct['account_id']}: equity ${acct['equity']}, cash ${acct['cash']}"
+    show(
+        console,
+        f"[bold]{info['broker']}[/] account {acct['account_id']}: equity {money(acct['equity'])}, "
+        f"cash {money(acct['cash'])}",
     )
-    table = Table(title="Positions")
-    for column in ("symbol", "qty", "price", "value", "weight", "P&L"):
-        table.add_column(column, justify="right" if column != "symbol" else "left")
+    table = new_table(console, "Positions", ("symbol", "qty", "price", "value", "weight", "P&L"), NUMERIC)
     for p in info["positions"]:
         table.add_row(
-            p["symbol"], p["qty"], p["current_price"], p["market_value"], pct(p["weight"]), p["unrealized_pl"]
+            p["symbol"],
+            qty(p["qty"]),
+            price(p["current_price"]),
+            money(p["market_value"]),
+            pct(p["weight"]),
+            money(p["unrealized_pl"], signed=True),
         )
-    console.print(table)
+    show(console, table)
     if info["open_orders"]:
-        orders = Table(title="Open orders")
-        for column in ("client order id", "side", "symbol", "type", "qty", "status"):
-            orders.add_column(column)
+        columns = ("client order id", "side", "symbol", "type", "qty / $", "status")
+        orders = new_table(console, "Open orders", columns, NUMERIC)
         for o in info["open_orders"]:
-            orders.add_row(o["client_order_id"], o["side"], o["symbol"], o["type"], str(o["qty"]), o["status"])
-        console.print(orders)
+            amount = qty(o["qty"]) if o["qty"] is not None else money(o["notional"])
+            orders.add_row(o["client_order_id"], o["side"], o["symbol"], o["type"], amount, o["status"])
+        show(console, orders)
     else:
-        console.print("no open orders")
+        show(console, "no open orders")
 
 
 @sim_app.command("reset")
@@ -188,4 +192,4 @@ def sim_reset(
     with SimBroker(build_market(settings), settings.home / "sim.sqlite", settings.sim) as broker:
         broker.reset(starting)
         account = broker.get_account()
-    console.print(f"simulated account reset: cash ${account.cash:,.2f}")
+    show(console, f"simulated account reset: cash {money(account.cash)}")

@@ -26,6 +26,9 @@ from alchemiser.execution.pricing import buy_limit_price
 from alchemiser.execution.rails import Rails, RailTripped
 from alchemiser.execution.rules import ExecutionRules
 from alchemiser.execution.tracker import OrderTracker
+from alchemiser.formatting import money
+from alchemiser.formatting import price as fmt_price
+from alchemiser.formatting import qty as fmt_qty
 from alchemiser.ledger import Ledger
 from alchemiser.models import Order, OrderRequest, OrderStatus, OrderType, OrderUpdate, Position, Quote, Side
 from alchemiser.portfolio.plan import CENT, PlanItem, TradePlan, floor_qty, size_buys
@@ -302,7 +305,7 @@ class Executor:
             order = self.tracker.observe(order)
             self.ledger.record_submitted(cid, replace(order, client_order_id=cid))
             self._note(cid, order, request)
-            self.progress(f"exit {item.symbol}: closing {held.qty} shares")
+            self.progress(f"exit {item.symbol}: closing {fmt_qty(held.qty)} shares")
             return order, request, item
         qty = min(item.qty or Decimal(0), held.qty)
         if qty <= 0:
@@ -310,7 +313,7 @@ class Executor:
         request = OrderRequest(
             item.symbol, Side.SELL, OrderType.MARKET, self.next_client_id(item.symbol, "sell"), qty=qty
         )
-        self.progress(f"sell {qty} {item.symbol} (trim)")
+        self.progress(f"sell {fmt_qty(qty)} {item.symbol} (trim)")
         return self._submit(request, "sell", quote, qty * item.price), request, item
 
     def sell_phase(self, plan: TradePlan, positions: list[Position]) -> Decimal:
@@ -417,7 +420,7 @@ class Executor:
         if dollars < MIN_NOTIONAL:
             return
         request = OrderRequest(symbol, Side.BUY, OrderType.MARKET, self.next_client_id(symbol, "buy"), notional=dollars)
-        self.progress(f"buy ${dollars} of {symbol} (notional)")
+        self.progress(f"buy {money(dollars)} of {symbol} (notional)")
         order = self._submit(request, phase, quote)
         if order is not None:
             self._finish(self.tracker.wait_final([order], self.rules.sell_timeout_s)[order.id], request)
@@ -432,7 +435,10 @@ class Executor:
             request = OrderRequest(
                 symbol, Side.BUY, OrderType.LIMIT, self.next_client_id(symbol, "buy"), qty=remaining, limit_price=limit
             )
-            self.progress(f"buy {remaining} {symbol} limit {limit} (bid {quote.bid} / ask {quote.ask})")
+            self.progress(
+                f"buy {fmt_qty(remaining)} {symbol} limit {fmt_price(limit)}"
+                f" (bid {fmt_price(quote.bid)} / ask {fmt_price(quote.ask)})"
+            )
             order = self._submit(request, "buy" if reprices == 0 and remaining == qty else "reprice", quote)
             if order is None:
                 return spent
@@ -453,7 +459,7 @@ class Executor:
             request = OrderRequest(
                 symbol, Side.BUY, OrderType.MARKET, self.next_client_id(symbol, "buy"), qty=remaining
             )
-            self.progress(f"buy {remaining} {symbol} at market (unfilled remainder)")
+            self.progress(f"buy {fmt_qty(remaining)} {symbol} at market (unfilled remainder)")
             order = self._submit(request, "remainder", quote)
             if order is not None:
                 final = self.tracker.wait_final([order], self.rules.sell_timeout_s)[order.id]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alchemiser.formatting import money
 from alchemiser.models import FRACTIONAL_STEP, Account, Asset, Position
 
 Action = Literal["exit", "sell", "buy", "hold"]
@@ -166,7 +167,8 @@ def _decide(
     if weight <= 0 and position is not None:
         return "exit", "no longer in the target: close the whole position", held, -value
     if abs(trade) < rules.min_trade_usd:
-        return "hold", f"difference ${trade:,.2f} is below the ${rules.min_trade_usd} minimum trade", None, Decimal(0)
+        reason = f"difference {money(trade, signed=True)} is below the {money(rules.min_trade_usd)} minimum trade"
+        return "hold", reason, None, Decimal(0)
     if rules.drift_band_pct and abs(current_weight - weight) < rules.drift_band_pct / 100:
         return "hold", f"within the {rules.drift_band_pct:g}-point drift band", None, Decimal(0)
     if price <= 0:

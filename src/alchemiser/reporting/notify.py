@@ -17,6 +17,8 @@ from typing import Any, Literal
 import apprise
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alchemiser.formatting import money, pct, price, qty
+
 log = logging.getLogger(__name__)
 
 FAILURE_STATUSES = frozenset({"failed", "blocked", "partial"})
@@ -52,10 +54,6 @@ class NotifyConfig(BaseModel):
         return urls
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2%}"
-
-
 def compose(summary: dict[str, Any], day_pnl: float | None = None) -> tuple[str, str]:
     """(title, body) of the message for a run summary (`TradeRun.as_dict()`)."""
     status = summary["status"]
@@ -64,36 +62,36 @@ def compose(summary: dict[str, Any], day_pnl: float | None = None) -> tuple[str,
     if summary.get("synthetic_sample_data"):
         lines.append("(synthetic sample data)")
     if day_pnl is not None:
-        lines.append(f"Day P&L: {day_pnl:+,.2f}")
+        lines.append(f"Day P&L: {money(day_pnl, signed=True)}")
     lines.append("")
     lines.append("Signals:")
     for strategy in summary.get("strategies", []):
-        lines.append(f"- {strategy['name']} ({_pct(strategy.get('share'))}):")
+        lines.append(f"- {strategy['name']} ({pct(strategy.get('share'))}):")
         if strategy.get("error"):
             lines.append(f"    FAILED: {strategy['error']}")
             continue
         for step in strategy.get("trace", []):
             if step.get("kind") in ("if", "filter", "inverse-volatility", "reason"):
                 lines.append(f"    {'  ' * int(step.get('depth', 0))}{step['text']}")
-        weights = ", ".join(f"{s} {w:.1%}" for s, w in (strategy.get("weights") or {}).items())
+        weights = ", ".join(f"{s} {pct(w, 1)}" for s, w in (strategy.get("weights") or {}).items())
         lines.append(f"    → {weights}")
     orders = summary.get("orders", [])
     if orders:
         lines += ["", "Orders:"]
         for o in orders:
-            price = f" @ {o['filled_avg_price']}" if o.get("filled_avg_price") else ""
+            at = f" @ {price(o['filled_avg_price'])}" if o.get("filled_avg_price") else ""
             error = f" ({o['error']})" if o.get("error") else ""
             lines.append(
-                f"- {o['side']} {o['symbol']} {o['type']} {o['status']}: filled {o['filled_qty']}{price}{error}"
+                f"- {o['side']} {o['symbol']} {o['type']} {o['status']}: filled {qty(o['filled_qty'])}{at}{error}"
                 f" [{o['client_order_id']}]"
             )
     targets, after = summary.get("targets") or {}, summary.get("weights_after") or {}
     if targets or after:
         lines += ["", "Portfolio vs target:"]
         for symbol in sorted(set(targets) | set(after)):
-            lines.append(f"- {symbol}: {_pct(after.get(symbol, 0.0))} (target {_pct(targets.get(symbol, 0.0))})")
+            lines.append(f"- {symbol}: {pct(after.get(symbol, 0.0))} (target {pct(targets.get(symbol, 0.0))})")
         if summary.get("cash_after_weight") is not None:
-            lines.append(f"- cash: {_pct(summary['cash_after_weight'])}")
+            lines.append(f"- cash: {pct(summary['cash_after_weight'])}")
     warnings = summary.get("warnings", [])
     if warnings:
         lines += ["", "Warnings:"] + [f"- {w}" for w in warnings]

@@ -10,6 +10,7 @@ import html
 from typing import Any
 
 from alchemiser.errors import AlchemiserError
+from alchemiser.formatting import money, pct, price, qty
 from alchemiser.ledger import Ledger, RunRow, jsonable
 from alchemiser.reporting.quality import order_quality, summarise
 
@@ -64,14 +65,15 @@ def _esc(value: Any) -> str:
     return html.escape("—" if value is None else str(value))
 
 
-def _pct(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.2%}"
+def _amount(order: dict[str, Any]) -> str:
+    """An order's size: shares, or dollars for a notional order."""
+    return qty(order["qty"]) if order.get("qty") is not None else money(order.get("notional"))
 
 
 def render_html(report: dict[str, Any]) -> str:
     run = report["run"]
     strategies = "".join(
-        f"<h3>{_esc(s['name'])} ({_pct(s.get('share'))})</h3>"
+        f"<h3>{_esc(s['name'])} ({pct(s.get('share'))})</h3>"
         + (f"<p class='bad'>failed: {_esc(s.get('error'))}</p>" if s.get("error") else "")
         + "<pre>"
         + "\n".join("  " * int(t["depth"]) + _esc(t["text"]) for t in s.get("trace") or [])
@@ -79,23 +81,24 @@ def render_html(report: dict[str, Any]) -> str:
         for s in report["strategies"]
     )
     plan = "".join(
-        f"<tr><td>{_esc(p['symbol'])}</td><td>{_pct(p.get('current_weight'))}</td><td>{_pct(p.get('target_weight'))}</td>"
-        f"<td>{_esc(p.get('trade_value'))}</td><td>{_esc(p.get('action'))}</td><td>{_esc(p.get('reason'))}</td></tr>"
+        f"<tr><td>{_esc(p['symbol'])}</td><td>{pct(p.get('current_weight'))}</td><td>{pct(p.get('target_weight'))}</td>"
+        f"<td>{money(p.get('trade_value'), signed=True)}</td><td>{_esc(p.get('action'))}</td>"
+        f"<td>{_esc(p.get('reason'))}</td></tr>"
         for p in report["plan"]
     )
     orders = "".join(
         f"<tr><td>{_esc(o['client_order_id'])}</td><td>{_esc(o['phase'])}</td><td>{_esc(o['side'])}</td>"
-        f"<td>{_esc(o['symbol'])}</td><td>{_esc(o['type'])}</td><td>{_esc(o.get('qty') or o.get('notional'))}</td>"
-        f"<td>{_esc(o.get('limit_price'))}</td><td>{_esc(o['status'])}</td><td>{_esc(o['filled_qty'])}</td>"
-        f"<td>{_esc(o.get('filled_avg_price'))}</td><td>"
+        f"<td>{_esc(o['symbol'])}</td><td>{_esc(o['type'])}</td><td>{_amount(o)}</td>"
+        f"<td>{price(o.get('limit_price'))}</td><td>{_esc(o['status'])}</td><td>{qty(o['filled_qty'])}</td>"
+        f"<td>{price(o.get('filled_avg_price'))}</td><td>"
         + "<br>".join(f"{_esc(e['at'])[11:23]} {_esc(e['event'])} {_esc(e.get('qty') or '')}" for e in o["events"])
         + "</td></tr>"
         for o in report["orders"]
     )
     symbols = sorted(set(report["weights_before"]) | set(report["weights_after"]) | set(report["targets"]))
     portfolio = "".join(
-        f"<tr><td>{_esc(s)}</td><td>{_pct(report['weights_before'].get(s, 0))}</td>"
-        f"<td>{_pct(report['targets'].get(s, 0))}</td><td>{_pct(report['weights_after'].get(s, 0))}</td></tr>"
+        f"<tr><td>{_esc(s)}</td><td>{pct(report['weights_before'].get(s, 0))}</td>"
+        f"<td>{pct(report['targets'].get(s, 0))}</td><td>{pct(report['weights_after'].get(s, 0))}</td></tr>"
         for s in symbols
     )
     execution = report["execution"]

@@ -139,7 +139,8 @@ def _equity_from_returns(returns: FloatArray) -> FloatArray:
     for start, end in zip(edges[0::2], edges[1::2], strict=True):
         if start > 0:
             equity[start - 1] = 1.0
-        equity[start:end] = np.cumprod(1.0 + returns[start:end])
+        with np.errstate(over="ignore"):  # a curve beyond 1e308 becomes inf: undefined, so it fails closed
+            equity[start:end] = np.cumprod(1.0 + returns[start:end])
     return equity
 
 
