@@ -103,6 +103,7 @@ def _option_values(command: str, name: str, kind: str, fx: Fixtures) -> list[str
         "benchmark": ["NOSUCH"],
         "host": ["", "256.1.1.1"],
         "print_format": ["", "bogus"],
+        "to": ["", "yaml"],
         "source": ["", "bogus"],
         "files": [fx.missing, str(fx.folder)],
         "file": [fx.missing, str(fx.folder)],

@@ -94,7 +94,7 @@ def test_sim_starting_cash_in_the_config_is_validated(tmp_path: Path, cash: str)
 def test_sim_reset_accepts_a_sane_amount(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(["sim", "reset", "--cash", "2500.5"], home).returncode == 0
-    assert json.loads(run(["status", "--json"], home).stdout)["account"]["cash"] == "2500.5"
+    assert json.loads(run(["status", "--json"], home).stdout)["account"]["cash"] == 2500.5
 
 
 @pytest.mark.parametrize(

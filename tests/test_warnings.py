@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alchemiser import market_calendar as mc
 from alchemiser.backtest.metrics import relative
 from alchemiser.logs import WARNINGS_LOGGER, route_warnings, setup_logging
 from tests.test_cli import run
@@ -30,7 +31,7 @@ def _exploding_market(path: Path) -> dt.date:
         out = csv.writer(handle)
         out.writerow(["symbol", "date", "open", "high", "low", "close", "volume"])
         while written < 400:
-            if day.weekday() < 5:
+            if mc.is_session(day):  # imports refuse weekends and holidays
                 spy = 10.0 ** (-200 + written)
                 out.writerow(["SPY", day.isoformat(), spy, spy, spy, spy, 100])
                 out.writerow(["BIL", day.isoformat(), 100, 100, 100, 100, 100])

@@ -126,18 +126,14 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestOutcome:
     """Simulate the blend, each strategy alone over the same days, and the benchmark; explain the start."""
-    configs = strategy_configs(settings, refs)
-    names = [c.name for c in configs]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:  # two columns and two contributions under one name would be unreadable
-        raise BacktestError(f"-s/--strategy names {', '.join(twice)} more than once; give each strategy once")
+    configs = strategy_configs(settings, refs)  # refuses blank and repeated names
     if weights:
         check_weights(weights, len(configs))
         total = sum(weights)
         for cfg, w in zip(configs, weights, strict=True):
             cfg.weight = w / total
     strategies = [(load_strategy(c.source, c.name), c.weight) for c in configs]
-    schedule = Schedule.parse(rebalance) if rebalance else _default_schedule(strategies)
+    schedule = Schedule.parse(rebalance) if rebalance is not None else _default_schedule(strategies)
     last = market_calendar.last_completed_session()
     if start and start > last:
         raise BacktestError(f"--start {start} is after the last completed trading session ({last})")

@@ -210,6 +210,8 @@ def report(
     if since is not None and not execution:
         err_console.print("--since applies to --execution only")
         raise typer.Exit(2)
+    if html_file is not None:
+        _check_html_target(html_file)
     with open_ledger(ctx) as ledger:
         if execution:
             if run_id is not None:
@@ -255,14 +257,25 @@ def report(
         show(console, Text(f"HTML report written to {html_file}"))
 
 
+def _html_refused(path: Path, why: str) -> typer.Exit:
+    err_console.print(f"--html {path}: cannot write the report: {why}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _check_html_target(path: Path) -> None:
+    """Refuse an unusable `--html` before any work, so the message is about the flag, not the ledger."""
+    if path.is_dir():
+        raise _html_refused(path, "it is a folder")
+    if not path.parent.is_dir():
+        raise _html_refused(path, f"folder {path.parent} does not exist")
+
+
 def _write_html(path: Path, html: str) -> None:
     """A missing folder or a directory given as the file is the user's to fix: say so on one line."""
     try:
         path.write_text(html, encoding="utf-8")
     except OSError as exc:
-        message = f"--html {path}: cannot write the report: {exc.strerror or exc}"
-        err_console.print(message, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise _html_refused(path, exc.strerror or str(exc)) from None
 
 
 def _render_execution(data: dict[str, Any]) -> None:

@@ -128,7 +128,7 @@ def fmt(
     from alchemiser.strategies.symphony.score_writer import format_score
 
     source_format = "json" if file.suffix.lower() == ".json" else "clj"
-    target = (to or source_format).lower()
+    target = (source_format if to is None else to).lower()
     if target not in ("clj", "json"):
         err_console.print(f"--to must be clj or json, not {to!r}")
         raise typer.Exit(2)
