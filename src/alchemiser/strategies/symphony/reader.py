@@ -3,12 +3,19 @@
 Hand-written because a single regular expression over the whole text tokenizes megabytes in a fraction of
 a second, and because we want our own error messages ("unclosed `[` opened at 12:5"). Nesting is handled
 with an explicit stack, so the depth of a file is bounded by memory, never by Python's recursion limit.
+
+Exports run to megabytes because the same blocks are pasted again and again, so reading *hash-conses*: every
+distinct subtree (same tokens, same layout of comments) becomes one `shape`, and the text becomes a small
+table of shapes. Only the forms somebody looks at are turned into `Form`/`Atom` objects, on demand, each with
+its own exact location (a subtree's shape records where its items sit relative to its first token, so the
+same shape seen at another place is located at that place). The compiler compiles each shape once.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from dataclasses import dataclass
 from typing import Protocol
 
 from alchemiser.errors import SourceLocation, SymphonyError
@@ -78,15 +85,34 @@ class Atom:
 
 
 class Form:
-    """A bracketed collection: `(` list, `[` vector or `{` map."""
+    """A bracketed collection: `(` list, `[` vector or `{` map.
 
-    __slots__ = ("_pos", "bracket", "items", "token")
+    A form read from text knows its `shape` (equal shapes are equal subtrees) and makes its `items` only when
+    they are first asked for; a form built by hand (the JSON score reader) is given its items.
+    """
 
-    def __init__(self, bracket: str, token: int, pos: Locator) -> None:
+    __slots__ = ("_items", "_pos", "_table", "bracket", "shape", "token")
+
+    def __init__(
+        self, bracket: str, token: int, pos: Locator, shape: int | None = None, table: _Shapes | None = None
+    ) -> None:
         self.bracket = bracket
-        self.items: list[Node] = []
         self.token = token
         self._pos = pos
+        self.shape = shape
+        self._table = table
+        self._items: list[Node] | None = None if table is not None else []
+
+    @property
+    def items(self) -> list[Node]:
+        if self._items is None:
+            assert self._table is not None and self.shape is not None
+            self._items = self._table.items(self.shape, self.token)
+        return self._items
+
+    @items.setter
+    def items(self, items: list[Node]) -> None:
+        self._items = items
 
     @property
     def loc(self) -> SourceLocation:
@@ -104,15 +130,51 @@ class Form:
 
 Node = Atom | Form
 
+
+@dataclass(frozen=True, slots=True)
+class _AtomShape:
+    kind: str
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class _FormShape:
+    bracket: str
+    children: tuple[int, ...]  # shape of each item
+    offsets: tuple[int, ...]  # token number of each item, counted from the form's opening bracket
+
+
+class _Shapes:
+    """Every distinct subtree of one text, by shape number; turns (shape, first token) back into nodes."""
+
+    __slots__ = ("pos", "shapes")
+
+    def __init__(self, pos: _Positions) -> None:
+        self.pos = pos
+        self.shapes: list[_AtomShape | _FormShape] = []
+
+    def node(self, shape: int, token: int) -> Node:
+        made = self.shapes[shape]
+        if isinstance(made, _AtomShape):
+            return Atom(made.kind, made.value, token, self.pos)
+        return Form(made.bracket, token, self.pos, shape, self)
+
+    def items(self, shape: int, token: int) -> list[Node]:
+        made = self.shapes[shape]
+        assert isinstance(made, _FormShape)
+        return [self.node(s, token + o) for s, o in zip(made.children, made.offsets, strict=True)]
+
+
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _OPENERS = frozenset("([{")
+_BRACKET_CODE = {"(": -1, "[": -2, "{": -3}  # ends a form's key; never a shape number or an offset
 # One match per token (whitespace and commas are skipped by the search itself); the first character says
-# what kind of token it is, which is cheaper than asking the match object which group matched.
-_TOKEN = re.compile(r'[()\[\]{}]|"(?:[^"\\]|\\.)*"|;[^\n]*|#_|[^\s,;()\[\]{}"]+|"')
+# what kind of token it is, which is cheaper than asking the match object which group matched. A string is
+# matched as runs of plain characters between escapes, not one character per step.
+_TOKEN = re.compile(r'[()\[\]{}]|"[^"\\]*(?:\\.[^"\\]*)*"|;[^\n]*|#_|[^\s,;()\[\]{}"]+|"')
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?")
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
 _NUMBER_START = frozenset("0123456789+-.")
-_SPECIAL_WORDS = frozenset(("nil", "true", "false"))
 
 
 def _unescape(body: str) -> str:
@@ -121,21 +183,96 @@ def _unescape(body: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
-def _atom(text: str, token: int, pos: _Positions) -> Atom:
+def _atom(text: str) -> _AtomShape:
     first = text[0]
+    if first == '"':
+        return _AtomShape("string", _unescape(text[1:-1]))
     if first == ":" and len(text) > 1:
-        return Atom("keyword", text[1:], token, pos)
+        return _AtomShape("keyword", text[1:])
     if first in _NUMBER_START and _NUMBER.fullmatch(text):
         if text.endswith("%"):
-            return Atom("number", float(text[:-1]) / 100.0, token, pos)
+            return _AtomShape("number", float(text[:-1]) / 100.0)
         # a long integer literal becomes a float (inf when huge): int() refuses over 4300 digits, float() never
         is_float = "." in text or "e" in text or "E" in text or len(text) > 18
-        return Atom("number", float(text) if is_float else int(text), token, pos)
+        return _AtomShape("number", float(text) if is_float else int(text))
     if text == "nil":
-        return Atom("nil", None, token, pos)
+        return _AtomShape("nil", None)
     if text in ("true", "false"):
-        return Atom("bool", text == "true", token, pos)
-    return Atom("symbol", text, token, pos)
+        return _AtomShape("bool", text == "true")
+    return _AtomShape("symbol", text)
+
+
+def read_shapes(text: str, filename: str = "<input>") -> tuple[_Shapes, list[tuple[int, int]]]:
+    """The shape table of `text` and its top-level forms as (shape, token); raises `SymphonyError` at the
+    first structural problem.
+
+    One pass over the tokens with an explicit stack. Each open form collects `shape, offset` pairs; when it
+    closes, that list (plus the closing bracket) is the key under which equal subtrees meet, so a block pasted a
+    thousand times costs a thousand dictionary look-ups and is stored once. A UTF-8 byte-order mark (Windows
+    editors add one) is not part of the text: it is dropped before reading.
+    """
+    text = text.removeprefix("\ufeff")
+    pos = _Positions(text, filename)
+    table = _Shapes(pos)
+    shapes = table.shapes
+    atoms: dict[str, int] = {}
+    forms: dict[tuple[int, ...], int] = {}
+    root: list[int] = []
+    items: list[int] = root  # `shape, offset` pairs of the innermost open form (or of the top level)
+    start = 0  # token number of the innermost open form's bracket (0 at the top level: offsets are tokens)
+    opener = ""
+    stack: list[tuple[list[int], int, str]] = []  # the enclosing open forms
+    discard_pending: list[tuple[int, int]] = []  # (stack depth, token) of each `#_` waiting for its form
+    for k, token in enumerate(_TOKEN.findall(text)):
+        shape = atoms.get(token)
+        if shape is None:
+            first = token[0]
+            if first in _OPENERS:
+                stack.append((items, start, opener))
+                items, start, opener = [], k, first
+                continue
+            if first in _CLOSERS:
+                if discard_pending and discard_pending[-1][0] == len(stack):  # else it would eat a later form
+                    raise SymphonyError("`#_` has no form after it to discard", pos.at(discard_pending[-1][1]))
+                if not stack:
+                    raise SymphonyError(f"unexpected `{first}` with nothing open", pos.at(k))
+                if opener != _CLOSERS[first]:
+                    opened = pos.at(start)
+                    raise SymphonyError(
+                        f"`{first}` does not match the `{opener}` opened at {opened.line}:{opened.col}", pos.at(k)
+                    )
+                if opener == "{" and len(items) % 4:
+                    raise SymphonyError("a map needs an even number of items (key value pairs)", pos.at(start))
+                items.append(_BRACKET_CODE[opener])  # the kind of bracket completes the key
+                key = tuple(items)
+                shape = forms.get(key)
+                if shape is None:
+                    shape = forms[key] = len(shapes)
+                    shapes.append(_FormShape(opener, key[0:-1:2], key[1:-1:2]))
+                offset = start
+                items, start, opener = stack.pop()
+            elif first == ";":
+                continue
+            elif token == "#_":
+                discard_pending.append((len(stack), k))
+                continue
+            elif token == '"':  # the regex only matches a whole string when its closing quote exists
+                raise SymphonyError("string is never closed", pos.at(k))
+            else:
+                shape = atoms[token] = len(shapes)
+                shapes.append(_atom(token))
+                offset = k
+        else:
+            offset = k
+        if discard_pending and discard_pending[-1][0] == len(stack):
+            discard_pending.pop()
+            continue
+        items.append(shape)
+        items.append(offset - start)
+    if stack:
+        closer = {"(": ")", "[": "]", "{": "}"}[opener]
+        raise SymphonyError(f"`{opener}` is never closed (expected `{closer}`)", pos.at(start))
+    return table, [(root[i], root[i + 1]) for i in range(0, len(root), 2)]
 
 
 def read_forms(text: str, filename: str = "<input>") -> list[Node]:
@@ -143,51 +280,5 @@ def read_forms(text: str, filename: str = "<input>") -> list[Node]:
 
     A UTF-8 byte-order mark (Windows editors add one) is not part of the text: it is dropped before reading.
     """
-    text = text.removeprefix("\ufeff")
-    pos = _Positions(text, filename)
-    root: list[Node] = []
-    stack: list[Form] = []
-    discard_pending: list[tuple[int, int]] = []  # (stack depth, token) of each `#_` waiting for its form
-    for k, token in enumerate(_TOKEN.findall(text)):
-        first = token[0]
-        node: Node
-        if first == '"':
-            if len(token) == 1:  # the regex only matches a whole string when its closing quote exists
-                raise SymphonyError("string is never closed", pos.at(k))
-            body = token[1:-1]
-            node = Atom("string", _unescape(body) if "\\" in body else body, k, pos)
-        elif first in _OPENERS:
-            stack.append(Form(first, k, pos))
-            continue
-        elif first in _CLOSERS:
-            if discard_pending and discard_pending[-1][0] == len(stack):  # else it would eat a later form
-                raise SymphonyError("`#_` has no form after it to discard", pos.at(discard_pending[-1][1]))
-            if not stack:
-                raise SymphonyError(f"unexpected `{first}` with nothing open", pos.at(k))
-            form = stack.pop()
-            if form.bracket != _CLOSERS[first]:
-                opened = form.loc
-                raise SymphonyError(
-                    f"`{first}` does not match the `{form.bracket}` opened at {opened.line}:{opened.col}", pos.at(k)
-                )
-            if form.bracket == "{" and len(form.items) % 2:
-                raise SymphonyError("a map needs an even number of items (key value pairs)", form.loc)
-            node = form
-        elif first == ";":
-            continue
-        elif token == "#_":
-            discard_pending.append((len(stack), k))
-            continue
-        elif first.isalpha() and token not in _SPECIAL_WORDS:
-            node = Atom("symbol", token, k, pos)
-        else:
-            node = _atom(token, k, pos)
-        if discard_pending and discard_pending[-1][0] == len(stack):
-            discard_pending.pop()
-            continue
-        (stack[-1].items if stack else root).append(node)
-    if stack:
-        form = stack[-1]
-        closer = {"(": ")", "[": "]", "{": "}"}[form.bracket]
-        raise SymphonyError(f"`{form.bracket}` is never closed (expected `{closer}`)", form.loc)
-    return root
+    table, top = read_shapes(text, filename)
+    return [table.node(shape, token) for shape, token in top]
