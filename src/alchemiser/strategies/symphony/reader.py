@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from alchemiser.errors import SourceLocation, SymphonyError
 
@@ -165,12 +165,16 @@ class _Shapes:
         return [self.node(s, token + o) for s, o in zip(made.children, made.offsets, strict=True)]
 
 
-_CLOSERS = {")": "(", "]": "[", "}": "{"}
-_OPENERS = frozenset("([{")
-_BRACKET_CODE = {"(": -1, "[": -2, "{": -3}  # ends a form's key; never a shape number or an offset
-# One match per token (whitespace and commas are skipped by the search itself); the first character says
-# what kind of token it is, which is cheaper than asking the match object which group matched. A string is
-# matched as runs of plain characters between escapes, not one character per step.
+# Every token becomes an int code: a shape number (>= 0) for an atom, or one of these for the rest.
+_OPEN = {"(": -1, "[": -2, "{": -3}
+_CLOSE = {")": -4, "]": -5, "}": -6}
+_COMMENT, _DISCARD, _UNCLOSED_STRING = -7, -8, -9
+_BRACKET = {-1: "(", -2: "[", -3: "{", -4: ")", -5: "]", -6: "}"}
+# Inside a form's key, `_GAP - n` stands for n tokens that are not items (comments, `#_` and what it discards),
+# so the items after them are still located exactly.
+_GAP = -10
+# One match per token (whitespace and commas are skipped by the search itself). A string is matched as runs of
+# plain characters between escapes, not one character per step.
 _TOKEN = re.compile(r'[()\[\]{}]|"[^"\\]*(?:\\.[^"\\]*)*"|;[^\n]*|#_|[^\s,;()\[\]{}"]+|"')
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?")
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
@@ -202,77 +206,127 @@ def _atom(text: str) -> _AtomShape:
     return _AtomShape("symbol", text)
 
 
+def _code(token: str, shapes: list[_AtomShape | _FormShape], lengths: list[int]) -> int:
+    """The code of a token text (each distinct text is classified once)."""
+    code = _OPEN.get(token, _CLOSE.get(token))
+    if code is not None:
+        return code
+    if token[0] == ";":
+        return _COMMENT
+    if token == "#_":
+        return _DISCARD
+    if token == '"':  # the regex only matches a whole string when its closing quote exists
+        return _UNCLOSED_STRING
+    shapes.append(_atom(token))
+    lengths.append(1)
+    return len(shapes) - 1
+
+
+def _form_shape(bracket: str, key: tuple[int, ...], lengths: list[int], first: int) -> tuple[_FormShape, int]:
+    """The shape of a form (or of the top level) from its key, and how many tokens it spans."""
+    children: list[int] = []
+    offsets: list[int] = []
+    offset = first
+    for code in key:
+        if code >= 0:
+            children.append(code)
+            offsets.append(offset)
+            offset += lengths[code]
+        else:
+            offset += _GAP - code
+    return _FormShape(bracket, tuple(children), tuple(offsets)), offset + 1
+
+
+def _odd(items: list[int]) -> bool:
+    """Whether a map's item codes hold an odd number of items (gaps are not items)."""
+    if min(items, default=0) >= 0:
+        return len(items) % 2 == 1
+    return sum(1 for code in items if code >= 0) % 2 == 1
+
+
+def _wrong_close(
+    pos: _Positions, k: int, code: int, start: int, opener: int, discard_pending: list[tuple[int, int]], depth: int
+) -> NoReturn:
+    """Raise for a closing bracket that cannot close the innermost open form (or has nothing to close)."""
+    closer = _BRACKET[code]
+    if discard_pending and discard_pending[-1][0] == depth:  # else it would eat a later form
+        raise SymphonyError("`#_` has no form after it to discard", pos.at(discard_pending[-1][1]))
+    if depth == 0:
+        raise SymphonyError(f"unexpected `{closer}` with nothing open", pos.at(k))
+    opened = pos.at(start)
+    raise SymphonyError(
+        f"`{closer}` does not match the `{_BRACKET[opener]}` opened at {opened.line}:{opened.col}", pos.at(k)
+    )
+
+
 def read_shapes(text: str, filename: str = "<input>") -> tuple[_Shapes, list[tuple[int, int]]]:
     """The shape table of `text` and its top-level forms as (shape, token); raises `SymphonyError` at the
     first structural problem.
 
-    One pass over the tokens with an explicit stack. Each open form collects `shape, offset` pairs; when it
-    closes, that list (plus the closing bracket) is the key under which equal subtrees meet, so a block pasted a
-    thousand times costs a thousand dictionary look-ups and is stored once. A UTF-8 byte-order mark (Windows
-    editors add one) is not part of the text: it is dropped before reading.
+    The regex splits the text into tokens and each distinct token text is classified once, so the loop sees
+    small ints. It keeps an explicit stack; each open form collects the codes of its items, and when it closes,
+    that list (ended by the bracket's code) is the key under which equal subtrees meet: a block pasted a thousand
+    times costs a thousand dictionary look-ups and is stored once. A UTF-8 byte-order mark (Windows editors add
+    one) is not part of the text: it is dropped before reading.
     """
     text = text.removeprefix("\ufeff")
     pos = _Positions(text, filename)
     table = _Shapes(pos)
     shapes = table.shapes
-    atoms: dict[str, int] = {}
+    lengths: list[int] = []  # tokens spanned by each shape
+    tokens = _TOKEN.findall(text)
+    code_of = {token: _code(token, shapes, lengths) for token in set(tokens)}
+    codes = list(map(code_of.__getitem__, tokens))
     forms: dict[tuple[int, ...], int] = {}
     root: list[int] = []
-    items: list[int] = root  # `shape, offset` pairs of the innermost open form (or of the top level)
-    start = 0  # token number of the innermost open form's bracket (0 at the top level: offsets are tokens)
-    opener = ""
-    stack: list[tuple[list[int], int, str]] = []  # the enclosing open forms
+    items: list[int] = root  # item codes of the innermost open form (or of the top level)
+    start = 0  # token number of the innermost open form's bracket
+    opener = 0  # its code
+    stack: list[tuple[list[int], int, int]] = []  # the enclosing open forms
     discard_pending: list[tuple[int, int]] = []  # (stack depth, token) of each `#_` waiting for its form
-    for k, token in enumerate(_TOKEN.findall(text)):
-        shape = atoms.get(token)
-        if shape is None:
-            first = token[0]
-            if first in _OPENERS:
-                stack.append((items, start, opener))
-                items, start, opener = [], k, first
-                continue
-            if first in _CLOSERS:
-                if discard_pending and discard_pending[-1][0] == len(stack):  # else it would eat a later form
-                    raise SymphonyError("`#_` has no form after it to discard", pos.at(discard_pending[-1][1]))
-                if not stack:
-                    raise SymphonyError(f"unexpected `{first}` with nothing open", pos.at(k))
-                if opener != _CLOSERS[first]:
-                    opened = pos.at(start)
-                    raise SymphonyError(
-                        f"`{first}` does not match the `{opener}` opened at {opened.line}:{opened.col}", pos.at(k)
-                    )
-                if opener == "{" and len(items) % 4:
-                    raise SymphonyError("a map needs an even number of items (key value pairs)", pos.at(start))
-                items.append(_BRACKET_CODE[opener])  # the kind of bracket completes the key
-                key = tuple(items)
-                shape = forms.get(key)
-                if shape is None:
-                    shape = forms[key] = len(shapes)
-                    shapes.append(_FormShape(opener, key[0:-1:2], key[1:-1:2]))
-                offset = start
-                items, start, opener = stack.pop()
-            elif first == ";":
-                continue
-            elif token == "#_":
-                discard_pending.append((len(stack), k))
-                continue
-            elif token == '"':  # the regex only matches a whole string when its closing quote exists
-                raise SymphonyError("string is never closed", pos.at(k))
+    for k, code in enumerate(codes):
+        if code >= 0:  # an atom: most tokens
+            if discard_pending and discard_pending[-1][0] == len(stack):
+                discard_pending.pop()
+                items.append(_GAP - 1)
             else:
-                shape = atoms[token] = len(shapes)
-                shapes.append(_atom(token))
-                offset = k
-        else:
-            offset = k
-        if discard_pending and discard_pending[-1][0] == len(stack):
-            discard_pending.pop()
+                items.append(code)
             continue
-        items.append(shape)
-        items.append(offset - start)
+        if code >= -3:
+            stack.append((items, start, opener))
+            items, start, opener = [], k, code
+            continue
+        if code >= -6:
+            if opener != code + 3 or (discard_pending and discard_pending[-1][0] == len(stack)):
+                _wrong_close(pos, k, code, start, opener, discard_pending, len(stack))
+            if opener == -3 and _odd(items):
+                raise SymphonyError("a map needs an even number of items (key value pairs)", pos.at(start))
+            items.append(opener)  # the kind of bracket completes the key
+            key = tuple(items)
+            shape = forms.get(key)
+            if shape is None:
+                made, length = _form_shape(_BRACKET[opener], key[:-1], lengths, 1)
+                shape = forms[key] = len(shapes)
+                shapes.append(made)
+                lengths.append(length)
+            items, start, opener = stack.pop()
+            if discard_pending and discard_pending[-1][0] == len(stack):
+                discard_pending.pop()
+                items.append(_GAP - lengths[shape])
+            else:
+                items.append(shape)
+        elif code == _DISCARD:
+            discard_pending.append((len(stack), k))
+            items.append(_GAP - 1)
+        elif code == _COMMENT:
+            items.append(_GAP - 1)
+        else:
+            raise SymphonyError("string is never closed", pos.at(k))
     if stack:
-        closer = {"(": ")", "[": "]", "{": "}"}[opener]
-        raise SymphonyError(f"`{opener}` is never closed (expected `{closer}`)", pos.at(start))
-    return table, [(root[i], root[i + 1]) for i in range(0, len(root), 2)]
+        closer = _BRACKET[opener - 3]
+        raise SymphonyError(f"`{_BRACKET[opener]}` is never closed (expected `{closer}`)", pos.at(start))
+    top, _ = _form_shape("", tuple(root), lengths, 0)
+    return table, list(zip(top.children, top.offsets, strict=True))
 
 
 def read_forms(text: str, filename: str = "<input>") -> list[Node]:
