@@ -51,6 +51,21 @@ class IndicatorCache:
     def __init__(self, history: PriceHistory) -> None:
         self.history = history
         self._series: dict[tuple[str, str, tuple[int | float, ...]], FloatArray] = {}
+        self._of_series: dict[tuple[bytes, str, tuple[int | float, ...]], FloatArray] = {}
+
+    def of_series(self, values: FloatArray, indicator: str, params: tuple[int | float, ...]) -> FloatArray:
+        """The indicator of a computed series (a group's equity curve), keyed by the series' own bytes.
+
+        Different groups of an export often earn the very same curve (the same picks under other names, the
+        `empty` branches' flat line); an indicator is a pure function of its input, so each distinct curve is
+        computed once, whichever node it came from.
+        """
+        key = (values.tobytes(), indicator, params)
+        series = self._of_series.get(key)
+        if series is None:
+            series = INDICATORS[indicator].fn(values, *params)
+            self._of_series[key] = series
+        return series
 
     def get(
         self, subject: str, indicator: str, params: tuple[int | float, ...], prices: FloatArray | None = None
@@ -208,7 +223,7 @@ class SymphonyEvaluator:
             self._closes(node.symbol)
             return self.cache.get(node.symbol, indicator, params)
         curve = self._equity_curve(child, results[child])
-        return self.cache.get(f"#node{id(self.program)}:{child}", indicator, params, curve)
+        return self.cache.of_series(curve, indicator, params)
 
     # -- the pass --------------------------------------------------------------------------------------
     def run(self, trace_index: int | None = None) -> tuple[_Result, dict[int, _Snapshot]]:
