@@ -133,3 +133,26 @@ def test_big_export_compiles_each_distinct_block_once() -> None:
     large = compile_text(big_export(1_000_000, list(SAMPLE_SYMBOLS), variants=60), "b.clj")
     assert len(large.nodes) == len(small.nodes)
     assert large.universe == small.universe
+
+
+def test_the_fast_scanner_finds_exactly_the_tokens_of_the_definition() -> None:
+    import random
+
+    from alchemiser.strategies.symphony.reader import _SCAN
+
+    pieces = ["(", ")", "[", "]", "{", "}", " ", "\n", "\r\n", "\t", ",", "; c\n", "#_", '"s p"', '"a\\"b"', '"']
+    pieces += ["x", ":k", "1", "2.5", "50%", "nil", "#x", "\ufeff", "é", "\\", "#_(a)"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        assert _SCAN.findall(text) == _TOKEN.findall(text), text
+
+
+def test_a_file_with_discards_or_a_mistake_reads_the_same_as_the_careful_way() -> None:
+    block = '(asset "A" nil) #_ (asset "B" nil) (asset "C" nil)'
+    forms = read_forms(f"(weight-equal [{block}\n {block}])", "f.clj")
+    nodes = _walk(forms)
+    places = [(n.loc.line, n.loc.col) for n in nodes if isinstance(n, Atom) and n.kind == "string"]
+    assert places == [(1, 23), (1, 58), (2, 9), (2, 44)]
+    with pytest.raises(SymphonyError, match=r"`\]` does not match the `\(` opened at 2:2"):
+        read_forms(f"(weight-equal [{block}\n ({block}]))", "f.clj")

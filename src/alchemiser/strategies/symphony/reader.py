@@ -174,8 +174,12 @@ _BRACKET = {-1: "(", -2: "[", -3: "{", -4: ")", -5: "]", -6: "}"}
 # so the items after them are still located exactly.
 _GAP = -10
 # One match per token (whitespace and commas are skipped by the search itself). A string is matched as runs of
-# plain characters between escapes, not one character per step.
-_TOKEN = re.compile(r'[()\[\]{}]|"[^"\\]*(?:\\.[^"\\]*)*"|;[^\n]*|#_|[^\s,;()\[\]{}"]+|"')
+# plain characters between escapes, not one character per step. `_TOKEN` is the definition (a match's start is
+# the token's place); `_SCAN` finds the same tokens faster by eating the whitespace before each one as part of
+# its match, instead of failing a match at every blank of the indentation.
+_TOKEN_PATTERN = r'[()\[\]{}]|"[^"\\]*(?:\\.[^"\\]*)*"|;[^\n]*|#_|[^\s,;()\[\]{}"]+|"'
+_TOKEN = re.compile(_TOKEN_PATTERN)
+_SCAN = re.compile(rf"[\s,]*+({_TOKEN_PATTERN})")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?")
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
 _NUMBER_START = frozenset("0123456789+-.")
@@ -259,33 +263,71 @@ def _wrong_close(
     )
 
 
-def read_shapes(text: str, filename: str = "<input>") -> tuple[_Shapes, list[tuple[int, int]]]:
-    """The shape table of `text` and its top-level forms as (shape, token); raises `SymphonyError` at the
-    first structural problem.
+class _Careful(Exception):
+    """The fast loop met something it leaves to the careful one: a `#_`, or a structural error to report."""
 
-    The regex splits the text into tokens and each distinct token text is classified once, so the loop sees
-    small ints. It keeps an explicit stack; each open form collects the codes of its items, and when it closes,
-    that list (ended by the bracket's code) is the key under which equal subtrees meet: a block pasted a thousand
-    times costs a thousand dictionary look-ups and is stored once. A UTF-8 byte-order mark (Windows editors add
-    one) is not part of the text: it is dropped before reading.
+
+class _Builder:
+    """Shapes made while reading: each closed form's key (its bracket's code, then its items' codes) → shape."""
+
+    __slots__ = ("forms", "lengths", "shapes")
+
+    def __init__(self, shapes: list[_AtomShape | _FormShape], lengths: list[int]) -> None:
+        self.shapes = shapes
+        self.lengths = lengths
+        self.forms: dict[tuple[int, ...], int] = {}
+
+    def close(self, items: list[int]) -> int:
+        key = tuple(items)
+        shape = self.forms.get(key)
+        if shape is None:
+            made, length = _form_shape(_BRACKET[key[0]], key[1:], self.lengths, 1)
+            shape = self.forms[key] = len(self.shapes)
+            self.shapes.append(made)
+            self.lengths.append(length)
+        return shape
+
+
+def _read_fast(codes: list[int], builder: _Builder) -> list[int]:
+    """The top level's item codes, for the common file: no `#_`, no structural error (else `_Careful`).
+
+    Each open form's list starts with its bracket's code, so a closing bracket checks its match with one
+    comparison; the top level starts with 0, which no closing bracket matches.
     """
-    text = text.removeprefix("\ufeff")
-    pos = _Positions(text, filename)
-    table = _Shapes(pos)
-    shapes = table.shapes
-    lengths: list[int] = []  # tokens spanned by each shape
-    tokens = _TOKEN.findall(text)
-    code_of = {token: _code(token, shapes, lengths) for token in set(tokens)}
-    codes = list(map(code_of.__getitem__, tokens))
-    forms: dict[tuple[int, ...], int] = {}
-    root: list[int] = []
-    items: list[int] = root  # item codes of the innermost open form (or of the top level)
+    root = [0]
+    items = root
+    stack: list[list[int]] = []
+    close = builder.close
+    for code in codes:
+        if code >= 0:  # an atom: most tokens
+            items.append(code)
+        elif code >= -3:
+            stack.append(items)
+            items = [code]
+        elif code >= -6:
+            if items[0] != code + 3 or (code == -6 and _odd(items[1:])):
+                raise _Careful
+            shape = close(items)
+            items = stack.pop()
+            items.append(shape)
+        elif code == _COMMENT:
+            items.append(_GAP - 1)
+        else:
+            raise _Careful
+    if stack:
+        raise _Careful
+    return root
+
+
+def _read_careful(codes: list[int], builder: _Builder, pos: _Positions) -> list[int]:
+    """As `_read_fast`, but also tracks token numbers: handles `#_` and reports the first problem exactly."""
+    root = [0]
+    items = root
     start = 0  # token number of the innermost open form's bracket
-    opener = 0  # its code
-    stack: list[tuple[list[int], int, int]] = []  # the enclosing open forms
+    stack: list[tuple[list[int], int]] = []  # the enclosing open forms
     discard_pending: list[tuple[int, int]] = []  # (stack depth, token) of each `#_` waiting for its form
     for k, code in enumerate(codes):
-        if code >= 0:  # an atom: most tokens
+        if code >= 0:
             if discard_pending and discard_pending[-1][0] == len(stack):
                 discard_pending.pop()
                 items.append(_GAP - 1)
@@ -293,26 +335,19 @@ def read_shapes(text: str, filename: str = "<input>") -> tuple[_Shapes, list[tup
                 items.append(code)
             continue
         if code >= -3:
-            stack.append((items, start, opener))
-            items, start, opener = [], k, code
+            stack.append((items, start))
+            items, start = [code], k
             continue
         if code >= -6:
-            if opener != code + 3 or (discard_pending and discard_pending[-1][0] == len(stack)):
-                _wrong_close(pos, k, code, start, opener, discard_pending, len(stack))
-            if opener == -3 and _odd(items):
+            if items[0] != code + 3 or (discard_pending and discard_pending[-1][0] == len(stack)):
+                _wrong_close(pos, k, code, start, items[0], discard_pending, len(stack))
+            if code == -6 and _odd(items[1:]):
                 raise SymphonyError("a map needs an even number of items (key value pairs)", pos.at(start))
-            items.append(opener)  # the kind of bracket completes the key
-            key = tuple(items)
-            shape = forms.get(key)
-            if shape is None:
-                made, length = _form_shape(_BRACKET[opener], key[:-1], lengths, 1)
-                shape = forms[key] = len(shapes)
-                shapes.append(made)
-                lengths.append(length)
-            items, start, opener = stack.pop()
+            shape = builder.close(items)
+            items, start = stack.pop()
             if discard_pending and discard_pending[-1][0] == len(stack):
                 discard_pending.pop()
-                items.append(_GAP - lengths[shape])
+                items.append(_GAP - builder.lengths[shape])
             else:
                 items.append(shape)
         elif code == _DISCARD:
@@ -323,9 +358,36 @@ def read_shapes(text: str, filename: str = "<input>") -> tuple[_Shapes, list[tup
         else:
             raise SymphonyError("string is never closed", pos.at(k))
     if stack:
-        closer = _BRACKET[opener - 3]
-        raise SymphonyError(f"`{_BRACKET[opener]}` is never closed (expected `{closer}`)", pos.at(start))
-    top, _ = _form_shape("", tuple(root), lengths, 0)
+        opener = items[0]
+        raise SymphonyError(f"`{_BRACKET[opener]}` is never closed (expected `{_BRACKET[opener - 3]}`)", pos.at(start))
+    return root
+
+
+def read_shapes(text: str, filename: str = "<input>") -> tuple[_Shapes, list[tuple[int, int]]]:
+    """The shape table of `text` and its top-level forms as (shape, token); raises `SymphonyError` at the
+    first structural problem.
+
+    The regex splits the text into tokens and each distinct token text is classified once, so the loops see
+    small ints. They keep an explicit stack; each open form collects the codes of its items, and when it closes,
+    that list is the key under which equal subtrees meet: a block pasted a thousand times costs a thousand
+    dictionary look-ups and is stored once. A fast loop reads the usual file; a file with `#_` or a mistake
+    is read again by a careful loop that knows every token's number. A UTF-8 byte-order mark (Windows editors
+    add one) is not part of the text: it is dropped before reading.
+    """
+    text = text.removeprefix("\ufeff")
+    pos = _Positions(text, filename)
+    table = _Shapes(pos)
+    lengths: list[int] = []  # tokens spanned by each shape
+    tokens = _SCAN.findall(text)
+    code_of = {token: _code(token, table.shapes, lengths) for token in set(tokens)}
+    codes = list(map(code_of.__getitem__, tokens))
+    atoms = len(table.shapes)
+    try:
+        root = _read_fast(codes, _Builder(table.shapes, lengths))
+    except _Careful:
+        del table.shapes[atoms:], lengths[atoms:]  # keep the atoms, forget the forms made so far
+        root = _read_careful(codes, _Builder(table.shapes, lengths), pos)
+    top, _ = _form_shape("", tuple(root[1:]), lengths, 0)
     return table, list(zip(top.children, top.offsets, strict=True))
 
 
