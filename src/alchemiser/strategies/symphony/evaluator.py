@@ -146,6 +146,17 @@ class AllocationMatrix:
         return {s: float(w) for s, w in zip(self.symbols, self.weights[index], strict=True) if w > 1e-12}
 
 
+def _any_not_finite(columns: list[FloatArray]) -> BoolArray:
+    """Days on which any of the columns is NaN or infinite.
+
+    One pass per column instead of a reduction across a (days × few) matrix's short rows, which numpy does
+    slowly row by row."""
+    undecided = ~np.isfinite(columns[0])
+    for column in columns[1:]:
+        undecided |= ~np.isfinite(column)
+    return undecided
+
+
 def _equity_from_returns(returns: FloatArray) -> FloatArray:
     """Compound a return stream into an equity curve, restarting at 1 after every undefined stretch."""
     equity = np.full(len(returns), np.nan)
@@ -302,10 +313,9 @@ class SymphonyEvaluator:
 
     def _filter(self, node: FilterNode, results: dict[int, _Result], detail: dict[str, Any], at: int | None) -> _Result:
         metric = node.metric
-        scores = np.column_stack(
-            [self._child_metric(c, results, metric.indicator, metric.params) for c in node.children]
-        )
-        undecided: BoolArray = np.asarray(~np.isfinite(scores).all(axis=1))
+        columns = [self._child_metric(c, results, metric.indicator, metric.params) for c in node.children]
+        scores = np.column_stack(columns)
+        undecided = _any_not_finite(columns)
         keyed = np.where(np.isfinite(scores), scores, np.inf)
         order = np.argsort(-keyed if node.select == "top" else keyed, axis=1, kind="stable")
         count = min(node.count, len(node.children))
@@ -332,13 +342,17 @@ class SymphonyEvaluator:
     def _inverse_vol(
         self, node: InverseVolNode, results: dict[int, _Result], detail: dict[str, Any], at: int | None
     ) -> _Result:
-        vols = np.column_stack([self._child_metric(c, results, "stdev-return", (node.window,)) for c in node.children])
-        undecided: BoolArray = np.asarray(~np.isfinite(vols).all(axis=1))
+        columns = [self._child_metric(c, results, "stdev-return", (node.window,)) for c in node.children]
+        vols = np.column_stack(columns)
+        undecided = _any_not_finite(columns)
         with np.errstate(divide="ignore", invalid="ignore"):
             inverse = 1.0 / vols
             zero = vols == 0.0
+            riskless = np.zeros(self.n, dtype=bool)
+            for column in columns:
+                riskless |= column == 0.0
             # a riskless child takes everything (the limit of 1/vol), shared among such children
-            inverse = np.where(zero.any(axis=1, keepdims=True), zero.astype(float), inverse)
+            inverse = np.where(riskless[:, None], zero.astype(float), inverse)
             shares = inverse / inverse.sum(axis=1, keepdims=True)
         shares = np.where(undecided[:, None], 0.0, shares)
         weights: dict[str, FloatArray] = {}
