@@ -71,6 +71,7 @@ class _Compiler:
         self.interned: dict[Hashable, int] = {}
         self.symbols: dict[str, SourceLocation] = {}
         self._tickers: dict[str, str] = {}  # raw ticker text → validated symbol (exports repeat tickers a lot)
+        self.compiled: dict[int, int] = {}  # shape of a subtree that compiled without errors → its node
 
     # -- reporting -------------------------------------------------------------------------------------
     def error(self, message: str, where: Node | SourceLocation) -> None:
@@ -413,25 +414,40 @@ class _Compiler:
         return None if count is None else (op.removeprefix("select-"), count)
 
     def compile_tree(self, top: Node) -> int | None:
-        """Post-order walk with an explicit stack; returns the root node index."""
+        """Post-order walk with an explicit stack; returns the root node index.
+
+        A subtree whose shape (see `reader`) already compiled without a single error is not walked again: the
+        same tokens compile to the same node, and every ticker in it has already been seen, so the result is
+        exactly what walking it would give. A subtree that had errors is walked at every place it occurs, so
+        each copy reports its own location.
+        """
         done: dict[int, int | None] = {}
-        stack: list[tuple[Node, list[Node] | None]] = [(top, None)]
+        compiled = self.compiled
+        errors = self.errors
+        stack: list[tuple[Node, list[Node] | None, int]] = [(top, None, 0)]
         while stack:
-            form, children = stack.pop()
+            form, children, errors_before = stack.pop()
             if children is None:
+                shape = form.shape if isinstance(form, Form) else None
+                if shape is not None and shape in compiled:
+                    done[id(form)] = compiled[shape]
+                    continue
+                errors_before = len(errors)
                 kids = self.expand(form)
                 if kids is None:
                     done[id(form)] = None
                     continue
-                stack.append((form, kids))
-                stack.extend((child, None) for child in reversed(kids))
+                stack.append((form, kids, errors_before))
+                stack.extend((child, None, 0) for child in reversed(kids))
                 continue
             results = [done.pop(id(child)) for child in children]
             if any(r is None for r in results):
                 done[id(form)] = None
                 continue
             assert isinstance(form, Form)
-            done[id(form)] = self.build(form, [r for r in results if r is not None])
+            index = done[id(form)] = self.build(form, [r for r in results if r is not None])
+            if index is not None and form.shape is not None and len(errors) == errors_before:
+                compiled[form.shape] = index
         return done[id(top)]
 
 

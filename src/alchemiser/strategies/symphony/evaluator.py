@@ -51,6 +51,21 @@ class IndicatorCache:
     def __init__(self, history: PriceHistory) -> None:
         self.history = history
         self._series: dict[tuple[str, str, tuple[int | float, ...]], FloatArray] = {}
+        self._of_series: dict[tuple[bytes, str, tuple[int | float, ...]], FloatArray] = {}
+
+    def of_series(self, values: FloatArray, indicator: str, params: tuple[int | float, ...]) -> FloatArray:
+        """The indicator of a computed series (a group's equity curve), keyed by the series' own bytes.
+
+        Different groups of an export often earn the very same curve (the same picks under other names, the
+        `empty` branches' flat line); an indicator is a pure function of its input, so each distinct curve is
+        computed once, whichever node it came from.
+        """
+        key = (values.tobytes(), indicator, params)
+        series = self._of_series.get(key)
+        if series is None:
+            series = INDICATORS[indicator].fn(values, *params)
+            self._of_series[key] = series
+        return series
 
     def get(
         self, subject: str, indicator: str, params: tuple[int | float, ...], prices: FloatArray | None = None
@@ -131,6 +146,17 @@ class AllocationMatrix:
         return {s: float(w) for s, w in zip(self.symbols, self.weights[index], strict=True) if w > 1e-12}
 
 
+def _any_not_finite(columns: list[FloatArray]) -> BoolArray:
+    """Days on which any of the columns is NaN or infinite.
+
+    One pass per column instead of a reduction across a (days × few) matrix's short rows, which numpy does
+    slowly row by row."""
+    undecided = ~np.isfinite(columns[0])
+    for column in columns[1:]:
+        undecided |= ~np.isfinite(column)
+    return undecided
+
+
 def _equity_from_returns(returns: FloatArray) -> FloatArray:
     """Compound a return stream into an equity curve, restarting at 1 after every undefined stretch."""
     equity = np.full(len(returns), np.nan)
@@ -209,7 +235,7 @@ class SymphonyEvaluator:
             self._closes(node.symbol)
             return self.cache.get(node.symbol, indicator, params)
         curve = self._equity_curve(child, results[child])
-        return self.cache.get(f"#node{id(self.program)}:{child}", indicator, params, curve)
+        return self.cache.of_series(curve, indicator, params)
 
     # -- the pass --------------------------------------------------------------------------------------
     def run(self, trace_index: int | None = None) -> tuple[_Result, dict[int, _Snapshot]]:
@@ -288,10 +314,9 @@ class SymphonyEvaluator:
 
     def _filter(self, node: FilterNode, results: dict[int, _Result], detail: dict[str, Any], at: int | None) -> _Result:
         metric = node.metric
-        scores = np.column_stack(
-            [self._child_metric(c, results, metric.indicator, metric.params) for c in node.children]
-        )
-        undecided: BoolArray = np.asarray(~np.isfinite(scores).all(axis=1))
+        columns = [self._child_metric(c, results, metric.indicator, metric.params) for c in node.children]
+        scores = np.column_stack(columns)
+        undecided = _any_not_finite(columns)
         keyed = np.where(np.isfinite(scores), scores, np.inf)
         order = np.argsort(-keyed if node.select == "top" else keyed, axis=1, kind="stable")
         count = min(node.count, len(node.children))
@@ -318,13 +343,17 @@ class SymphonyEvaluator:
     def _inverse_vol(
         self, node: InverseVolNode, results: dict[int, _Result], detail: dict[str, Any], at: int | None
     ) -> _Result:
-        vols = np.column_stack([self._child_metric(c, results, "stdev-return", (node.window,)) for c in node.children])
-        undecided: BoolArray = np.asarray(~np.isfinite(vols).all(axis=1))
+        columns = [self._child_metric(c, results, "stdev-return", (node.window,)) for c in node.children]
+        vols = np.column_stack(columns)
+        undecided = _any_not_finite(columns)
         with np.errstate(divide="ignore", invalid="ignore"):
             inverse = 1.0 / vols
             zero = vols == 0.0
+            riskless = np.zeros(self.n, dtype=bool)
+            for column in columns:
+                riskless |= column == 0.0
             # a riskless child takes everything (the limit of 1/vol), shared among such children
-            inverse = np.where(zero.any(axis=1, keepdims=True), zero.astype(float), inverse)
+            inverse = np.where(riskless[:, None], zero.astype(float), inverse)
             shares = inverse / inverse.sum(axis=1, keepdims=True)
         shares = np.where(undecided[:, None], 0.0, shares)
         weights: dict[str, FloatArray] = {}
