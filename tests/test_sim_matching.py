@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from alchemiser.execution.broker import OrderRejected
+from alchemiser.execution.sim.clock import market_clock
 from alchemiser.execution.sim.matching import (
     Book,
     Holding,
@@ -15,6 +16,7 @@ from alchemiser.execution.sim.matching import (
     book_fill,
     buying_power,
     execution_price,
+    finish_market_order,
     floor9,
     plan_pieces,
     quote_for,
@@ -216,3 +218,35 @@ def test_invalid_orders_are_refused_like_alpaca(
     with pytest.raises(OrderRejected, match=message) as info:
         _validate(request_, **kwargs)  # type: ignore[arg-type]
     assert info.value.code == code
+
+
+# ------------------------------------------------------------------ clock
+
+
+def test_the_clock_follows_the_xnys_calendar_unless_always_open() -> None:
+    monday_noon = dt.datetime(2025, 6, 30, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
+    saturday = dt.datetime(2025, 6, 28, 16, 0, tzinfo=dt.UTC)
+    assert market_clock(monday_noon, always_open=False).is_open
+    closed = market_clock(saturday, always_open=False)
+    assert not closed.is_open and closed.next_open == dt.datetime(2025, 6, 30, 13, 30, tzinfo=dt.UTC)
+    assert market_clock(saturday, always_open=True).is_open
+    early = market_clock(dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC), always_open=False)
+    assert not early.is_open and early.next_open == dt.datetime(2025, 6, 30, 13, 30, tzinfo=dt.UTC)
+
+
+def test_recovery_finishes_a_market_order_at_the_touch() -> None:
+    book = Book(D(1000))
+    rec = OrderRec(_order(qty=None, notional="500", filled="1"), 1, filled_cost=D(100))
+    book.positions["SPY"] = Holding(D(1), D(100))
+    finish_market_order(book, rec, QUOTE, T0)
+    assert rec.order.status == OrderStatus.FILLED
+    assert rec.order.filled_qty == D(1) + floor9(D(400) / QUOTE.ask)
+    unsellable = OrderRec(_order(Side.SELL, qty="3"), 2, full_qty=D(3))
+    finish_market_order(Book(D(0)), unsellable, QUOTE, T0)
+    assert unsellable.order.status == OrderStatus.FILLED and unsellable.order.filled_qty == 0
+
+
+def test_recovery_cancels_a_market_order_that_cannot_trade_at_all() -> None:
+    rec = OrderRec(_order(qty=None, notional="1", filled="0"), 1, filled_cost=D(1))  # nothing left to spend
+    finish_market_order(Book(D(0)), rec, QUOTE, T0)
+    assert rec.order.status == OrderStatus.CANCELED and rec.order.filled_qty == 0

@@ -12,8 +12,10 @@ reproducible on demand. So this broker behaves like Alpaca where it matters to t
   (`matching`, pure);
 * validation mirrors Alpaca's messages and HTTP codes (422 invalid, 403 buying power / quantity)
   (`validation`, pure);
-* with a `state_path` the account lives in SQLite (WAL), so consecutive processes share one account (`store`);
-* `config` holds `SimConfig`; `broker` holds the `SimBroker` facade that wires the parts together.
+* `account` keeps the account's orders, cash and positions; with a `state_path` it lives in SQLite (WAL)
+  (`store`), so consecutive processes share one account;
+* `clock` answers open/closed from the XNYS calendar (or always open); `config` holds `SimConfig`;
+  `broker` holds the `SimBroker` facade that wires the parts together (the `Broker` protocol).
 
 Randomness comes only from `random.Random(config.seed)`, so a run can be replayed exactly.
 """

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
-from alchemiser import market_calendar
 from alchemiser.data.base import MarketData
 from alchemiser.errors import DataError
 from alchemiser.execution.broker import (
@@ -29,17 +28,18 @@ from alchemiser.execution.broker import (
     OrderRejected,
     QuoteListener,
 )
+from alchemiser.execution.sim.account import SimAccount
+from alchemiser.execution.sim.clock import market_clock
 from alchemiser.execution.sim.config import SimConfig, valid_starting_cash
 from alchemiser.execution.sim.dispatch import Dispatcher, Listeners
 from alchemiser.execution.sim.matching import (
     ZERO,
-    Book,
     OrderRec,
     Script,
     book_fill,
     buying_power,
     execution_price,
-    floor9,
+    finish_market_order,
     plan_pieces,
     quote_for,
     reserved_qty,
@@ -81,24 +81,15 @@ class SimBroker:
         self._as_of = as_of
         self._now = now if now is not None else (lambda: dt.datetime.now(tz=dt.UTC))
         self._rng = random.Random(self.config.seed)
-        # Account ids come from their own stream so whether a state file exists never shifts fill draws.
-        self._id_rng = random.Random(f"sim-account:{self.config.seed}")
         self._lock = threading.RLock()
         self._mids: dict[str, Decimal | None] = {}
-        self._orders: dict[str, OrderRec] = {}  # in submission order (seq ascending)
-        self._open: dict[str, OrderRec] = {}  # the non-final subset: reservations stay O(open), not O(history)
-        self._by_client: dict[str, str] = {}
-        self._book = Book(self.config.starting_cash)
         self._scripts: dict[str, collections.deque[Script]] = {}
-        self._seq = 0
-        self._account_id = ""
         self._closed = False
-        self._store = SimStore(state_path) if state_path is not None else None
+        store = SimStore(state_path) if state_path is not None else None
         self._dispatcher = Dispatcher()
         self._listeners = Listeners(self._dispatcher)
         with self._lock:
-            if not self._load():
-                self._fresh_account(self.config.starting_cash)
+            self._account = SimAccount(store, self.config.seed, self.config.starting_cash)
             self._recover()
 
     # ------------------------------------------------------------------ lifecycle
@@ -112,9 +103,7 @@ class SimBroker:
             self._closed = True
         self._dispatcher.stop()
         with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self._account.close()
 
     def __enter__(self) -> SimBroker:
         return self
@@ -134,15 +123,10 @@ class SimBroker:
     def reset(self, starting_cash: Decimal | None = None) -> None:
         """Wipe orders and positions and start a fresh account (new id) with `starting_cash`."""
         with self._lock:
-            self._orders.clear()
-            self._open.clear()
-            self._by_client.clear()
-            self._book.positions.clear()
+            self._account.wipe()
             self._scripts.clear()
-            if self._store is not None:
-                self._store.wipe()
             cash = self.config.starting_cash if starting_cash is None else valid_starting_cash(Decimal(starting_cash))
-            self._fresh_account(cash)
+            self._account.fresh(cash)
 
     # ------------------------------------------------------------------ prices and quotes
 
@@ -157,7 +141,7 @@ class SimBroker:
             quote = self._quote(sym)
             resting = [
                 r
-                for r in self._open.values()
+                for r in self._account.open.values()
                 if r.order.symbol == sym and r.order.type == OrderType.LIMIT and r.can_execute()
             ]
             for rec in resting:
@@ -210,19 +194,19 @@ class SimBroker:
     def get_account(self) -> Account:
         self._count("get_account")
         with self._lock:
-            equity = self._book.cash
-            for sym, pos in self._book.positions.items():
+            equity = self._account.book.cash
+            for sym, pos in self._account.book.positions.items():
                 mid = self._mid(sym)
                 equity += pos.qty * (mid if mid is not None else pos.avg)
-            return Account(self._account_id, equity, self._book.cash, self._buying_power())
+            return Account(self._account.account_id, equity, self._account.book.cash, self._buying_power())
 
     def get_positions(self) -> list[Position]:
         self._count("get_positions")
         with self._lock:
-            return [self._position(sym) for sym in sorted(self._book.positions)]
+            return [self._position(sym) for sym in sorted(self._account.book.positions)]
 
     def _position(self, sym: str) -> Position:
-        pos = self._book.positions[sym]
+        pos = self._account.book.positions[sym]
         mid = self._mid(sym)
         price = mid if mid is not None else pos.avg
         return Position(sym, pos.qty, pos.avg, price, pos.qty * price)
@@ -252,24 +236,10 @@ class SimBroker:
     def get_clock(self) -> Clock:
         """Open always (`always_open`) or per the XNYS calendar; next open/close always from the calendar."""
         self._count("get_clock")
-        now = self._now()
-        day = now.astimezone(market_calendar.NY).date()
-        is_open = False
-        if market_calendar.is_session(day) and now < market_calendar.session_close(day):
-            opens = market_calendar.session_open(day)
-            if now < opens:
-                next_open, next_close = opens, market_calendar.session_close(day)
-            else:
-                is_open = True
-                next_close = market_calendar.session_close(day)
-                next_open = market_calendar.session_open(market_calendar.next_session(day))
-        else:
-            nxt = market_calendar.next_session(day)
-            next_open, next_close = market_calendar.session_open(nxt), market_calendar.session_close(nxt)
-        return Clock(now, True if self.config.always_open else is_open, next_open, next_close)
+        return market_clock(self._now(), self.config.always_open)
 
     def _buying_power(self) -> Decimal:
-        return buying_power(self._book.cash, list(self._open.values()))
+        return buying_power(self._account.book.cash, self._account.open_orders())
 
     # ------------------------------------------------------------------ orders
 
@@ -304,10 +274,10 @@ class SimBroker:
         sym = request.symbol.upper()
         with self._lock:
             self._check_open()
-            client_id = request.client_order_id or self._next_id()
+            client_id = request.client_order_id or self._account.next_id()
             if len(client_id) > 128:
                 raise OrderRejected("client_order_id must be no more than 128 characters", 422)
-            if client_id in self._by_client:
+            if client_id in self._account.by_client:
                 raise DuplicateClientOrderId("client_order_id must be unique", 422)
             mid = self._mid(sym)
             if mid is None:
@@ -318,20 +288,21 @@ class SimBroker:
                 assert queue is not None
                 queue.popleft()
                 raise OrderRejected(script.reject, 422)
-            open_orders = list(self._open.values())
+            open_orders = self._account.open_orders()
             reserve_price = validate(
                 request,
                 self._quote(sym),
                 fractionable=self._fractionable(sym) or closing,
-                buying_power=buying_power(self._book.cash, open_orders),
-                available_qty=self._book.held(sym) - reserved_qty(sym, open_orders),
+                buying_power=buying_power(self._account.book.cash, open_orders),
+                available_qty=self._account.book.held(sym) - reserved_qty(sym, open_orders),
             )
             if queue:
                 queue.popleft()
-            self._seq += 1
+            self._account.seq += 1
+            seq = self._account.seq
             now = self._now()
             order = Order(
-                id=self._order_id(self._seq),
+                id=self._account.order_id(seq),
                 client_order_id=client_id,
                 symbol=sym,
                 side=request.side,
@@ -345,16 +316,14 @@ class SimBroker:
                 submitted_at=now,
                 updated_at=now,
             )
-            rec = OrderRec(order, self._seq, reserve_price=reserve_price)
+            rec = OrderRec(order, seq, reserve_price=reserve_price)
             if request.qty is not None:
                 rec.full_qty = request.qty
             if script is not None:
                 rec.stall = script.stall
                 rec.missing_avg = script.missing_avg_price
                 rec.fraction = None if script.fill_fraction is None else Decimal(str(script.fill_fraction))
-            self._orders[order.id] = rec
-            self._by_client[client_id] = order.id
-            self._save(rec)
+            self._account.add(rec)
             self._dispatcher.schedule(self.config.ack_latency_ms / 1000, lambda: self._ack(order.id))
             return order
 
@@ -363,7 +332,7 @@ class SimBroker:
         self._count("cancel_order")
         with self._lock:
             self._check_open()
-            rec = self._orders.get(order_id)
+            rec = self._account.orders.get(order_id)
             if rec is None:
                 raise NotFound(f"order {order_id} not found")
             if rec.order.is_final:
@@ -376,7 +345,7 @@ class SimBroker:
     def get_order(self, order_id: str) -> Order:
         self._count("get_order")
         with self._lock:
-            rec = self._orders.get(order_id)
+            rec = self._account.orders.get(order_id)
             if rec is None:
                 raise NotFound(f"order {order_id} not found")
             return rec.order
@@ -384,14 +353,14 @@ class SimBroker:
     def get_order_by_client_id(self, client_order_id: str) -> Order | None:
         self._count("get_order_by_client_id")
         with self._lock:
-            oid = self._by_client.get(client_order_id)
-            return None if oid is None else self._orders[oid].order
+            oid = self._account.by_client.get(client_order_id)
+            return None if oid is None else self._account.orders[oid].order
 
     def list_orders(self, status: Literal["open", "closed", "all"] = "open") -> list[Order]:
         """Orders newest first; "open" = not final, "closed" = final."""
         self._count("list_orders")
         with self._lock:
-            recs = list(reversed(self._orders.values()))
+            recs = list(reversed(self._account.orders.values()))
         if status == "open":
             return [r.order for r in recs if not r.order.is_final]
         if status == "closed":
@@ -403,14 +372,14 @@ class SimBroker:
         self._count("close_position")
         sym = symbol.upper()
         with self._lock:
-            pos = self._book.positions.get(sym)
+            pos = self._account.book.positions.get(sym)
             if pos is None:
                 raise NotFound("position does not exist")
             request = OrderRequest(
                 symbol=sym,
                 side=Side.SELL,
                 type=OrderType.MARKET,
-                client_order_id=f"close-{self._next_id()}",
+                client_order_id=f"close-{self._account.next_id()}",
                 qty=pos.qty,
             )
             return self._submit(request, closing=True)
@@ -427,11 +396,11 @@ class SimBroker:
 
     def _ack(self, order_id: str) -> None:
         with self._lock:
-            rec = self._orders.get(order_id)
+            rec = self._account.orders.get(order_id)
             if rec is None or rec.order.status != OrderStatus.PENDING_NEW:
                 return
             rec.move(replace(rec.order, status=OrderStatus.NEW, updated_at=self._now()))
-            self._save(rec)
+            self._account.save(rec)
             events = [OrderUpdate(OrderEvent.NEW, rec.order, rec.order.updated_at)]
             p = self.config.partial_fill_probability
             if p > 0 and self._rng.random() < p:
@@ -454,7 +423,7 @@ class SimBroker:
     def _execute(self, order_id: str) -> None:
         """Fill the next piece at the touch if the order can trade now; limits that cannot, rest."""
         with self._lock:
-            rec = self._orders.get(order_id)
+            rec = self._account.orders.get(order_id)
             if rec is None:
                 return
             rec.scheduled = False
@@ -475,17 +444,17 @@ class SimBroker:
         self._listeners.emit(events)
 
     def _fill(self, rec: OrderRec, qty: Decimal, price: Decimal) -> OrderUpdate:
-        event = book_fill(self._book, rec, qty, price, self._now())
-        self._save(rec, rec.order.symbol)
+        event = book_fill(self._account.book, rec, qty, price, self._now())
+        self._account.save(rec, rec.order.symbol)
         return event
 
     def _cancel(self, order_id: str) -> None:
         with self._lock:
-            rec = self._orders.get(order_id)
+            rec = self._account.orders.get(order_id)
             if rec is None or rec.order.is_final:
                 return
             rec.move(replace(rec.order, status=OrderStatus.CANCELED, updated_at=self._now()))
-            self._save(rec)
+            self._account.save(rec)
             events = [OrderUpdate(OrderEvent.CANCELED, rec.order, rec.order.updated_at)]
         self._listeners.emit(events)
 
@@ -500,76 +469,25 @@ class SimBroker:
         if self._closed:
             raise OrderRejected("the simulated broker is closed")
 
-    def _order_id(self, seq: int) -> str:
-        """UUID-shaped (alpaca-py parses order ids as UUIDs), unique per account and ordered by sequence."""
-        return f"{self._account_id.removeprefix('sim-')}-0000-4000-8000-{seq:012x}"
-
-    def _next_id(self) -> str:
-        """The id the next accepted order will get (also a unique default for generated client ids)."""
-        return self._order_id(self._seq + 1)
-
-    def _fresh_account(self, cash: Decimal) -> None:
-        previous = self._account_id
-        while self._account_id == previous:
-            self._account_id = f"sim-{self._id_rng.getrandbits(32):08x}"
-        self._book.cash = cash
-        self._seq = 0
-        self._save()
-
-    def _save(self, rec: OrderRec | None = None, symbol: str | None = None) -> None:
-        """Record a change: keep the open-order index, and write the changed state in one transaction."""
-        if rec is not None:
-            if rec.order.is_final:
-                self._open.pop(rec.order.id, None)
-            else:
-                self._open[rec.order.id] = rec
-        if self._store is not None:
-            position = None if symbol is None else self._book.positions.get(symbol)
-            self._store.save(self._account_id, self._book.cash, self._seq, rec, symbol, position)
-
-    def _load(self) -> bool:
-        """Take over a previous process's account; False when there is no state file or it is empty."""
-        stored = None if self._store is None else self._store.load()
-        if stored is None:
-            return False
-        self._account_id = stored.account_id
-        self._book = Book(stored.cash, stored.positions)
-        self._seq = stored.seq
-        for rec in stored.orders:
-            self._orders[rec.order.id] = rec
-            self._by_client[rec.order.client_order_id] = rec.order.id
-            if not rec.order.is_final:
-                self._open[rec.order.id] = rec
-        return True
-
     def _recover(self) -> None:
         """Finish what a previous process left: open market orders execute now at the current quote
         (synchronously, before any listener exists); open limits are acknowledged and re-checked."""
-        for rec in list(self._open.values()):
+        for rec in list(self._account.open.values()):
             o = rec.order
             if o.is_final:
                 continue
             if o.status == OrderStatus.PENDING_NEW:
                 rec.move(replace(o, status=OrderStatus.NEW, updated_at=self._now()))
                 o = rec.order
-                self._save(rec)
+                self._account.save(rec)
             if self._mid(o.symbol) is None:
                 continue
             quote = self._quote(o.symbol)
             if o.type == OrderType.LIMIT:
                 self._schedule_execution(rec, 0.0)
                 continue
-            price = quote.ask if o.side == Side.BUY else quote.bid
-            if o.notional is not None:
-                rec.full_qty = o.filled_qty + floor9(max(o.notional - rec.filled_cost, ZERO) / price)
-            assert rec.full_qty is not None
-            remaining = rec.full_qty - o.filled_qty
-            if remaining > 0:
-                self._fill(rec, remaining, price)
-            if not rec.order.is_final:  # nothing more could trade: the order ends as it stands
-                status = OrderStatus.FILLED if rec.order.filled_qty > 0 else OrderStatus.CANCELED
-                rec.move(replace(rec.order, status=status, updated_at=self._now()))
-                self._save(rec)
+            finish_market_order(self._account.book, rec, quote, self._now())
+            self._account.save(rec, o.symbol)
 
 
 if TYPE_CHECKING:

@@ -197,6 +197,23 @@ def book_fill(book: Book, rec: OrderRec, qty: Decimal, price: Decimal, now: dt.d
     )
 
 
+def finish_market_order(book: Book, rec: OrderRec, quote: Quote, now: dt.datetime) -> None:
+    """End an open market order at once (recovery of a previous process's order): fill what remains at
+    the touch of `quote`, then, if it could not complete, end it as it stands (filled if anything traded,
+    else canceled). No events: recovery runs before any listener exists."""
+    o = rec.order
+    price = quote.ask if o.side == Side.BUY else quote.bid
+    if o.notional is not None:
+        rec.full_qty = o.filled_qty + floor9(max(o.notional - rec.filled_cost, ZERO) / price)
+    assert rec.full_qty is not None
+    remaining = rec.full_qty - o.filled_qty
+    if remaining > 0:
+        book_fill(book, rec, remaining, price, now)
+    if not rec.order.is_final:  # nothing more could trade: the order ends as it stands
+        status = OrderStatus.FILLED if rec.order.filled_qty > 0 else OrderStatus.CANCELED
+        rec.move(replace(rec.order, status=status, updated_at=now))
+
+
 def reserved_cash(rec: OrderRec) -> Decimal:
     """Cash an open buy holds back, like Alpaca's buying-power hold (no margin in the simulator)."""
     o = rec.order
