@@ -8,8 +8,8 @@ reproducible on demand. So this broker behaves like Alpaca where it matters to t
   background dispatcher thread, in order, after configurable latencies (`dispatch`: a time-ordered heap
   and a `threading.Condition`; nothing sleeps);
 * prices come from a `MarketData` source (the last close on or before `as_of`) with a symmetric
-  bid/ask spread; market orders fill at the touch, limits rest until a price move makes them marketable
-  (`matching`, pure);
+  bid/ask spread (`prices`); market orders fill at the touch, limits rest until a price move makes them
+  marketable (`matching`, pure);
 * validation mirrors Alpaca's messages and HTTP codes (422 invalid, 403 buying power / quantity)
   (`validation`, pure);
 * `account` keeps the account's orders, cash and positions; with a `state_path` it lives in SQLite (WAL)

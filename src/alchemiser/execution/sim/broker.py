@@ -1,8 +1,8 @@
-"""SimBroker: the simulated exchange and cash account behind the `Broker` protocol, wiring the package's parts.
+"""SimBroker: the simulated exchange behind the `Broker` protocol, a facade wiring the package's parts.
 
-Orders are validated (`validation`), matched and booked (`matching`), persisted (`store`, when there is a
-`state_path`) and announced asynchronously (`dispatch`); prices come from a `MarketData` source (the last
-close on or before `as_of`). The package docstring says why the simulator behaves as it does.
+Orders are validated (`validation`), matched and booked (`matching`) against quotes (`prices`), kept in the
+account (`account`, persisted by `store` when there is a `state_path`) and announced asynchronously
+(`dispatch`). The package docstring says why the simulator behaves as it does.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 from alchemiser.data.base import MarketData
-from alchemiser.errors import DataError
 from alchemiser.execution.broker import (
     Broker,
     DuplicateClientOrderId,
@@ -41,9 +40,9 @@ from alchemiser.execution.sim.matching import (
     execution_price,
     finish_market_order,
     plan_pieces,
-    quote_for,
     reserved_qty,
 )
+from alchemiser.execution.sim.prices import Prices
 from alchemiser.execution.sim.store import SimStore
 from alchemiser.execution.sim.validation import validate
 from alchemiser.models import (
@@ -77,12 +76,10 @@ class SimBroker:
     ) -> None:
         self.config = config if config is not None else SimConfig()
         self.calls: collections.Counter[str] = collections.Counter()
-        self._market = market
-        self._as_of = as_of
         self._now = now if now is not None else (lambda: dt.datetime.now(tz=dt.UTC))
         self._rng = random.Random(self.config.seed)
         self._lock = threading.RLock()
-        self._mids: dict[str, Decimal | None] = {}
+        self._prices = Prices(market, as_of, self.config.spread_bps, self._now)
         self._scripts: dict[str, collections.deque[Script]] = {}
         self._closed = False
         store = SimStore(state_path) if state_path is not None else None
@@ -137,8 +134,8 @@ class SimBroker:
         if value <= 0:
             raise ValueError(f"price of {sym} must be > 0, got {value}")
         with self._lock:
-            self._mids[sym] = value
-            quote = self._quote(sym)
+            self._prices.set(sym, value)
+            quote = self._prices.quote(sym)
             resting = [
                 r
                 for r in self._account.open.values()
@@ -148,36 +145,17 @@ class SimBroker:
                 self._schedule_execution(rec, 0.0)
         self._listeners.publish_quote(quote)
 
-    def _mid(self, sym: str) -> Decimal | None:
-        if sym not in self._mids:
-            try:
-                frame = self._market.bars(sym, end=self._as_of)
-            except DataError:
-                frame = None
-            if frame is None or len(frame) == 0:
-                self._mids[sym] = None
-            else:
-                close = float(frame["close"].iloc[-1])
-                self._mids[sym] = Decimal(repr(close)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-        return self._mids[sym]
-
-    def _quote(self, sym: str) -> Quote:
-        mid = self._mid(sym)
-        if mid is None:
-            raise NotFound(f'asset "{sym}" not found')
-        return quote_for(sym, mid, self.config.spread_bps, self._now())
-
     def get_latest_quote(self, symbol: str) -> Quote:
         self._count("get_latest_quote")
         with self._lock:
-            return self._quote(symbol.upper())
+            return self._prices.quote(symbol.upper())
 
     def subscribe_quotes(self, symbols: Iterable[str], listener: QuoteListener) -> None:
         """Register `listener` for each symbol and push its current quote right away (on the dispatcher)."""
         self._count("subscribe_quotes")
         syms = [s.upper() for s in symbols]
         with self._lock:
-            quotes = [self._quote(s) for s in syms]  # NotFound before anything is registered
+            quotes = [self._prices.quote(s) for s in syms]  # NotFound before anything is registered
         self._listeners.subscribe_quotes(quotes, listener)
 
     def unsubscribe_quotes(self, symbols: Iterable[str]) -> None:
@@ -196,7 +174,7 @@ class SimBroker:
         with self._lock:
             equity = self._account.book.cash
             for sym, pos in self._account.book.positions.items():
-                mid = self._mid(sym)
+                mid = self._prices.mid(sym)
                 equity += pos.qty * (mid if mid is not None else pos.avg)
             return Account(self._account.account_id, equity, self._account.book.cash, self._buying_power())
 
@@ -207,7 +185,7 @@ class SimBroker:
 
     def _position(self, sym: str) -> Position:
         pos = self._account.book.positions[sym]
-        mid = self._mid(sym)
+        mid = self._prices.mid(sym)
         price = mid if mid is not None else pos.avg
         return Position(sym, pos.qty, pos.avg, price, pos.qty * price)
 
@@ -215,7 +193,7 @@ class SimBroker:
         self._count("get_asset")
         sym = symbol.upper()
         with self._lock:
-            if self._mid(sym) is None:
+            if self._prices.mid(sym) is None:
                 raise NotFound(f'asset "{sym}" not found')
         return Asset(sym, tradable=True, fractionable=self._fractionable(sym))
 
@@ -226,7 +204,7 @@ class SimBroker:
         with self._lock:
             for symbol in symbols:
                 sym = symbol.upper()
-                if self._mid(sym) is not None:
+                if self._prices.mid(sym) is not None:
                     out[sym] = Asset(sym, tradable=True, fractionable=self._fractionable(sym))
         return out
 
@@ -279,7 +257,7 @@ class SimBroker:
                 raise OrderRejected("client_order_id must be no more than 128 characters", 422)
             if client_id in self._account.by_client:
                 raise DuplicateClientOrderId("client_order_id must be unique", 422)
-            mid = self._mid(sym)
+            mid = self._prices.mid(sym)
             if mid is None:
                 raise OrderRejected(f'asset "{sym}" not found', 422)
             queue = self._scripts.get(sym)
@@ -291,7 +269,7 @@ class SimBroker:
             open_orders = self._account.open_orders()
             reserve_price = validate(
                 request,
-                self._quote(sym),
+                self._prices.quote(sym),
                 fractionable=self._fractionable(sym) or closing,
                 buying_power=buying_power(self._account.book.cash, open_orders),
                 available_qty=self._account.book.held(sym) - reserved_qty(sym, open_orders),
@@ -430,7 +408,7 @@ class SimBroker:
             if not rec.can_execute():
                 return
             o = rec.order
-            price = execution_price(o, self._quote(o.symbol), self.config.inside_spread_fills)
+            price = execution_price(o, self._prices.quote(o.symbol), self.config.inside_spread_fills)
             if price is None:
                 return  # rests until set_price makes it marketable
             if rec.pieces is None:
@@ -480,9 +458,9 @@ class SimBroker:
                 rec.move(replace(o, status=OrderStatus.NEW, updated_at=self._now()))
                 o = rec.order
                 self._account.save(rec)
-            if self._mid(o.symbol) is None:
+            if self._prices.mid(o.symbol) is None:
                 continue
-            quote = self._quote(o.symbol)
+            quote = self._prices.quote(o.symbol)
             if o.type == OrderType.LIMIT:
                 self._schedule_execution(rec, 0.0)
                 continue
