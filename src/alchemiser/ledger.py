@@ -47,6 +47,7 @@ from alchemiser.models import (
     Position,
     Quote,
     Side,
+    moves_forward,
 )
 
 __all__ = [
@@ -716,7 +717,7 @@ class Ledger:
 
     @staticmethod
     def _apply_state(conn: sqlite3.Connection, order: Order) -> bool:
-        """Apply `order` to its row inside the caller's transaction, refusing to move backwards:
+        """Apply `order` to its row inside the caller's transaction, refusing to move backwards (`moves_forward`):
         a final status is never replaced by a non-final one and the filled quantity never shrinks,
         because updates from the stream, the poller and the submit call can arrive in any order."""
         row = conn.execute(
@@ -724,9 +725,8 @@ class Ledger:
         ).fetchone()
         if row is None:
             return False
-        stale = (row["status"] in FINAL_ORDER_STATUSES and not order.is_final) or order.filled_qty < Decimal(
-            row["filled_qty"]
-        )
+        was_final = row["status"] in FINAL_ORDER_STATUSES
+        stale = not moves_forward(was_final, Decimal(row["filled_qty"]), order.is_final, order.filled_qty)
         # Identity and first submission time are facts worth keeping even from a stale update.
         conn.execute(
             "UPDATE orders SET broker_order_id = COALESCE(broker_order_id, ?),"

@@ -40,6 +40,25 @@ class OrderStatus(StrEnum):
     CALCULATED = "calculated"
     ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
 
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+    def can_move_to(self, new: OrderStatus) -> bool:
+        """Whether an order in this status may next be seen in `new` (see `moves_forward`)."""
+        return moves_forward(self.is_final, Decimal(0), new.is_final, Decimal(0))
+
+
+def moves_forward(was_final: bool, was_filled: Decimal, final: bool, filled: Decimal) -> bool:
+    """The one order-state rule: an order state never moves backwards.
+
+    A final status is never followed by an open one (a final one may still be corrected by another final
+    one), and the filled quantity never shrinks. Updates from the stream, the poller and the submit call
+    arrive in any order, so the tracker and the ledger keep only states that move forward; the simulated
+    exchange only makes such moves (anything else there is a bug).
+    """
+    return (final or not was_final) and filled >= was_filled
+
 
 FINAL_STATUSES = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.REPLACED}
@@ -169,6 +188,10 @@ class Order:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    def can_become(self, new: Order) -> bool:
+        """Whether `new` is a later state of this order than this one (the rule is `moves_forward`)."""
+        return moves_forward(self.is_final, self.filled_qty, new.is_final, new.filled_qty)
 
     @property
     def filled_notional(self) -> Decimal:

@@ -5,14 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from alchemiser.models import Quote
-
-CENT = Decimal("0.01")
-SUB_PENNY = Decimal("0.0001")
-
-
-def tick(price: Decimal) -> Decimal:
-    """US equities quote in cents from $1 up, and in hundredths of a cent below."""
-    return CENT if price >= 1 else SUB_PENNY
+from alchemiser.money import tick
 
 
 def buy_limit_price(quote: Quote, fraction: float) -> Decimal:

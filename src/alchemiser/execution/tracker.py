@@ -1,8 +1,9 @@
 """Waits for orders to reach a final state by listening to order updates, with polling as a safety net.
 
 Events may arrive before `submit_order` has even returned, out of order, or not at all (a dropped stream).
-The tracker keeps the most advanced state seen per order id, wakes waiters on every update, and only polls
-the broker for orders that stay silent longer than the poll interval. There is no fixed sleep anywhere.
+The tracker keeps the most advanced state seen per order id (`Order.can_become`), wakes waiters on every
+update, and only polls the broker for orders that stay silent longer than the poll interval. There is no
+fixed sleep anywhere.
 """
 
 from __future__ import annotations
@@ -15,11 +16,6 @@ from alchemiser.execution.broker import Broker, BrokerError
 from alchemiser.models import Order, OrderStatus, OrderUpdate
 
 UpdateSink = Callable[[OrderUpdate], None]
-
-
-def _rank(order: Order) -> tuple[int, object]:
-    """Order states only move forward: final beats open, more filled beats less."""
-    return (1 if order.is_final else 0, order.filled_qty)
 
 
 class OrderTracker:
@@ -50,7 +46,7 @@ class OrderTracker:
         """Remember `order` unless a more advanced state is already known; returns the state kept."""
         with self._cond:
             known = self._latest.get(order.id)
-            if known is None or _rank(order) >= _rank(known):
+            if known is None or known.can_become(order):
                 self._latest[order.id] = order
                 self._cond.notify_all()
                 return order

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator
 
 from alchemiser import market_calendar
+from alchemiser.money import CENT, on_tick, tick
 from alchemiser.sandbox.common import short
 
 MAX_NUMBER_CHARS = 40  # a numeric string longer than this is not a price or a quantity
@@ -71,9 +72,8 @@ def _quantity(x: Decimal) -> Decimal:
 
 def _limit_price(x: Decimal) -> Decimal:
     _in_range(x, MAX_PRICE)
-    places = 2 if x >= 1 else 4
-    if _decimals(x) > places:
-        above = "from" if places == 2 else "below"
+    if not on_tick(x):
+        places, above = (2, "from") if tick(x) == CENT else (4, "below")
         raise ValueError(f"sub-penny increment: at most {places} decimal places for a price {above} $1")
     return x
 

@@ -534,7 +534,3 @@ class MarketDataStream:
             subs = state.subs["trades"]
             if sym in subs or "*" in subs:
                 self._send(conn, [msg])
-
-    @property
-    def active_connections(self) -> int:
-        return len(self._active)

@@ -95,13 +95,9 @@ class ConnectionRegistry:
     def __init__(self, drop_after_s: float | None) -> None:
         self.drop_after_s = drop_after_s
         self._conns: set[WsConnection] = set()
-        self.total_accepted = 0
 
     def __len__(self) -> int:
         return len(self._conns)
-
-    def connections(self, kind: str | None = None) -> list[WsConnection]:
-        return [c for c in self._conns if kind is None or c.kind == kind]
 
     async def serve(
         self,
@@ -116,7 +112,6 @@ class ConnectionRegistry:
         await ws.prepare(request)
         conn = WsConnection(ws, kind)
         self._conns.add(conn)
-        self.total_accepted += 1
         timer = None
         if self.drop_after_s is not None:
             loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from aiohttp import web
 
@@ -24,6 +24,7 @@ from alchemiser.data.base import MarketData
 from alchemiser.errors import DataError
 from alchemiser.execution.broker import BrokerError, NotFound, OrderRejected
 from alchemiser.execution.sim import SimBroker
+from alchemiser.execution.sim.matching import cents, floor9, floor_whole
 from alchemiser.models import Order, OrderRequest, OrderStatus, OrderType, Position, Side
 from alchemiser.sandbox import fields
 from alchemiser.sandbox.common import (
@@ -53,14 +54,12 @@ from alchemiser.sandbox.streams import TradeUpdates
 from alchemiser.sandbox.validation import check_path, json_body, parse_body, parse_query
 
 EXCHANGE = "ARCA"
-_CENT = Decimal("0.01")
-_NANO = Decimal("1e-9")
 _RATIO = Decimal("1e-6")
 _FINAL_WAIT_S = 10.0
 
 
 def _money(x: Decimal) -> str:
-    return num(x.quantize(_CENT, rounding=ROUND_HALF_UP)) or "0"
+    return num(cents(x)) or "0"
 
 
 def _ratio(x: Decimal) -> str:
@@ -273,7 +272,7 @@ class TradingApi:
             order = self._broker.close_position(p.symbol)
         else:
             fractionable = self._broker.get_asset(p.symbol).fractionable
-            amount = amount.quantize(_NANO if fractionable else Decimal(1), rounding=ROUND_DOWN)
+            amount = floor9(amount) if fractionable else floor_whole(amount)
             if amount <= 0:
                 raise unprocessable("qty to close rounds to zero")
             order = self._broker.submit_order(OrderRequest(p.symbol, Side.SELL, OrderType.MARKET, "", qty=amount))
