@@ -9,6 +9,7 @@ import sys
 
 # importing registers the commands, in the order `--help` lists them
 from alchemiser.cli import strategy_cmds, trading_cmds, report_cmds, backtest_cmds, data_cmds, ops_cmds  # noqa: F401
+from alchemiser.cli import web_cmds  # noqa: F401
 from alchemiser.cli.app import app, err_console
 from alchemiser.errors import AlchemiserError
 

@@ -1,0 +1,21 @@
+// The equity chart: every run's before/after snapshot (Plotly, served locally).
+"use strict";
+(function () {
+  function draw() {
+    const holder = document.getElementById("equity-chart");
+    const source = document.getElementById("equity-data");
+    if (!holder || !source || !window.Plotly) return;
+    const points = JSON.parse(source.textContent);
+    const trace = {
+      x: points.map((p) => p.at), y: points.map((p) => p.equity), mode: "lines+markers", name: "equity",
+      text: points.map((p) => p.run_id + " (" + p.kind + ")"), hovertemplate: "%{y:$,.2f}<br>%{text}<extra></extra>",
+    };
+    const cash = { x: points.map((p) => p.at), y: points.map((p) => p.cash), mode: "lines", name: "cash",
+      line: { dash: "dot" } };
+    Plotly.newPlot(holder, [trace, cash], {
+      margin: { t: 10, r: 10, b: 40, l: 70 }, yaxis: { tickprefix: "$" }, legend: { orientation: "h" },
+    }, { displaylogo: false, responsive: true });
+  }
+  draw();
+  document.addEventListener("live-updated", draw);
+})();
