@@ -1,0 +1,172 @@
+"""The JSON API under /api, against `alchemiser web` as a real process on a home of real `trade` runs."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from alchemiser.ledger import Ledger
+from tests.web.conftest import WebServer, cli, start_web, stop_web
+from tests.web.http import csrf_of, get_json, post_json, request
+
+
+def _ledger_latest(home: Path) -> tuple[dict, dict]:
+    with Ledger(home / "ledger.sqlite") as ledger:
+        latest = ledger.runs(1)[0]
+        snap = ledger.snapshot(latest.run_id, "after") or ledger.snapshot(latest.run_id, "before")
+        assert snap is not None
+        return latest.as_dict(), snap
+
+
+def test_overview_numbers_equal_the_ledger(web_server: WebServer) -> None:
+    status, o = get_json(web_server.url + "api/overview")
+    assert status == 200 and not o["empty"]
+    run, snap = _ledger_latest(web_server.home)
+    assert o["last_run"]["run_id"] == run["run_id"]
+    assert o["account"]["equity"] == pytest.approx(float(snap["account"]["equity"]), abs=1e-9)
+    assert o["account"]["cash"] == pytest.approx(float(snap["account"]["cash"]), abs=1e-9)
+    held = {p["symbol"]: float(p["market_value"]) for p in snap["positions"]}
+    shown = {p["symbol"]: p["market_value"] for p in o["positions"] if p["market_value"]}
+    assert shown == pytest.approx(held)
+    assert len(o["equity"]) == 4  # before + after of each of the two runs
+    assert o["next_run"]
+
+
+def test_runs_list_and_filters_are_validated(web_server: WebServer) -> None:
+    status, page = get_json(web_server.url + "api/runs")
+    assert status == 200 and page["total"] == 2
+    assert {r["status"] for r in page["runs"]} == {"ok", "nothing_to_do"}
+    status, page = get_json(web_server.url + "api/runs?status=ok")
+    assert [r["status"] for r in page["runs"]] == ["ok"] and page["runs"][0]["orders"] > 0
+    for query, field in (("status=bogus", "status"), ("mode=x", "mode"), ("since=yesterday", "since"),
+                         ("limit=0", "limit"), ("limit=abc", "limit"), ("colour=red", "colour")):
+        status, body = get_json(web_server.url + "api/runs?" + query)
+        assert status == 400 and field in body["error"], (query, body)
+
+
+def test_run_detail_equals_the_cli_report(web_server: WebServer) -> None:
+    _, page = get_json(web_server.url + "api/runs?status=ok")
+    run_id = page["runs"][0]["run_id"]
+    status, detail = get_json(web_server.url + f"api/runs/{run_id}")
+    assert status == 200
+    cli_report = json.loads(cli(web_server.home, "report", run_id, "--json").stdout)
+    assert [o["client_order_id"] for o in detail["orders"]] == [o["client_order_id"] for o in cli_report["orders"]]
+    assert [o["filled_qty"] for o in detail["orders"]] == [o["filled_qty"] for o in cli_report["orders"]]
+    assert detail["execution"] == cli_report["execution"]
+    assert set(detail["quality"]) == {o["client_order_id"] for o in detail["orders"]}
+    status, body = get_json(web_server.url + "api/runs/nope")
+    assert status == 404 and "run_id" in body["error"]
+
+
+def _highlighted_steps(node: dict) -> list[str]:
+    steps, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if n["taken"]:
+            steps.extend(s["text"] for s in n["steps"])
+            stack.extend(reversed(n["children"]))
+    return steps
+
+
+def test_decision_tree_path_equals_signal_json(web_server: WebServer) -> None:
+    day = "2025-06-27"
+    signal = json.loads(cli(web_server.home, "signal", "--as-of", day, "--json").stdout)
+    for strategy in signal["strategies"]:
+        status, d = get_json(web_server.url + f"api/decision?strategy={strategy['name']}&as_of={day}")
+        assert status == 200, d
+        assert d["weights"] == pytest.approx(strategy["weights"])
+        assert _highlighted_steps(d["tree"]["root"]) == [t["text"] for t in strategy["trace"]]
+        assert d["tree"]["nodes"] > len(strategy["trace"])  # untaken branches are there too
+
+
+def test_decision_of_a_recorded_run(web_server: WebServer) -> None:
+    _, page = get_json(web_server.url + "api/runs?status=ok")
+    run_id = page["runs"][0]["run_id"]
+    with Ledger(web_server.home / "ledger.sqlite") as ledger:
+        recorded = {s["name"]: s for s in ledger.signals(run_id)}
+    status, d = get_json(web_server.url + f"api/decision?strategy=tecl&run_id={run_id}")
+    assert status == 200
+    assert _highlighted_steps(d["tree"]["root"]) == [t["text"] for t in recorded["tecl"]["trace"]]
+    for query, field in (("strategy=nope", "strategy"), ("as_of=2024-13-01", "as_of"),
+                         (f"as_of=2024-01-02&run_id={run_id}", "as_of"), ("run_id=nope", "run_id"),
+                         ("extra=1", "extra")):
+        status, body = get_json(web_server.url + "api/decision?" + query)
+        assert status in (400, 404) and field in body["error"], (query, body)
+
+
+def test_state_changes_need_csrf_and_strict_json(web_server: WebServer) -> None:
+    url = web_server.url + "api/controls/kill"
+    status, body = post_json(url, {"on": True})
+    assert status == 403 and "X-CSRF-Token" in body["error"]
+    csrf = {"X-CSRF-Token": csrf_of(web_server.url)}
+    for payload, raw, field in (({}, None, "on"), ({"on": "yes"}, None, "on"), ({"on": True, "x": 1}, None, "x"),
+                                (None, b"{not json", "body"), (None, b"[1]", "body"), (None, b'{"on": NaN}', "body")):
+        status, body = post_json(url, payload, csrf, raw=raw)
+        assert status == 400 and field in body["error"], (payload, raw, body)
+    status, body = post_json(url, {"on": True}, {**csrf, "Origin": "http://evil.example"})
+    assert status == 403 and "cross-origin" in body["error"]
+    status, body = post_json(web_server.url + "api/controls/run", {"broker": "live"}, csrf)
+    assert status == 400 and "broker" in body["error"]
+    assert not (web_server.home / "KILL").exists()
+
+
+def test_kill_switch_from_the_api_makes_trade_refuse(web_server: WebServer) -> None:
+    csrf = {"X-CSRF-Token": csrf_of(web_server.url)}
+    status, body = post_json(web_server.url + "api/controls/kill", {"on": True}, csrf)
+    try:
+        assert status == 200 and body["kill_switch"]
+        refused = cli(web_server.home, "trade", "--force", "--json", check=False)
+        assert refused.returncode == 1 and json.loads(refused.stdout)["status"] == "halted"
+        audit = (web_server.home / "web" / "actions.jsonl").read_text().splitlines()
+        assert json.loads(audit[-1])["action"] == "kill_switch"
+    finally:
+        status, body = post_json(web_server.url + "api/controls/kill", {"on": False}, csrf)
+    assert status == 200 and body["kill_switch"] is None
+
+
+def test_errors_never_show_a_traceback(web_server: WebServer) -> None:
+    for path in ("runs/nope", "decision?strategy=nope", "nope", "static/../../etc/passwd", "api/overview?x=1"):
+        status, text = request(web_server.url + path)
+        assert status >= 400, path
+        assert "Traceback" not in text and 'File "' not in text, path
+
+
+def test_empty_home_gets_a_first_run_page(tmp_path: Path) -> None:
+    server = start_web(tmp_path)
+    try:
+        status, page = request(server.url)
+        assert status == 200 and 'id="first-run"' in page
+        status, o = get_json(server.url + "api/overview")
+        assert o["empty"] is True and o["positions"] == []
+        assert get_json(server.url + "api/runs")[1]["total"] == 0
+    finally:
+        stop_web(server)
+
+
+def test_beyond_loopback_every_request_needs_the_token(traded_home: Path, tmp_path: Path) -> None:
+    server = start_web(traded_home, "--host", "0.0.0.0")
+    base = server.url.replace("0.0.0.0", "127.0.0.1")
+    try:
+        token_file = traded_home / "web_token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        status, body = get_json(base + "api/overview")
+        assert status == 401 and "token" in body["error"]
+        status, body = post_json(base + "api/controls/kill", {"on": True}, {"X-CSRF-Token": "x"})
+        assert status == 401
+        auth = {"Authorization": f"Bearer {token}"}
+        status, _ = get_json(base + "api/overview", auth)
+        assert status == 200
+        status, body = post_json(base + "api/controls/kill", {"on": True}, auth)
+        assert status == 403  # the token alone is not enough: CSRF too
+        csrf = csrf_of(base, auth)
+        status, body = post_json(base + "api/controls/kill", {"on": True}, {**auth, "X-CSRF-Token": csrf})
+        assert status == 200 and body["kill_switch"]
+        status, body = post_json(base + "api/controls/kill", {"on": False}, {**auth, "X-CSRF-Token": csrf})
+        assert status == 200 and body["kill_switch"] is None
+        assert not (traded_home / "KILL").exists()
+    finally:
+        stop_web(server)
