@@ -84,9 +84,10 @@ def stop_web(server: WebServer) -> None:
         server.process.stdout.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def traded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with two real simulated runs: one that trades, one that finds nothing to do."""
+    """A home with two real simulated runs: one that trades, one that finds nothing to do. One per module,
+    because some tests add runs (a refused trade) that would change another module's counts."""
     home = tmp_path_factory.mktemp("web-home")
     first = json.loads(cli(home, "trade", "--json").stdout)
     assert first["status"] == "ok", first

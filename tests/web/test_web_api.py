@@ -170,3 +170,29 @@ def test_beyond_loopback_every_request_needs_the_token(traded_home: Path, tmp_pa
         assert not (traded_home / "KILL").exists()
     finally:
         stop_web(server)
+
+
+def test_a_several_thousand_node_symphony(tmp_path: Path) -> None:
+    from tests.web.big_symphony import big_symphony
+
+    (tmp_path / "big.clj").write_text(big_symphony(11))
+    (tmp_path / "config.toml").write_text('[[strategies]]\nname = "big"\nsource = "big.clj"\nweight = 1\n')
+    server = start_web(tmp_path)
+    try:
+        status, d = get_json(server.url + "api/decision?strategy=big&as_of=2025-06-27")
+        assert status == 200, d
+        assert d["tree"]["nodes"] == 2**12 - 1 and not d["tree"]["truncated"]
+        assert sum(1 for _ in _taken(d["tree"]["root"])) == 12  # eleven ifs and the asset they lead to
+        assert _highlighted_steps(d["tree"]["root"]) == [t["text"] for t in d["trace"]]
+    finally:
+        stop_web(server)
+
+
+def _taken(node: dict) -> list[dict]:
+    found, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if n["taken"]:
+            found.append(n)
+            stack.extend(n["children"])
+    return found

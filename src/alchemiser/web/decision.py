@@ -110,6 +110,7 @@ def build_tree(program: Program, trace: list[dict[str, Any]]) -> dict[str, Any]:
             item["children"].append(made)
             stack.append(made)
     _mark_taken(program, root)
+    _assign_steps(root)
     _strip(root)
     return {"root": root, "nodes": count, "truncated": truncated}
 
@@ -143,6 +144,27 @@ def _mark_taken(program: Program, root: dict[str, Any]) -> None:
             for child in item["children"]:
                 child["taken"] = has_step[id(child)]
         stack.extend(item["children"])
+
+
+def _assign_steps(root: dict[str, Any]) -> None:
+    """Shared subtrees carry the same location in several places; give each trace step to exactly one
+    taken node, walking in the evaluator's order (pre-order), and none to untaken nodes."""
+    pending: dict[str, list[dict[str, Any]]] = {}
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if item["taken"] and item["_key"] not in pending:
+            pending[item["_key"]] = list(item["steps"])
+        stack.extend(reversed(item["children"]))
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if not item["taken"]:
+            item["steps"] = []
+        else:
+            queue = pending.get(item["_key"], [])
+            item["steps"] = [queue.pop(0)] if queue else []
+        stack.extend(reversed(item["children"]))
 
 
 def _strip(root: dict[str, Any]) -> None:

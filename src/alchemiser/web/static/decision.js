@@ -41,7 +41,7 @@
     row.appendChild(label);
     for (const s of n.steps) {
       const step = document.createElement("span");
-      step.className = "step";
+      step.className = s.text === n.label ? "step same" : "step";  // a group's step only repeats its name
       step.textContent = s.text;
       row.appendChild(step);
     }
