@@ -28,17 +28,26 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 START_TIMEOUT_S = 60.0
-SCREENSHOTS = Path(os.environ.get("ALCHEMISER_WEB_SCREENSHOTS", "")) if os.environ.get(
-    "ALCHEMISER_WEB_SCREENSHOTS") else None
+SCREENSHOTS = (
+    Path(os.environ.get("ALCHEMISER_WEB_SCREENSHOTS", "")) if os.environ.get("ALCHEMISER_WEB_SCREENSHOTS") else None
+)
 
 
 def cli(home: Path, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """`alchemiser ARGS` as a real process on `home`."""
     env = {**os.environ, "ALCHEMISER_HOME": str(home)}
-    result = subprocess.run([sys.executable, "-m", "alchemiser.cli", *args], capture_output=True, text=True,
-                            env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "alchemiser.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     if check and result.returncode not in (0,):
-        raise AssertionError(f"alchemiser {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"alchemiser {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -52,9 +61,14 @@ class WebServer:
 def start_web(home: Path, *extra: str) -> WebServer:
     """Start `alchemiser web --port 0` and wait (bounded) for the line announcing its address."""
     env = {**os.environ, "ALCHEMISER_HOME": str(home)}
-    process = subprocess.Popen([sys.executable, "-m", "alchemiser.cli", "web", "--port", "0", *extra],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alchemiser.cli", "web", "--port", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert process.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT_S
     seen = ""
@@ -109,7 +123,9 @@ def _ensure_chromium() -> str | None:
     if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
         return None
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return f"{CHROMIUM} / {CHROMEDRIVER} missing and not root with apt-get: apt-get install chromium chromium-driver"
+        return (
+            f"{CHROMIUM} / {CHROMEDRIVER} missing and not root with apt-get: apt-get install chromium chromium-driver"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium", "chromium-driver"]):
         result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
@@ -134,8 +150,15 @@ def browser(chromium: str) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1360,1000", "--no-first-run", "--disable-extensions"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1360,1000",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)

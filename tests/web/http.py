@@ -9,8 +9,9 @@ import urllib.request
 from typing import Any
 
 
-def request(url: str, method: str = "GET", body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, str]:
+def request(
+    url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=60) as response:
@@ -24,7 +25,9 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]
     return status, json.loads(text)
 
 
-def post_json(url: str, payload: Any, headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, Any]:
+def post_json(
+    url: str, payload: Any, headers: dict[str, str] | None = None, raw: bytes | None = None
+) -> tuple[int, Any]:
     body = raw if raw is not None else json.dumps(payload).encode()
     status, text = request(url, "POST", body, {"Content-Type": "application/json", **(headers or {})})
     return status, json.loads(text)

@@ -41,8 +41,14 @@ def test_runs_list_and_filters_are_validated(web_server: WebServer) -> None:
     assert {r["status"] for r in page["runs"]} == {"ok", "nothing_to_do"}
     status, page = get_json(web_server.url + "api/runs?status=ok")
     assert [r["status"] for r in page["runs"]] == ["ok"] and page["runs"][0]["orders"] > 0
-    for query, field in (("status=bogus", "status"), ("mode=x", "mode"), ("since=yesterday", "since"),
-                         ("limit=0", "limit"), ("limit=abc", "limit"), ("colour=red", "colour")):
+    for query, field in (
+        ("status=bogus", "status"),
+        ("mode=x", "mode"),
+        ("since=yesterday", "since"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("colour=red", "colour"),
+    ):
         status, body = get_json(web_server.url + "api/runs?" + query)
         assert status == 400 and field in body["error"], (query, body)
 
@@ -90,9 +96,13 @@ def test_decision_of_a_recorded_run(web_server: WebServer) -> None:
     status, d = get_json(web_server.url + f"api/decision?strategy=tecl&run_id={run_id}")
     assert status == 200
     assert _highlighted_steps(d["tree"]["root"]) == [t["text"] for t in recorded["tecl"]["trace"]]
-    for query, field in (("strategy=nope", "strategy"), ("as_of=2024-13-01", "as_of"),
-                         (f"as_of=2024-01-02&run_id={run_id}", "as_of"), ("run_id=nope", "run_id"),
-                         ("extra=1", "extra")):
+    for query, field in (
+        ("strategy=nope", "strategy"),
+        ("as_of=2024-13-01", "as_of"),
+        (f"as_of=2024-01-02&run_id={run_id}", "as_of"),
+        ("run_id=nope", "run_id"),
+        ("extra=1", "extra"),
+    ):
         status, body = get_json(web_server.url + "api/decision?" + query)
         assert status in (400, 404) and field in body["error"], (query, body)
 
@@ -102,8 +112,14 @@ def test_state_changes_need_csrf_and_strict_json(web_server: WebServer) -> None:
     status, body = post_json(url, {"on": True})
     assert status == 403 and "X-CSRF-Token" in body["error"]
     csrf = {"X-CSRF-Token": csrf_of(web_server.url)}
-    for payload, raw, field in (({}, None, "on"), ({"on": "yes"}, None, "on"), ({"on": True, "x": 1}, None, "x"),
-                                (None, b"{not json", "body"), (None, b"[1]", "body"), (None, b'{"on": NaN}', "body")):
+    for payload, raw, field in (
+        ({}, None, "on"),
+        ({"on": "yes"}, None, "on"),
+        ({"on": True, "x": 1}, None, "x"),
+        (None, b"{not json", "body"),
+        (None, b"[1]", "body"),
+        (None, b'{"on": NaN}', "body"),
+    ):
         status, body = post_json(url, payload, csrf, raw=raw)
         assert status == 400 and field in body["error"], (payload, raw, body)
     status, body = post_json(url, {"on": True}, {**csrf, "Origin": "http://evil.example"})
@@ -196,3 +212,37 @@ def _taken(node: dict) -> list[dict]:
             found.append(n)
             stack.extend(n["children"])
     return found
+
+
+def test_backtest_requests_are_validated_and_results_downloadable(web_server: WebServer) -> None:
+    import time
+
+    csrf = {"X-CSRF-Token": csrf_of(web_server.url)}
+    url = web_server.url + "api/backtests"
+    for payload, field in (
+        ({"strategies": []}, "strategies"),
+        ({"strategies": ["nope"]}, "strategies"),
+        ({"strategies": ["tecl"], "weights": [1, 2]}, "weights"),
+        ({"strategies": ["tecl"], "start": "2020-02-30"}, "start"),
+        ({"strategies": ["tecl"], "start": "2021-01-04", "end": "2020-01-02"}, "end"),
+        ({"strategies": ["tecl"], "rebalance": "hourly"}, "rebalance"),
+        ({"strategies": ["tecl"], "fill": "open"}, "fill"),
+        ({"strategies": ["tecl"], "fee_bps": -1}, "fee_bps"),
+        ({"strategies": ["tecl"], "slippage_bps": True}, "slippage_bps"),
+        ({"strategies": ["tecl"], "benchmark": "spy; rm"}, "benchmark"),
+        ({"strategies": ["tecl"], "colour": 1}, "colour"),
+    ):
+        status, body = post_json(url, payload, csrf)
+        assert status == 400 and field in body["error"], (payload, body)
+    status, job = post_json(url, {"strategies": ["tecl"], "start": "2024-01-02", "benchmark": None}, csrf)
+    assert status == 202
+    deadline = time.monotonic() + 120
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        status, job = get_json(url + f"/{job['id']}?charts=0")
+    assert job["status"] == "done", job
+    cli_like = job["result"]
+    assert cli_like["start"] == "2024-01-02" and cli_like["benchmark"] is None
+    status, text = request(url + f"/{job['id']}/files/equity.csv")
+    assert status == 200 and text.startswith("date,equity,cash")
+    assert request(url + f"/{job['id']}/files/secrets.toml")[0] == 404
+    assert get_json(url + "/nope")[0] == 400

@@ -35,6 +35,7 @@ def test_every_page_loads_without_console_errors(browser: Any, web_server: WebSe
         "runs": ("runs", "#runs tbody tr"),
         "run": (f"runs/{run_id}", "#orders tbody tr"),
         "decision": ("decision?strategy=nuclear&as_of=2025-06-27", "#tree li.taken"),
+        "backtests": ("backtests", "#backtest-form"),
         "not-found": ("runs/nope", "#error-message"),
     }
     console_errors(browser)  # start from a clean log
@@ -66,7 +67,10 @@ def test_decision_tree_highlights_the_path_signal_reports(browser: Any, web_serv
     signal = json.loads(cli(web_server.home, "signal", "--as-of", day, "--json").stdout)
     for strategy in signal["strategies"]:
         _load(browser, web_server.url + f"decision?strategy={strategy['name']}&as_of={day}", "#tree li.taken")
-        steps = [e.get_attribute("textContent") for e in browser.find_elements(By.CSS_SELECTOR, "#tree li.taken > .row > .step")]
+        steps = [
+            e.get_attribute("textContent")
+            for e in browser.find_elements(By.CSS_SELECTOR, "#tree li.taken > .row > .step")
+        ]
         assert steps == [t["text"] for t in strategy["trace"]], strategy["name"]
         assert browser.find_elements(By.CSS_SELECTOR, "#tree li.untaken")  # untaken branches, collapsed
     search = browser.find_element(By.ID, "tree-search")
@@ -90,8 +94,7 @@ def test_kill_switch_button_makes_trade_refuse(browser: Any, web_server: WebServ
         assert refused.returncode == 1 and json.loads(refused.stdout)["status"] == "halted"
         # the refused run is in the ledger: the page learns of it by server-sent event, without reloading
         browser.execute_script("window.notReloaded = true")
-        WebDriverWait(browser, WAIT_S).until(
-            lambda b: b.find_element(By.ID, "last-status").text == "halted")
+        WebDriverWait(browser, WAIT_S).until(lambda b: b.find_element(By.ID, "last-status").text == "halted")
         assert browser.execute_script("return window.notReloaded") is True
     finally:
         browser.find_element(By.ID, "kill-off").click()
@@ -125,3 +128,18 @@ def test_a_several_thousand_node_tree_stays_interactive(browser: Any, tmp_path: 
         assert console_errors(browser) == []
     finally:
         stop_web(server)
+
+
+def test_a_backtest_from_the_form_draws_its_charts(browser: Any, web_server: WebServer, tmp_path: Path) -> None:
+    _load(browser, web_server.url + "backtests", "#backtest-form")
+    browser.find_element(By.NAME, "start").send_keys("06012024")  # the date input takes the browser's mm/dd/yyyy
+    browser.find_element(By.ID, "run-backtest").click()
+    WebDriverWait(browser, 120).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#bt-equity .main-svg")))
+    assert browser.find_element(By.ID, "backtest-status").text.startswith("done: 2024-06-")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#bt-metrics tbody tr")) == 11
+    headers = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#bt-metrics thead th")]
+    assert headers == ["metric", "blend", "nuclear", "tecl", "SPY"]
+    links = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.download")]
+    assert {"report.html", "equity.csv", "weights.csv", "trades.csv"} <= set(links)
+    screenshot(browser, "backtests", tmp_path)
+    assert console_errors(browser) == []

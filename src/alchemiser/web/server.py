@@ -23,7 +23,8 @@ from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
 from alchemiser.errors import AlchemiserError
-from alchemiser.web import controls, decision, queries, security
+from alchemiser.strategies.registry import BUILTINS
+from alchemiser.web import backtests, controls, decision, queries, security
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import QueryError
 
@@ -33,6 +34,7 @@ CTX = web.AppKey("ctx", WebContext)
 TOKEN = web.AppKey("token", str)
 CSRF = web.AppKey("csrf", str)
 RUNNER = web.AppKey("runner", controls.Runner)
+BACKTESTS = web.AppKey("backtests", backtests.Backtests)
 STOPPING = web.AppKey("stopping", asyncio.Event)
 ENV = web.AppKey("env", jinja2.Environment)
 MAX_BODY = 16 * 1024
@@ -100,8 +102,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(request, 500, "internal error; the details are in the log ($ALCHEMISER_HOME/logs)")
 
 
-async def _body(request: web.Request, allowed: dict[str, type]) -> dict[str, Any]:
-    """A strict JSON object body: only `allowed` keys, each of its type; the message names the field."""
+async def _body(request: web.Request, allowed: dict[str, type] | None) -> dict[str, Any]:
+    """A strict JSON object body: only `allowed` keys, each of its type; the message names the field.
+    With `allowed=None` the caller checks the fields itself."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise QueryError(f"body: larger than {MAX_BODY} bytes")
     raw = await request.content.read(MAX_BODY + 1)
@@ -113,6 +116,8 @@ async def _body(request: web.Request, allowed: dict[str, type]) -> dict[str, Any
         raise QueryError(f"body: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise QueryError("body: expected a JSON object")
+    if allowed is None:
+        return data
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise QueryError(f"body: unknown field(s): {', '.join(unknown)}")
@@ -199,6 +204,29 @@ async def api_run_now(request: web.Request) -> web.Response:
     return _json(request.app[RUNNER].start(body["broker"]), 202)
 
 
+async def api_backtest_start(request: web.Request) -> web.Response:
+    raw = await _body(request, None)  # strict JSON object; its fields are checked by BacktestRequest
+    return _json(request.app[BACKTESTS].submit(backtests.BacktestRequest.parse(raw, request.app[CTX])).state(), 202)
+
+
+async def api_backtest(request: web.Request) -> web.Response:
+    q = _query(request, {"charts"})
+    charts = q.get("charts", "1")
+    if charts not in ("0", "1"):
+        raise QueryError("charts: 0 or 1")
+    return _json(request.app[BACKTESTS].get(request.match_info["job"]).state(with_charts=charts == "1"))
+
+
+async def backtest_file(request: web.Request) -> web.FileResponse:
+    _query(request, set())
+    job = request.app[BACKTESTS].get(request.match_info["job"])
+    name = request.match_info["name"]
+    if name not in backtests.FILES or job.status != "done" or not (job.folder / name).exists():
+        raise web.HTTPNotFound(reason=f"name: no file {name!r} for backtest {job.id}")
+    disposition = "inline" if name.endswith((".html", ".png")) else f'attachment; filename="{name}"'
+    return web.FileResponse(job.folder / name, headers={"Content-Disposition": disposition})
+
+
 async def api_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: `run` whenever a run starts or finishes, so pages refresh without reloading."""
     _query(request, set())
@@ -250,6 +278,14 @@ async def page_decision(request: web.Request) -> web.Response:
     return _page(request, "decision.html", "decision", d=data, names=names)
 
 
+async def page_backtests(request: web.Request) -> web.Response:
+    _query(request, set())
+    ctx = request.app[CTX]
+    names = sorted({s.name for s in ctx.settings.strategies} | set(BUILTINS))
+    configured = {s.name: s.weight for s in ctx.settings.strategies}
+    return _page(request, "backtests.html", "backtests", names=names, configured=configured)
+
+
 async def page_login(request: web.Request) -> web.Response:
     token = request.query.get("token")
     if not security.same(token, request.app[TOKEN]):
@@ -289,11 +325,13 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
     _filters(env)
     app[CTX], app[TOKEN], app[CSRF], app[ENV] = ctx, token, secrets.token_urlsafe(32), env
     app[RUNNER] = controls.Runner(ctx)
+    app[BACKTESTS] = backtests.Backtests(ctx)
     app[STOPPING] = asyncio.Event()
 
     async def on_shutdown(app: web.Application) -> None:
         app[STOPPING].set()
         app[RUNNER].stop()
+        app[BACKTESTS].stop()
 
     app.on_shutdown.append(on_shutdown)
     app.add_routes(
@@ -302,6 +340,7 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
             web.get("/runs", page_runs),
             web.get("/runs/{run_id}", page_run),
             web.get("/decision", page_decision),
+            web.get("/backtests", page_backtests),
             web.get("/login", page_login),
             web.get("/static/{name}", static_file),
             web.get("/api/overview", api_overview),
@@ -312,6 +351,9 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
             web.post("/api/controls/kill", api_kill),
             web.post("/api/controls/run", api_run_now),
             web.get("/api/events", api_events),
+            web.post("/api/backtests", api_backtest_start),
+            web.get("/api/backtests/{job}", api_backtest),
+            web.get("/api/backtests/{job}/files/{name}", backtest_file),
         ]
     )
     return app
