@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_symphony.py
 	$(PY) bench/bench_rotation.py
 	$(PY) bench/bench_backtest.py
+	$(PY) bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

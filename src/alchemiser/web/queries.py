@@ -116,7 +116,9 @@ def positions_view(snapshot: dict[str, Any] | None, targets: dict[str, float]) -
                 "symbol": symbol,
                 "qty": p["qty"] if p else "0",
                 "market_value": value,
-                "unrealized_pl": float(p["unrealized_pl"]) if p and p.get("unrealized_pl") is not None else None,
+                "unrealized_pl": (
+                    value - float(p["qty"]) * float(p["avg_entry_price"]) if p and p.get("avg_entry_price") else None
+                ),
                 "weight": weight,
                 "target": target,
                 "drift": weight - target,

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if origin is not None and origin != f"{request.scheme}://{request.host}":
             return _error(request, 403, f"cross-origin request from {origin} refused")
+    started = time.perf_counter()
     try:
-        return await handler(request)
+        response = await handler(request)
+        if not response.prepared:  # streams (SSE) have sent their headers already
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
     except web.HTTPException as exc:
         if exc.status >= 400:
             return _error(request, exc.status, exc.reason)
