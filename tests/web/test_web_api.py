@@ -246,3 +246,16 @@ def test_backtest_requests_are_validated_and_results_downloadable(web_server: We
     assert status == 200 and text.startswith("date,equity,cash")
     assert request(url + f"/{job['id']}/files/secrets.toml")[0] == 404
     assert get_json(url + "/nope")[0] == 400
+
+
+def test_sleeves_start_from_the_first_runs_equity(web_server: WebServer) -> None:
+    status, data = get_json(web_server.url + "api/strategies")
+    assert status == 200 and not data["empty"]
+    assert {s["name"] for s in data["strategies"]} == {"nuclear", "tecl"}
+    with Ledger(web_server.home / "ledger.sqlite") as ledger:
+        first = ledger.runs(10)[-1]
+        before = ledger.snapshot(first.run_id, "before")
+    assert before is not None
+    assert sum(s["start_value"] for s in data["strategies"]) == pytest.approx(float(before["account"]["equity"]))
+    rec = data["reconciliation"]
+    assert rec["difference"] == pytest.approx(rec["account_equity"] - rec["sleeves_total"])

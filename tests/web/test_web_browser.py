@@ -32,6 +32,7 @@ def test_every_page_loads_without_console_errors(browser: Any, web_server: WebSe
     run_id = next(r["run_id"] for r in runs if r["status"] == "ok")
     pages = {
         "overview": ("", "#equity-chart .main-svg"),
+        "strategies": ("strategies", "#sleeves tbody tr"),
         "runs": ("runs", "#runs tbody tr"),
         "run": (f"runs/{run_id}", "#orders tbody tr"),
         "decision": ("decision?strategy=nuclear&as_of=2025-06-27", "#tree li.taken"),

@@ -25,7 +25,7 @@ from aiohttp.web_runner import GracefulExit
 
 from alchemiser.errors import AlchemiserError
 from alchemiser.strategies.registry import BUILTINS
-from alchemiser.web import backtests, controls, decision, queries, security
+from alchemiser.web import backtests, controls, decision, queries, security, sleeves
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import QueryError
 
@@ -193,6 +193,17 @@ async def api_decision(request: web.Request) -> web.Response:
     return _json(await _off_loop(decision.decision, request.app[CTX], strategy, as_of, run_id))
 
 
+async def api_strategies(request: web.Request) -> web.Response:
+    _query(request, set())
+    return _json(await _off_loop(sleeves.sleeves, request.app[CTX]))
+
+
+async def page_strategies(request: web.Request) -> web.Response:
+    _query(request, set())
+    data = await _off_loop(sleeves.sleeves, request.app[CTX])
+    return _page(request, "strategies.html", "strategies", s=data)
+
+
 async def api_controls(request: web.Request) -> web.Response:
     _query(request, set())
     ctx = request.app[CTX]
@@ -342,6 +353,8 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
     app.add_routes(
         [
             web.get("/", page_overview),
+            web.get("/strategies", page_strategies),
+            web.get("/api/strategies", api_strategies),
             web.get("/runs", page_runs),
             web.get("/runs/{run_id}", page_run),
             web.get("/decision", page_decision),
