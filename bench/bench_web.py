@@ -22,11 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from alchemiser.data.sample import SampleMarket
 from alchemiser.ledger import Ledger
 
 RUNS = 1_000
 ORDERS_PER_RUN = 20
-SYMBOLS = [f"S{i:02d}" for i in range(25)]
+SYMBOLS = sorted(i.symbol for i in SampleMarket().available())[:25]  # real symbols: the daily marks price them
 REPEATS = 7
 
 

@@ -67,3 +67,21 @@ def test_sleeves_compound_each_strategys_own_decisions(tmp_path: Path, monkeypat
 def test_no_ledger_means_no_sleeves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
     assert sleeves(WebContext.load(None, True)) == {"empty": True, "strategies": [], "reconciliation": None}
+
+
+def test_daily_marks_value_the_last_holdings_at_each_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alchemiser.web.marks import daily_marks
+    from alchemiser.web.readonly import open_readonly
+
+    monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
+    ctx = WebContext.load(None, True)
+    clock = iter(dt.datetime(2025, 6, 2, 20, tzinfo=dt.UTC) + dt.timedelta(minutes=k) for k in range(100))
+    with Ledger(ctx.ledger, clock=lambda: next(clock)) as ledger:
+        _run(ledger, D1, "100000", {"SPY": 1.0}, {"TLT": 1.0})
+    with open_readonly(ctx.ledger) as ro:
+        assert ro is not None
+        marks = daily_marks(ctx, ro)
+    market = build_market(load_settings())
+    closes = market.bars("SPY", D1, dt.date.fromisoformat(marks[-1]["day"]))["close"]
+    assert [m["day"] for m in marks] == [d.date().isoformat() for d in closes.index]
+    assert [m["equity"] for m in marks] == pytest.approx([5.0 + 1.0 * c for c in closes])

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from alchemiser import market_calendar
+from alchemiser.data.base import MarketData
 from alchemiser.errors import AlchemiserError
 from alchemiser.ledger import Ledger
 from alchemiser.signals import build_market
@@ -61,8 +62,21 @@ def _allocations(ledger: Ledger) -> list[tuple[dt.date, float, dict[str, tuple[f
     return [by_day[d] for d in sorted(by_day)]
 
 
-def _closes(ctx: WebContext, symbols: set[str], start: dt.date, end: dt.date) -> pd.DataFrame:
-    market = build_market(ctx.settings)
+_MARKETS: dict[int, MarketData] = {}
+
+
+def _market(ctx: WebContext) -> MarketData:
+    """One market-data object per configuration for the server's life: the synthetic sample market is
+    generated once instead of per request (the local store still reads its files on every call)."""
+    key = id(ctx.settings)
+    if key not in _MARKETS:
+        _MARKETS[key] = build_market(ctx.settings)
+    return _MARKETS[key]
+
+
+def closes_frame(ctx: WebContext, symbols: set[str], start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Adjusted closes, one column per symbol the market data knows (the same source the strategies read)."""
+    market = _market(ctx)
     frames = {}
     for symbol in sorted(symbols):
         try:
@@ -87,7 +101,7 @@ def sleeves(ctx: WebContext) -> dict[str, Any]:
     first_day = allocations[0][0]
     end = max(first_day, market_calendar.last_completed_session())
     symbols = {a for _, _, sigs in allocations for _, w in sigs.values() for a in w}
-    closes = _closes(ctx, symbols, first_day, end)
+    closes = closes_frame(ctx, symbols, first_day, end)
     days = [d.date() for d in market_calendar.sessions(first_day, end)]
     days = sorted(set(days) | {first_day})
     if not closes.empty:
