@@ -85,3 +85,17 @@ def test_daily_marks_value_the_last_holdings_at_each_close(tmp_path: Path, monke
     closes = market.bars("SPY", D1, dt.date.fromisoformat(marks[-1]["day"]))["close"]
     assert [m["day"] for m in marks] == [d.date().isoformat() for d in closes.index]
     assert [m["equity"] for m in marks] == pytest.approx([5.0 + 1.0 * c for c in closes])
+
+
+def test_a_failed_notification_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`trade` with an undeliverable notification URL logs the failure; the overview shows it."""
+    import json as _json
+
+    from alchemiser.web.queries import overview
+    from tests.web.conftest import cli
+
+    (tmp_path / "config.toml").write_text('[notify]\nurls = ["json://127.0.0.1:9/nowhere"]\n')
+    cli(tmp_path, "trade", "--json")
+    monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
+    found = overview(WebContext.load(None, True))["warnings"]
+    assert any("notification failed" in w for w in found), (found, _json.dumps(found))

@@ -131,6 +131,32 @@ def next_run(ctx: WebContext, now: dt.datetime | None = None) -> str:
     return next_fire_time(now, ctx.settings.schedule.minutes_before_close).isoformat()
 
 
+NOTIFY_FAILURES = ("sending the notification failed", "notification could not be delivered")
+LOG_TAIL_BYTES = 256 * 1024
+
+
+def notification_failure(ctx: WebContext, since: str) -> str | None:
+    """The runner only logs a failed notification (it never fails a run), so read the log's tail for one
+    logged at or after `since` (ISO time of the last run's start)."""
+    path = ctx.home / "logs" / "alchemiser.log"
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or str(entry.get("time", "")) < since:
+            break
+        if any(text in str(entry.get("message", "")) for text in NOTIFY_FAILURES):
+            return f"the last run's notification failed: {entry.get('message')} (see {path})"
+    return None
+
+
 def warnings(ctx: WebContext, last_run: dict[str, Any] | None) -> list[str]:
     found = []
     kill = ctx.kill_reason()
@@ -143,6 +169,9 @@ def warnings(ctx: WebContext, last_run: dict[str, Any] | None) -> list[str]:
         if summary.get("synthetic_sample_data"):
             found.append("the last run used synthetic sample data, not real market data")
         found.extend(str(w) for w in summary.get("warnings") or [])
+        failed = notification_failure(ctx, str(last_run["started_at"]))
+        if failed:
+            found.append(failed)
         day = dt.date.fromisoformat(str(last_run["trading_day"]))
         latest = market_calendar.last_completed_session()
         if day < latest:
