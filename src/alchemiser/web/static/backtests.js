@@ -22,6 +22,7 @@
   }
 
   function draw(job) {
+    document.getElementById("backtest-result").hidden = false;  // before plotting: Plotly sizes to its container
     const c = job.charts;
     const layout = (extra) => Object.assign({ margin: { t: 10, r: 10, b: 40, l: 60 }, legend: { orientation: "h" } }, extra);
     const config = { displaylogo: false, responsive: true };
@@ -47,7 +48,6 @@
       a.href = "/api/backtests/" + job.id + "/files/" + name; a.textContent = name; a.className = "download";
       files.appendChild(a); files.appendChild(document.createTextNode(" "));
     }
-    document.getElementById("backtest-result").hidden = false;
   }
 
   async function poll(id) {
