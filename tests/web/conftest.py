@@ -29,7 +29,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 START_TIMEOUT_S = 60.0
 SCREENSHOTS = (
-    Path(os.environ.get("ALCHEMISER_WEB_SCREENSHOTS", "")) if os.environ.get("ALCHEMISER_WEB_SCREENSHOTS") else None
+    Path(os.environ.get("WEB_SCREENSHOTS_DIR", "")) if os.environ.get("WEB_SCREENSHOTS_DIR") else None
 )
 
 
@@ -175,7 +175,7 @@ def console_errors(driver: Any) -> list[dict[str, Any]]:
 
 
 def screenshot(driver: Any, name: str, tmp_path: Path) -> Path:
-    """Save a full-page PNG under tmp (and under $ALCHEMISER_WEB_SCREENSHOTS when set, for the README)."""
+    """Save a full-page PNG under tmp (and under $WEB_SCREENSHOTS_DIR when set, for the README)."""
     height = driver.execute_script("return Math.min(document.body.scrollHeight, 3000)")
     driver.set_window_size(1360, max(800, int(height) + 40))
     path = tmp_path / f"{name}.png"

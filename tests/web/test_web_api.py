@@ -143,6 +143,21 @@ def test_kill_switch_from_the_api_makes_trade_refuse(web_server: WebServer) -> N
     assert status == 200 and body["kill_switch"] is None
 
 
+def test_a_foreign_host_name_is_refused_on_loopback(web_server: WebServer) -> None:
+    import re
+
+    """DNS rebinding: evil.example re-pointed at 127.0.0.1 must not get the pages (nor their CSRF token)."""
+    status, text = request(web_server.url, headers={"Host": "evil.example:8000"})
+    assert status == 421 and re.search(r'csrf-token" content="[^"]+"', text) is None
+    status, body = get_json(web_server.url + "api/overview", headers={"Host": "evil.example"})
+    assert status == 421 and "Host" in body["error"]
+    big = b'{"on": true, "pad": "' + b"x" * 20_000 + b'"}'
+    status, body = post_json(
+        web_server.url + "api/controls/kill", None, {"X-CSRF-Token": csrf_of(web_server.url)}, raw=big
+    )
+    assert status in (400, 413) and "error" in body
+
+
 def test_errors_never_show_a_traceback(web_server: WebServer) -> None:
     for path in ("runs/nope", "decision?strategy=nope", "nope", "static/../../etc/passwd", "api/overview?x=1"):
         status, text = request(web_server.url + path)

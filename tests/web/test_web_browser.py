@@ -3,7 +3,7 @@
 Every page loads with no console errors, shows the ledger's numbers, draws the decision path the CLI's
 `signal --json` reports, and the kill-switch button (with its confirmation) makes a real `trade` refuse.
 Screenshots of each page are saved (PNG) under the test's tmp folder, and under
-$ALCHEMISER_WEB_SCREENSHOTS when set (that is how docs/screenshots is refreshed).
+$WEB_SCREENSHOTS_DIR when set (that is how docs/screenshots is refreshed).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ BACKTESTS = web.AppKey("backtests", backtests.Backtests)
 STOPPING = web.AppKey("stopping", asyncio.Event)
 ENV = web.AppKey("env", jinja2.Environment)
 MAX_BODY = 16 * 1024
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 SSE_POLL_S = 1.0  # how often the event stream looks at the ledger for a finished run
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -71,6 +72,9 @@ def _error(request: web.Request, status: int, message: str) -> web.Response:
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Token (off loopback), CSRF and Origin checks, then error translation."""
     ctx, token = request.app[CTX], request.app[TOKEN]
+    if ctx.loopback and request.url.host not in LOOPBACK_NAMES:
+        # a page from another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) is refused
+        return _error(request, 421, f"Host {request.host!r} is not this loopback dashboard's address")
     if not ctx.loopback and request.path not in ("/login",) and not request.path.startswith("/static/"):
         given = security.bearer(request.headers.get("Authorization")) or request.cookies.get(security.COOKIE)
         if not security.same(given, token):
@@ -112,9 +116,7 @@ async def _body(request: web.Request, allowed: dict[str, type] | None) -> dict[s
     With `allowed=None` the caller checks the fields itself."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise QueryError(f"body: larger than {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise QueryError(f"body: larger than {MAX_BODY} bytes")
+    raw = await request.read()  # bounded by client_max_size (MAX_BODY): larger bodies get a 413
     try:
         data = json.loads(raw or b"{}", parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
     except (ValueError, UnicodeDecodeError) as exc:
