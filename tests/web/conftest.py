@@ -28,9 +28,7 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 START_TIMEOUT_S = 60.0
-SCREENSHOTS = (
-    Path(os.environ.get("WEB_SCREENSHOTS_DIR", "")) if os.environ.get("WEB_SCREENSHOTS_DIR") else None
-)
+SCREENSHOTS = Path(os.environ.get("WEB_SCREENSHOTS_DIR", "")) if os.environ.get("WEB_SCREENSHOTS_DIR") else None
 
 
 def cli(home: Path, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:

@@ -274,3 +274,33 @@ def test_sleeves_start_from_the_first_runs_equity(web_server: WebServer) -> None
     assert sum(s["start_value"] for s in data["strategies"]) == pytest.approx(float(before["account"]["equity"]))
     rec = data["reconciliation"]
     assert rec["difference"] == pytest.approx(rec["account_equity"] - rec["sleeves_total"])
+
+
+def _run_now(base: str) -> dict:
+    import time
+
+    csrf = {"X-CSRF-Token": csrf_of(base)}
+    status, job = post_json(base + "api/controls/run", {"broker": "sim"}, csrf)
+    assert status == 202 and job["broker"] == "sim"
+    deadline = time.monotonic() + 120
+    state = job
+    while state["running"] and time.monotonic() < deadline:
+        state = get_json(base + "api/controls")[1]["run"]
+    assert state["running"] is False, state
+    return state
+
+
+def test_run_now_starts_a_real_trade_process(tmp_path: Path) -> None:
+    server = start_web(tmp_path)
+    try:
+        state = _run_now(server.url)
+        assert state["exit_code"] == 0 and json.loads(state["output"])["status"] == "ok", state
+        with Ledger(tmp_path / "ledger.sqlite") as ledger:
+            assert len(ledger.runs(100)) == 1
+        # a second click the same session meets the CLI's once-per-session rail (no --force from the web)
+        state = _run_now(server.url)
+        assert json.loads(state["output"])["status"] == "already_ran"
+        audit = [json.loads(line) for line in (tmp_path / "web" / "actions.jsonl").read_text().splitlines()]
+        assert [a["action"] for a in audit] == ["run_now", "run_now"]
+    finally:
+        stop_web(server)

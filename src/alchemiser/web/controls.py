@@ -18,6 +18,8 @@ from typing import Any
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import QueryError
 
+OUTPUT_CHARS = 256_000  # the end of the run's output kept for the page (a full `trade --json` fits)
+
 
 def audit(ctx: WebContext, action: str, detail: dict[str, Any]) -> None:
     """Append one line per action to `$ALCHEMISER_HOME/web/actions.jsonl` (who did what, when)."""
@@ -45,16 +47,17 @@ class RunJob:
     started_at: str
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    finished: threading.Event = field(default_factory=threading.Event)  # set once all output is read
 
     def state(self) -> dict[str, Any]:
-        code = self.process.poll()
+        done = self.finished.is_set()
         return {
             "broker": self.broker,
             "started_at": self.started_at,
             "pid": self.process.pid,
-            "running": code is None,
-            "exit_code": code,
-            "output": "".join(self.output)[-4000:],
+            "running": not done,
+            "exit_code": self.process.returncode if done else None,
+            "output": "".join(self.output)[-OUTPUT_CHARS:],
         }
 
 
@@ -70,7 +73,7 @@ class Runner:
         if broker not in ("sim", "paper"):
             raise QueryError("broker: must be 'sim' or 'paper' (live trading is only started from the CLI)")
         with self._lock:
-            if self.job is not None and self.job.process.poll() is None:
+            if self.job is not None and not self.job.finished.is_set():
                 raise QueryError("a run started from the dashboard is still in progress")
             cmd = [sys.executable, "-m", "alchemiser.cli"]
             if self.ctx.config_path is not None:
@@ -88,9 +91,12 @@ class Runner:
     @staticmethod
     def _collect(job: RunJob) -> None:
         assert job.process.stdout is not None
-        for line in job.process.stdout:
-            job.output.append(line)
-        job.process.wait()
+        try:
+            for line in job.process.stdout:
+                job.output.append(line)
+            job.process.wait()
+        finally:
+            job.finished.set()
 
     def state(self) -> dict[str, Any] | None:
         return None if self.job is None else self.job.state()
