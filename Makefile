@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck pytest bench clean
+.PHONY: run web test install lint typecheck pytest bench clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -17,13 +17,26 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/alchemiser trade
 
+web: $(STAMP)
+	$(VENV)/bin/alchemiser web
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy src
 
-pytest: $(STAMP)
+# The dashboard's browser tests drive Debian's chromium + chromium-driver; install them when we can (root
+# with apt-get, as in CI), else the tests skip with a loud reason.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	      || echo "WARNING: could not install chromium; the browser tests will be skipped"; \
+	  else echo "WARNING: chromium/chromedriver missing and not root: the browser tests will be skipped"; fi; \
+	fi
+
+pytest: $(STAMP) browser
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest
@@ -32,6 +45,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_symphony.py
 	$(PY) bench/bench_rotation.py
 	$(PY) bench/bench_backtest.py
+	$(PY) bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

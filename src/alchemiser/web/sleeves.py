@@ -1,0 +1,168 @@
+"""Each strategy's virtual sleeve: its share of the account following only its own decisions.
+
+The account holds a blend, so "how is nuclear doing?" has no broker answer. We replay the ledger's
+recorded allocations instead: a sleeve starts at its share × the account's equity when the strategy
+first traded, holds the weights of its latest recorded decision from that decision's close, and is
+marked to market daily with the same closes the strategies read (split/dividend adjusted). Summing the
+sleeves and comparing with the real account shows what the blend's costs, cash buffer and drift did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alchemiser import market_calendar
+from alchemiser.data.base import MarketData
+from alchemiser.errors import AlchemiserError
+from alchemiser.ledger import Ledger
+from alchemiser.signals import build_market
+from alchemiser.web.context import WebContext
+from alchemiser.web.queries import _conn
+from alchemiser.web.readonly import open_readonly
+
+TRADED = ("ok", "nothing_to_do", "partial")
+
+
+def _allocations(ledger: Ledger) -> list[tuple[dt.date, float, dict[str, tuple[float, dict[str, float]]]]]:
+    """(decision day, account equity before, {strategy: (share, weights)}) per traded run, oldest first;
+    when several runs decided the same day, the last one counts."""
+    conn = _conn(ledger)
+    rows = conn.execute(
+        "SELECT r.run_id, r.trading_day, json_extract(r.summary_json, '$.as_of') AS as_of, s.account_json"
+        " FROM runs r JOIN snapshots s ON s.run_id = r.run_id AND s.kind = 'before'"
+        f" WHERE r.status IN ({', '.join('?' * len(TRADED))}) ORDER BY r.started_at",
+        TRADED,
+    ).fetchall()
+    signals: dict[str, dict[str, tuple[float, dict[str, float]]]] = {}
+    ids = [r["run_id"] for r in rows]
+    for k in range(0, len(ids), 500):
+        chunk = ids[k : k + 500]
+        for s in conn.execute(
+            "SELECT run_id, strategy, share, ok, weights_json FROM signals"
+            f" WHERE run_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        ):
+            if s["ok"]:
+                weights = {str(a): float(w) for a, w in (json.loads(s["weights_json"]) or {}).items()}
+                signals.setdefault(s["run_id"], {})[s["strategy"]] = (float(s["share"] or 0), weights)
+    by_day: dict[dt.date, tuple[dt.date, float, dict[str, tuple[float, dict[str, float]]]]] = {}
+    for r in rows:
+        if r["run_id"] not in signals:
+            continue
+        day = dt.date.fromisoformat(r["as_of"] or r["trading_day"])
+        equity = float(json.loads(r["account_json"])["equity"])
+        if day in by_day:  # the day's first equity (before any of its trading costs), its last decision
+            equity = by_day[day][1]
+        by_day[day] = (day, equity, signals[r["run_id"]])
+    return [by_day[d] for d in sorted(by_day)]
+
+
+_MARKETS: dict[int, MarketData] = {}
+
+
+def _market(ctx: WebContext) -> MarketData:
+    """One market-data object per configuration for the server's life: the synthetic sample market is
+    generated once instead of per request (the local store still reads its files on every call)."""
+    key = id(ctx.settings)
+    if key not in _MARKETS:
+        _MARKETS[key] = build_market(ctx.settings)
+    return _MARKETS[key]
+
+
+def closes_frame(ctx: WebContext, symbols: set[str], start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Adjusted closes, one column per symbol the market data knows (the same source the strategies read)."""
+    market = _market(ctx)
+    frames = {}
+    for symbol in sorted(symbols):
+        try:
+            frames[symbol] = market.bars(symbol, start, end)["close"]
+        except AlchemiserError:
+            continue  # an unknown symbol earns nothing (reported as missing)
+    return pd.DataFrame(frames)
+
+
+def sleeves(ctx: WebContext) -> dict[str, Any]:
+    with open_readonly(ctx.ledger) as ledger:
+        if ledger is None:
+            return {"empty": True, "strategies": [], "reconciliation": None}
+        allocations = _allocations(ledger)
+        latest = (
+            _conn(ledger)
+            .execute("SELECT account_json, at FROM snapshots ORDER BY at DESC, kind ASC LIMIT 1")
+            .fetchone()
+        )
+    if not allocations or latest is None:
+        return {"empty": True, "strategies": [], "reconciliation": None}
+    first_day = allocations[0][0]
+    end = max(first_day, market_calendar.last_completed_session())
+    symbols = {a for _, _, sigs in allocations for _, w in sigs.values() for a in w}
+    closes = closes_frame(ctx, symbols, first_day, end)
+    days = [d.date() for d in market_calendar.sessions(first_day, end)]
+    days = sorted(set(days) | {first_day})
+    if not closes.empty:
+        closes = closes.reindex(pd.DatetimeIndex(days)).ffill()
+    returns = closes.pct_change().fillna(0.0) if not closes.empty else pd.DataFrame(index=pd.DatetimeIndex(days))
+    start_equity = allocations[0][1]
+    schedule = {day: (equity, sigs) for day, equity, sigs in allocations}
+    state: dict[str, dict[str, Any]] = {}
+    for day in days:
+        for st in state.values():  # returns earned today on the weights held since the last decision
+            today = returns.loc[pd.Timestamp(day)]
+            ret = sum(w * float(today[a]) for a, w in st["weights"].items() if a in returns)
+            st["value"] *= 1.0 + ret
+            st["series"].append((day.isoformat(), st["value"]))
+        if day in schedule:
+            equity, sigs = schedule[day]
+            for name, (share, weights) in sigs.items():
+                if name not in state:
+                    state[name] = {
+                        "share": share,
+                        "start": share * equity,
+                        "value": share * equity,
+                        "started": day.isoformat(),
+                        "weights": {},
+                        "series": [(day.isoformat(), share * equity)],
+                    }
+                state[name]["weights"] = weights
+                state[name]["share"] = share
+    account = json.loads(latest["account_json"])
+    account_equity = float(account["equity"])
+    rows = []
+    for name, st in state.items():
+        values = np.array([v for _, v in st["series"]])
+        drawdown = float((values / np.maximum.accumulate(values) - 1.0).min()) if len(values) else 0.0
+        rows.append(
+            {
+                "name": name,
+                "share": st["share"],
+                "started": st["started"],
+                "start_value": st["start"],
+                "value": st["value"],
+                "return": st["value"] / st["start"] - 1.0 if st["start"] else None,
+                "max_drawdown": drawdown,
+                "contribution": (st["value"] - st["start"]) / start_equity,
+                "weights": st["weights"],
+                "series": st["series"],
+            }
+        )
+    total = sum(r["value"] for r in rows)
+    return {
+        "empty": False,
+        "as_of": days[-1].isoformat(),
+        "start_equity": start_equity,
+        "strategies": rows,
+        "missing_symbols": sorted(symbols - set(closes.columns)),
+        "reconciliation": {
+            "sleeves_total": total,
+            "account_equity": account_equity,
+            "account_as_of": str(latest["at"]),
+            "difference": account_equity - total,
+            "explained_by": "trading costs (spread, fees), the cash buffer, drift between rebalances, and the "
+            "account being marked at its last snapshot rather than the last close",
+        },
+    }
