@@ -22,7 +22,7 @@ from alchemiser.cli.app import (
     sim_app,
     weights_table,
 )
-from alchemiser.cli.strategy_cmds import render_signals
+from alchemiser.cli.strategy_cmds import PriceOption, price_of, render_signals
 from alchemiser.signals import build_market
 
 # exit 0; every other run status exits 1 (README). `already_ran` is the one-run-per-session guard doing its
@@ -40,6 +40,7 @@ def trade(
     ] = False,
     live: LiveOption = False,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm --live without the interactive prompt.")] = False,
+    price: PriceOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """One full run: signals, plan, sells, wait for fills, buys, and the resulting weights."""
@@ -47,6 +48,7 @@ def trade(
     from alchemiser.scheduling import due_session
 
     settings = settings_of(ctx)
+    mode = price_of(price)
     if live:
         if (broker or settings.broker) != "alpaca":
             err_console.print("--live needs the alpaca broker (--broker alpaca)")
@@ -59,7 +61,7 @@ def trade(
             console.print("not due: outside the run window before an NYSE close")
         return
     progress = None if json_out or is_quiet(ctx) else (lambda message: console.print(f"  {message}", highlight=False))
-    run = run_trade(settings, broker, progress, force=force, live=live)
+    run = run_trade(settings, broker, progress, force=force, live=live, price=mode)
     if json_out:
         print_json(run.as_dict())
     else:
@@ -109,15 +111,24 @@ def render_plan(plan: Any) -> None:
 
 
 @app.command()
-def plan(ctx: typer.Context, broker: BrokerOption = None, live: LiveOption = False, json_out: JsonFlag = False) -> None:
+def plan(
+    ctx: typer.Context,
+    broker: BrokerOption = None,
+    live: LiveOption = False,
+    price: PriceOption = None,
+    json_out: JsonFlag = False,
+) -> None:
     """The rebalance plan against the configured broker, without trading."""
     from alchemiser.runner import plan_only
 
-    report, target, trade_plan, _account = plan_only(settings_of(ctx), broker, live)
+    report, target, trade_plan, _account = plan_only(settings_of(ctx), broker, live, price_of(price))
     if json_out:
         print_json(
             {
                 "as_of": report.as_of.isoformat(),
+                "price_mode": report.price_mode,
+                "live_prices": {s: p.as_dict() for s, p in sorted(report.live_prices.items())},
+                "price_notice": report.price_notice,
                 "target": target,
                 "plan": trade_plan.as_dict() if trade_plan else None,
                 "strategies": [s.as_dict() for s in report.strategies],

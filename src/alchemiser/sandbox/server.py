@@ -169,6 +169,14 @@ class SandboxServer:
         """Market-data connections refused with 406 (a second connection for the key pair)."""
         return self._data_stream.refused
 
+    def set_latest_trade(self, symbol: str, price: float, timestamp: dt.datetime) -> None:
+        """Make `price` at `timestamp` the symbol's latest trade on the data API (tests: a stale print)."""
+        self._data.set_latest_trade(symbol, price, timestamp)
+
+    def withhold_trades(self, *symbols: str) -> None:
+        """The data API reports no latest trade for these symbols (tests: a missing live price)."""
+        self._data.withhold_trades(set(symbols))
+
     def wait_for_trade_listeners(self, count: int = 1, timeout: float = 5.0) -> bool:
         """Block until `count` TradingStream connections listen to trade_updates; False on timeout."""
         return self._updates.wait_for_listeners(count, timeout)
