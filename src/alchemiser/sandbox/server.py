@@ -95,11 +95,13 @@ class SandboxServer:
         state_path: Path | None = None,
         config: SandboxConfig | None = None,
         sim_config: SimConfig | None = None,
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
+        """`now` replaces the wall clock of the simulated exchange (tests: a weekend, the market closed)."""
         self.config = config if config is not None else SandboxConfig()
         self.key_id, self.secret_key = resolve_keys(self.config)
         self.market = market
-        self._broker = SimBroker(market, state_path, _sim_config(self.config, sim_config))
+        self._broker = SimBroker(market, state_path, _sim_config(self.config, sim_config), now=now)
         self._meta = MetaStore(state_path)
         keys = KeyPair(self.key_id, self.secret_key)
         self._keys = keys
