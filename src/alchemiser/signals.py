@@ -8,6 +8,7 @@ is withheld and the report says which strategy failed and why.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,7 @@ def compute_signals(
         raise ConfigError("--price live decides on today's live prices; it cannot be combined with --as-of")
     day = resolve_as_of(as_of)
     notice: str | None = None
+    clock_read: tuple[dt.datetime, float] | None = None
     if mode == "live":
         if feed is None:
             raise ConfigError("--price live needs a broker to read live prices from")
@@ -178,6 +180,8 @@ def compute_signals(
             clock = feed.get_clock()
         except AlchemiserError as exc:
             raise DataError(f"live prices: cannot read the market clock: {exc}") from exc
+        # ages are measured on the broker's clock (the one its trade times come from), not the local one
+        clock_read = (clock.timestamp, time.monotonic())
         if not clock.is_open:
             mode = "previous_close"
             notice = (
@@ -217,6 +221,8 @@ def compute_signals(
     live: dict[str, LivePrice] = {}
     live_day: dt.date | None = None
     if history is not None and mode == "live" and feed is not None:
+        if now is None and clock_read is not None:
+            now = clock_read[0] + dt.timedelta(seconds=time.monotonic() - clock_read[1])
         history, live, live_day = _go_live(settings, history, loaded, feed, now)
     if history is not None:
         cache = IndicatorCache(history) if live_day is not None else cache
