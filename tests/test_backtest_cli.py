@@ -25,7 +25,7 @@ BAD_FLAGS = [
     (["-s", "klm", "--weights", "1"], "--weights gives 1 shares for 2 strategies"),
     (["-s", "klm", "--weights", "a,b"], "--weights must be numbers separated by commas"),
     (["-s", "klm", "--weights", "1e308,1e308"], "--weights are too large to add up"),
-    (["-s", "tecl"], "-s/--strategy names tecl more than once"),
+    (["-s", "tecl"], "strategy names must be unique, but 'tecl' is given twice"),
     (["--rebalance", "threshold:0"], "--rebalance threshold is in percentage points, above 0 and at most 100"),
     (["--rebalance", "threshold:150"], "--rebalance threshold is in percentage points"),
     (["--rebalance", "hourly"], "--rebalance must be one of none, daily, weekly, monthly, quarterly, yearly"),
