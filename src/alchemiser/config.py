@@ -100,6 +100,25 @@ class AlpacaConfig(BaseModel):
     request_timeout_s: float = Field(default=20.0, gt=0, le=300, description="read timeout of each HTTP request")
 
 
+class SignalsConfig(BaseModel):
+    """Which prices a live decision reads (README: "When are prices read?")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    price: Literal["previous_close", "live"] = Field(
+        default="previous_close",
+        description="previous_close: decide on the last completed session's closes (T-1); live: the latest "
+        "trade of every ticker as today's provisional close (falls back to the last close when the market is "
+        "closed)",
+    )
+    max_live_age_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="live: a ticker whose latest trade is older than this many seconds fails its strategy closed",
+    )
+
+
 def _default_strategies() -> list[StrategyConfig]:
     return [
         StrategyConfig(name="nuclear", source="nuclear", weight=0.4),
@@ -136,6 +155,9 @@ class Settings(BaseSettings):
     notify: NotifyConfig = Field(default_factory=NotifyConfig, description="one notification per run, through apprise")
     schedule: ScheduleConfig = Field(
         default_factory=ScheduleConfig, description="run-daily and the cron/systemd entries of `schedule --print`"
+    )
+    signals: SignalsConfig = Field(
+        default_factory=SignalsConfig, description="which prices decisions read: previous closes or live prices"
     )
     on_strategy_failure: Literal["trade_nothing", "keep_holdings"] = Field(
         default="trade_nothing",

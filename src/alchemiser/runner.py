@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from alchemiser.config import Settings
 from alchemiser.data.base import MarketData
+from alchemiser.data.live import PriceMode, feed_of
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.broker import Broker
 from alchemiser.execution.crashpoints import maybe_wrap
@@ -142,6 +143,11 @@ class TradeRun:
             "message": self.message,
             "as_of": self.signals.as_of.isoformat() if self.signals else None,
             "synthetic_sample_data": self.signals.uses_sample if self.signals else False,
+            "price_mode": self.signals.price_mode if self.signals else None,
+            "live_prices": (
+                {s: p.as_dict() for s, p in sorted(self.signals.live_prices.items())} if self.signals else {}
+            ),
+            "price_notice": self.signals.price_notice if self.signals else None,
             "targets": self.targets,
             "weights_before": self.weights_before,
             "weights_after": self.weights_after,
@@ -239,6 +245,7 @@ def run_trade(
     *,
     force: bool = False,
     live: bool = False,
+    price: PriceMode | None = None,
 ) -> TradeRun:
     say = progress or (lambda _: None)
     started = time.monotonic()
@@ -249,9 +256,8 @@ def run_trade(
         log.info("refusing a second run this session", extra={"previous_run": previous.run_id})
         return TradeRun("", "already_ran", refused_again(previous), None)
     market = build_market(settings)
-    report = compute_signals(settings, market=market)
+    report, broker = _decide(settings, market, broker_name, live, price, wrap=True)
     timings = {"signals_s": round(time.monotonic() - started, 3)}
-    broker = maybe_wrap(open_broker(settings, market, report.as_of, broker_name, live=live))
     day_key = now.strftime("%Y%m%d")
     run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     with Ledger(ledger_path(settings)) as ledger:
@@ -380,6 +386,29 @@ def account_status(settings: Settings, broker_name: str | None = None, live: boo
     }
 
 
+def _decide(
+    settings: Settings,
+    market: MarketData,
+    broker_name: str | None,
+    live: bool,
+    price: PriceMode | None,
+    *,
+    wrap: bool = False,
+) -> tuple[SignalReport, Broker]:
+    """The signals and the open broker. With live prices the broker comes first (it supplies them)."""
+    if (price or settings.signals.price) == "live":
+        broker = open_broker(settings, market, _latest_session(), broker_name, live=live)
+        broker = maybe_wrap(broker) if wrap else broker
+        try:
+            return compute_signals(settings, market=market, price="live", feed=feed_of(broker)), broker
+        except BaseException:
+            broker.close()
+            raise
+    report = compute_signals(settings, market=market, price="previous_close")
+    broker = open_broker(settings, market, report.as_of, broker_name, live=live)
+    return report, (maybe_wrap(broker) if wrap else broker)
+
+
 def _latest_session() -> dt.date:
     from alchemiser import market_calendar
 
@@ -387,12 +416,11 @@ def _latest_session() -> dt.date:
 
 
 def plan_only(
-    settings: Settings, broker_name: str | None = None, live: bool = False
+    settings: Settings, broker_name: str | None = None, live: bool = False, price: PriceMode | None = None
 ) -> tuple[SignalReport, dict[str, float] | None, TradePlan | None, Account]:
     """The plan a run would execute now, without trading (read-only broker calls)."""
     market = build_market(settings)
-    report = compute_signals(settings, market=market)
-    broker = open_broker(settings, market, report.as_of, broker_name, live=live)
+    report, broker = _decide(settings, market, broker_name, live, price)
     try:
         account, positions = broker.get_account(), broker.get_positions()
         target, plan = build_plan(settings, broker, market, report, account, positions)

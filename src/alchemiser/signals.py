@@ -8,6 +8,7 @@ is withheld and the report says which strategy failed and why.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,14 @@ from alchemiser.coverage import TickerGap, check_coverage, describe_gaps, fill_c
 from alchemiser.data.base import MarketData
 from alchemiser.data.composite import FallbackMarketData
 from alchemiser.data.history import PriceHistory, load_history
+from alchemiser.data.live import (
+    LivePrice,
+    LivePriceFeed,
+    PriceMode,
+    feed_of,
+    live_problems,
+    with_provisional_bar,
+)
 from alchemiser.data.sample import SampleMarket
 from alchemiser.data.store import LocalStore
 from alchemiser.errors import AlchemiserError, ConfigError, DataError
@@ -25,6 +34,8 @@ from alchemiser.portfolio.blend import blend
 from alchemiser.strategies.base import Strategy
 from alchemiser.strategies.registry import load_strategy
 from alchemiser.strategies.symphony.evaluator import IndicatorCache, TraceStep
+
+PRICES_STEP = "prices"  # the kind of the trace step that names the live prices a decision read
 
 
 @dataclass
@@ -35,6 +46,8 @@ class StrategySignal:
     weights: dict[str, float] | None = None
     trace: list[TraceStep] = field(default_factory=list)
     error: str | None = None
+    price_mode: PriceMode = "previous_close"
+    live_prices: dict[str, LivePrice] = field(default_factory=dict)  # the live prices this strategy read
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +58,8 @@ class StrategySignal:
             "error": self.error,
             "weights": self.weights,
             "trace": [step.as_dict() for step in self.trace],
+            "price_mode": self.price_mode,
+            "live_prices": {s: p.as_dict() for s, p in sorted(self.live_prices.items())},
         }
 
 
@@ -55,6 +70,9 @@ class SignalReport:
     target: dict[str, float] | None
     sample_symbols: list[str]
     data_gaps: list[TickerGap] = field(default_factory=list)
+    price_mode: PriceMode = "previous_close"  # the mode every ticker of this decision used
+    live_prices: dict[str, LivePrice] = field(default_factory=dict)
+    price_notice: str | None = None  # e.g. live asked for, the market closed: the last close was used
 
     @property
     def ok(self) -> bool:
@@ -69,6 +87,9 @@ class SignalReport:
             "as_of": self.as_of.isoformat(),
             "ok": self.ok,
             "target": self.target,
+            "price_mode": self.price_mode,
+            "live_prices": {s: p.as_dict() for s, p in sorted(self.live_prices.items())},
+            "price_notice": self.price_notice,
             "strategies": [s.as_dict() for s in self.strategies],
             "data": {
                 "synthetic_sample_data": self.uses_sample,
@@ -137,8 +158,36 @@ def compute_signals(
     refs: list[str] | None = None,
     as_of: dt.date | None = None,
     market: MarketData | None = None,
+    *,
+    price: PriceMode | None = None,
+    feed: LivePriceFeed | None = None,
+    now: dt.datetime | None = None,
 ) -> SignalReport:
+    """Decide and blend. `price` (default `[signals] price`): `previous_close` decides on the last completed
+    session's closes; `live` reads every ticker's latest trade from `feed` (the broker) in one request and
+    appends it as today's provisional bar — or, when `feed`'s clock says the market is closed, decides on the
+    last close and says so in `price_notice`."""
+    mode: PriceMode = price or settings.signals.price
+    if mode == "live" and as_of is not None:
+        raise ConfigError("--price live decides on today's live prices; it cannot be combined with --as-of")
     day = resolve_as_of(as_of)
+    notice: str | None = None
+    clock_read: tuple[dt.datetime, float] | None = None
+    if mode == "live":
+        if feed is None:
+            raise ConfigError("--price live needs a broker to read live prices from")
+        try:
+            clock = feed.get_clock()
+        except AlchemiserError as exc:
+            raise DataError(f"live prices: cannot read the market clock: {exc}") from exc
+        # ages are measured on the broker's clock (the one its trade times come from), not the local one
+        clock_read = (clock.timestamp, time.monotonic())
+        if not clock.is_open:
+            mode = "previous_close"
+            notice = (
+                f"price = live, but the market is closed: decided on the last close ({day}) instead; "
+                f"next open {clock.next_open:%Y-%m-%d %H:%M %Z}"
+            )
     market = market or build_market(settings)
     configs = strategy_configs(settings, refs)
     signals: list[StrategySignal] = []
@@ -169,7 +218,14 @@ def compute_signals(
         except AlchemiserError as exc:
             for signal, _ in loaded:
                 signal.error = f"market data: {exc}"
+    live: dict[str, LivePrice] = {}
+    live_day: dt.date | None = None
+    if history is not None and mode == "live" and feed is not None:
+        if now is None and clock_read is not None:
+            now = clock_read[0] + dt.timedelta(seconds=time.monotonic() - clock_read[1])
+        history, live, live_day = _go_live(settings, history, loaded, feed, now)
     if history is not None:
+        cache = IndicatorCache(history) if live_day is not None else cache
         for signal, strategy in loaded:
             if signal.error:
                 continue
@@ -180,7 +236,78 @@ def compute_signals(
                 continue
             signal.weights = decision.weights
             signal.trace = decision.trace
+            if live_day is not None:
+                used = {s: live[s] for s in sorted(strategy.universe()) if s in live}
+                signal.live_prices = used
+                text = f"prices: live, as the provisional close of {live_day}: " + ", ".join(
+                    p.label() for p in used.values()
+                )
+                signal.trace = [TraceStep(0, PRICES_STEP, text, "", 1.0), *signal.trace]
+    for signal in signals:
+        signal.price_mode = mode
     target = None
     if signals and all(s.error is None for s in signals):
         target = blend((s.weights or {}, s.share) for s in signals)
-    return SignalReport(day, signals, target, sorted(sample_symbols), list(coverage.gaps))
+    return SignalReport(
+        live_day or day,
+        signals,
+        target,
+        sorted(sample_symbols),
+        list(coverage.gaps),
+        price_mode=mode,
+        live_prices=live,
+        price_notice=notice,
+    )
+
+
+def _go_live(
+    settings: Settings,
+    history: PriceHistory,
+    loaded: list[tuple[StrategySignal, Strategy]],
+    feed: LivePriceFeed,
+    now: dt.datetime | None,
+) -> tuple[PriceHistory | None, dict[str, LivePrice], dt.date | None]:
+    """Read every ticker's latest trade in one request, fail the strategies whose tickers have none (or a
+    stale one), and append the live prices as the provisional bar of the session in progress."""
+    deciding = [(s, strategy) for s, strategy in loaded if s.error is None]
+    symbols = sorted(set().union(*(strategy.universe() for _, strategy in deciding))) if deciding else []
+    if not symbols:
+        return history, {}, None
+    try:
+        fetched = feed.latest_prices(symbols)
+    except AlchemiserError as exc:
+        for signal, _ in deciding:
+            signal.error = f"live prices: {exc}"
+        return None, {}, None
+    moment = now or dt.datetime.now(dt.UTC)
+    problems = live_problems(fetched, symbols, moment, settings.signals.max_live_age_s)
+    for signal, strategy in deciding:
+        bad = [problems[s] for s in sorted(strategy.universe()) if s in problems]
+        if bad:
+            signal.error = "live prices (fail closed, no ticker falls back to an old close): " + "; ".join(bad)
+    good = {s: fetched[s] for s in symbols if s not in problems}
+    if not good:
+        return None, {}, None
+    live_day = market_calendar.next_session(history.end)
+    extended = with_provisional_bar(history, live_day, {s: p.price for s, p in good.items()})
+    return extended, good, live_day
+
+
+def signals_now(
+    settings: Settings,
+    refs: list[str] | None = None,
+    as_of: dt.date | None = None,
+    price: PriceMode | None = None,
+) -> SignalReport:
+    """`compute_signals` for the `signal` command: with `live` prices, the configured broker supplies them."""
+    mode: PriceMode = price or settings.signals.price
+    if mode != "live" or as_of is not None:
+        return compute_signals(settings, refs, as_of, price=mode)
+    from alchemiser.runner import open_broker
+
+    market = build_market(settings)
+    broker = open_broker(settings, market, resolve_as_of(None))
+    try:
+        return compute_signals(settings, refs, None, market, price=mode, feed=feed_of(broker))
+    finally:
+        broker.close()

@@ -24,7 +24,7 @@ import pandas as pd
 
 from alchemiser.backtest.attribution import Sleeves, contributions
 from alchemiser.backtest.errors import BacktestError
-from alchemiser.backtest.options import MAX_COST_BPS, Fill
+from alchemiser.backtest.options import MAX_COST_BPS, Decide, Fill
 from alchemiser.backtest.schedule import Schedule
 from alchemiser.backtest.window import resolve
 from alchemiser.data.history import PriceHistory
@@ -48,6 +48,7 @@ class BacktestConfig:
     end: dt.date | None = None
     schedule: Schedule = field(default_factory=lambda: Schedule("daily"))
     fill: Fill = "close"
+    decide: Decide = "close"  # previous-close: the targets come shifted by one session (see `decided_day_before`)
     slippage_bps: Decimal = ZERO
     fee_bps: Decimal = ZERO
     rules: RebalanceRules = field(
@@ -64,6 +65,13 @@ class BacktestConfig:
                 raise BacktestError(f"{flag} must be between 0 and {MAX_COST_BPS} basis points (got {bps})")
         if self.fill not in ("close", "next-open"):
             raise BacktestError(f"--fill must be close or next-open (got {self.fill!r})")
+        if self.decide not in ("close", "previous-close"):
+            raise BacktestError(f"--decide must be close or previous-close (got {self.decide!r})")
+        if self.decide == "previous-close" and self.fill == "next-open":
+            raise BacktestError(
+                "--decide previous-close fills at day t's close with day t-1's decision; it cannot be combined "
+                "with --fill next-open (which already trades a decision one session later)"
+            )
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,8 @@ def run_backtest(
     """Run the pipeline over every session of `history` within [start, end]."""
     cache = cache or IndicatorCache(history)
     signals = [(strategy.evaluate_all(history, cache), share) for strategy, share in strategies]
+    if config.decide == "previous-close":
+        signals = [(decided_day_before(matrix), share) for matrix, share in signals]
     return simulate(signals, history, config, progress)
 
 
@@ -307,6 +317,16 @@ def simulate(
         shares,
         days[window.settled],
     )
+
+
+def decided_day_before(matrix: AllocationMatrix) -> AllocationMatrix:
+    """The targets as the live bot with `price = "previous_close"` trades them: day t's row is the decision
+    made with data up to day t-1 (the first day has none, so it is undecided)."""
+    weights = np.zeros_like(matrix.weights)
+    weights[1:] = matrix.weights[:-1]
+    valid = np.zeros_like(matrix.valid)
+    valid[1:] = matrix.valid[:-1]
+    return AllocationMatrix(matrix.dates, matrix.symbols, weights, valid)
 
 
 def _aligned(matrix: AllocationMatrix, column: dict[str, int]) -> FloatArray:

@@ -14,6 +14,7 @@ from typing import Literal
 from alchemiser.backtest.errors import BacktestError
 
 Fill = Literal["close", "next-open"]
+Decide = Literal["close", "previous-close"]
 MAX_COST_BPS = Decimal(1000)  # 10 %: beyond it a "cost" is a typo, and 10000 bps would give the book away
 MAX_CAPITAL = 1e12  # beyond a trillion dollars the figures stop meaning anything
 
@@ -39,6 +40,31 @@ def fill(value: str) -> Fill:
     if value == "next-open":
         return "next-open"
     raise BacktestError(f"--fill must be close or next-open (got {value!r})")
+
+
+def decide(value: str) -> Decide:
+    """`--decide`: close (decide with day t's close; live `price = "live"`) or previous-close (decide with
+    day t-1's data, fill on day t; live `price = "previous_close"`)."""
+    if value == "close":
+        return "close"
+    if value == "previous-close":
+        return "previous-close"
+    raise BacktestError(f"--decide must be close or previous-close (got {value!r})")
+
+
+def live_mode(decide_on: Decide, fill_at: Fill) -> str:
+    """Which live setting a backtest with these conventions corresponds to, in words."""
+    if decide_on == "previous-close":
+        return (
+            'decides with day t-1\'s closes and fills at day t\'s close: what the live bot does with [signals] '
+            'price = "previous_close" (the default)'
+        )
+    if fill_at == "next-open":
+        return "decides with day t's close and fills at day t+1's open: no live price mode trades this way"
+    return (
+        "decides with day t's close and fills at day t's close: the ideal of the live bot with [signals] "
+        'price = "live" (it decides on prices ten minutes before the close)'
+    )
 
 
 def weights(text: str | None) -> list[float] | None:

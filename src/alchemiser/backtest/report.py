@@ -131,6 +131,7 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}td:first-child{{
 <p>{data["days"]} trading days · capital ${data["capital"]:,.2f} → ${data["final_equity"]:,.2f} ·
 rebalance {html.escape(data["rebalance"])} · fills at {data["fill"]} · slippage {data["slippage_bps"]} bps ·
 fees {data["fee_bps"]} bps · {data["trades"]} trades</p>
+<p>Decisions: {html.escape(data["corresponds_to"])}.</p>
 <table><tr><th>metric</th>{head}</tr>{rows}</table>
 <p>Max drawdown from {dd["peak"]} to {dd["trough"]}, recovered {dd["recovery"] or "not yet"}.</p>
 <h2>Contribution to the total return</h2><ul>{contributions}</ul>

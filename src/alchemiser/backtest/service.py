@@ -8,16 +8,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from alchemiser import market_calendar
 from alchemiser.backtest import undecided
-from alchemiser.backtest.engine import BacktestConfig, BacktestResult, simulate
+from alchemiser.backtest.engine import BacktestConfig, BacktestResult, decided_day_before, simulate
 from alchemiser.backtest.errors import BacktestError
 from alchemiser.backtest.metrics import Metrics, compute_metrics, relative
-from alchemiser.backtest.options import Fill, check_weights
+from alchemiser.backtest.options import Decide, Fill, check_weights, live_mode
 from alchemiser.backtest.schedule import Schedule
 from alchemiser.backtest.window import NoDecisionError
 from alchemiser.config import Settings
@@ -25,6 +25,7 @@ from alchemiser.data.history import PriceHistory, load_history
 from alchemiser.errors import DataError
 from alchemiser.indicators import FloatArray
 from alchemiser.signals import build_market, strategy_configs
+from alchemiser.strategies.base import Strategy
 from alchemiser.strategies.registry import load_strategy
 from alchemiser.strategies.symphony.evaluator import IndicatorCache
 
@@ -71,6 +72,11 @@ class BacktestOutcome:
                 "final_equity": round(float(r.equity[-1]), 2),
                 "rebalance": str(self.config.schedule),
                 "fill": self.config.fill,
+                "decide": self.config.decide,
+                "live_price_mode": "previous_close" if self.config.decide == "previous-close" else (
+                    "live" if self.config.fill == "close" else None
+                ),
+                "corresponds_to": live_mode(self.config.decide, self.config.fill),
                 "slippage_bps": float(self.config.slippage_bps),
                 "fee_bps": float(self.config.fee_bps),
                 "metrics": self.metrics.as_dict(),
@@ -120,6 +126,7 @@ def run(
     capital: Decimal = Decimal(100000),
     rebalance: str | None = None,
     fill: Fill = "close",
+    decide: Decide = "close",
     slippage_bps: Decimal = Decimal(0),
     fee_bps: Decimal = Decimal(0),
     benchmark: str | None = "SPY",
@@ -147,6 +154,7 @@ def run(
         end=end,
         schedule=schedule,
         fill=fill,
+        decide=decide,
         slippage_bps=slippage_bps,
         fee_bps=fee_bps,
         rules=settings.rebalance.model_copy(update={"cash_buffer_pct": 0.0, "min_trade_usd": Decimal(1)}),
@@ -160,6 +168,9 @@ def run(
         raise BacktestError(f"--end {asked_end}: {exc}" if asked_end else str(exc)) from None
     cache = IndicatorCache(history)
     signals = [(strategy.evaluate_all(history, cache), share) for strategy, share in strategies]
+    if decide == "previous-close":  # day t trades the decision made with data up to t-1
+        signals = [(decided_day_before(matrix), share) for matrix, share in signals]
+        strategies = [(cast(Strategy, _DecidesDayBefore(s)), share) for s, share in strategies]
     entries = [(s.name, s, matrix) for (s, _), (matrix, _) in zip(strategies, signals, strict=True)]
     try:
         result = simulate(signals, history, config, progress)
@@ -190,6 +201,23 @@ def run(
         undecided.start_note(entries, result, history, start),
         undecided.summary(entries, result, history),
     )
+
+
+class _DecidesDayBefore:
+    """A strategy seen through `--decide previous-close`: its decision "on" day t is the one it makes with data
+    up to day t-1, so undecided-day reasons name the day that really decided."""
+
+    def __init__(self, inner: Strategy) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+    def decide(self, history: PriceHistory, cache: Any = None) -> Any:
+        if len(history.dates) < 2:
+            raise DataError(f"no session before {history.end} to decide with")
+        return self.inner.decide(history.until(history.dates[-2].date()))
 
 
 def _check_sessions_between(start: dt.date, end: dt.date) -> None:

@@ -42,6 +42,13 @@ def backtest(
         ),
     ] = None,
     fill: Annotated[str, typer.Option(help="close (Composer's convention) or next-open.")] = "close",
+    decide: Annotated[
+        str,
+        typer.Option(
+            help="close: decide with day t's close (live price = live); previous-close: with day t-1's data, "
+            "filled at day t's close (live price = previous_close, the default)."
+        ),
+    ] = "close",
     slippage_bps: Annotated[float, typer.Option(help="Fill price moved against us by this many bps.")] = 0.0,
     fee_bps: Annotated[float, typer.Option(help="Fees as bps of traded value.")] = 0.0,
     benchmark: Annotated[str, typer.Option(help="Benchmark symbol ('' for none).")] = "SPY",
@@ -59,6 +66,7 @@ def backtest(
         "capital": flags.capital(capital),
         "rebalance": rebalance,
         "fill": flags.fill(fill),
+        "decide": flags.decide(decide),
         "slippage_bps": flags.bps("--slippage-bps", slippage_bps),
         "fee_bps": flags.bps("--fee-bps", fee_bps),
         "benchmark": benchmark.strip() or None,
@@ -101,6 +109,7 @@ def _render_backtest(data: dict[str, Any]) -> None:
         f"[bold]Backtest {data['start']} – {data['end']}[/] ({data['days']} days, rebalance {data['rebalance']}, "
         f"fills at {data['fill']}){note}"
     )
+    console.print(f"decisions: {data['corresponds_to']}", highlight=False, markup=False)
     if data["start_note"]:
         console.print(data["start_note"], highlight=False)
     for warning in data["warnings"]:

@@ -21,16 +21,35 @@ from alchemiser.cli.app import (
 )
 from alchemiser.cli.render import new_table, show, tree
 from alchemiser.data.base import SAMPLE_NOTICE
+from alchemiser.data.live import PriceMode, price_mode
 from alchemiser.errors import SymphonyError
 from alchemiser.formatting import pct
-from alchemiser.signals import SignalReport, compute_signals
+from alchemiser.signals import SignalReport, signals_now
 from alchemiser.strategies.symphony.compiler import SymphonyErrors, compile_file
+
+PriceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--price",
+        help="previous-close: decide on the last completed session's closes; live: on every ticker's latest "
+        "trade as today's provisional close (default: [signals] price).",
+    ),
+]
+
+
+def price_of(value: str | None) -> PriceMode | None:
+    return price_mode(value) if value is not None else None
 
 
 def render_signals(report: SignalReport) -> None:
     """Each strategy's decision path and weights, then the blended target with each strategy's part."""
     note = f"  [yellow]({SAMPLE_NOTICE})[/]" if report.uses_sample else ""
-    show(console, f"[bold]Signals as of the close of {report.as_of}[/]{note}")
+    if report.price_mode == "live":
+        show(console, f"[bold]Signals on live prices, as the provisional close of {report.as_of}[/]{note}")
+    else:
+        show(console, f"[bold]Signals as of the close of {report.as_of}[/] (prices: previous close){note}")
+    if report.price_notice:
+        show(console, f"[yellow]notice:[/] {escape(report.price_notice)}")
     for signal in report.strategies:
         title = Text.assemble((signal.name, "bold cyan"), f" ({pct(signal.share, 0)} of the account) — {signal.source}")
         if signal.error:
@@ -73,10 +92,11 @@ def signal(
     as_of: Annotated[
         dt.datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Decide at this day's close.")
     ] = None,
+    price: PriceOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Each strategy's allocation with its reasons, and the blended target."""
-    report = compute_signals(settings_of(ctx), strategy, as_of.date() if as_of else None)
+    report = signals_now(settings_of(ctx), strategy, as_of.date() if as_of else None, price_of(price))
     if json_out:
         print_json(report.as_dict())
     else:

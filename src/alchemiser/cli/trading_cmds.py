@@ -23,7 +23,7 @@ from alchemiser.cli.app import (
     weights_table,
 )
 from alchemiser.cli.render import new_table, show
-from alchemiser.cli.strategy_cmds import render_signals
+from alchemiser.cli.strategy_cmds import PriceOption, price_of, render_signals
 from alchemiser.formatting import money, pct, price, qty
 from alchemiser.signals import build_market
 
@@ -42,6 +42,7 @@ def trade(
     ] = False,
     live: LiveOption = False,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm --live without the interactive prompt.")] = False,
+    price_flag: PriceOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """One full run: signals, plan, sells, wait for fills, buys, and the resulting weights."""
@@ -49,6 +50,7 @@ def trade(
     from alchemiser.scheduling import due_session
 
     settings = settings_of(ctx)
+    mode = price_of(price_flag)
     if live:
         if (broker or settings.broker) != "alpaca":
             err_console.print("--live needs the alpaca broker (--broker alpaca)")
@@ -61,7 +63,7 @@ def trade(
             console.print("not due: outside the run window before an NYSE close")
         return
     progress = None if json_out or is_quiet(ctx) else (lambda message: console.print(f"  {message}", highlight=False))
-    run = run_trade(settings, broker, progress, force=force, live=live)
+    run = run_trade(settings, broker, progress, force=force, live=live, price=mode)
     if json_out:
         print_json(run.as_dict())
     else:
@@ -108,15 +110,24 @@ def render_plan(plan: Any) -> None:
 
 
 @app.command()
-def plan(ctx: typer.Context, broker: BrokerOption = None, live: LiveOption = False, json_out: JsonFlag = False) -> None:
+def plan(
+    ctx: typer.Context,
+    broker: BrokerOption = None,
+    live: LiveOption = False,
+    price: PriceOption = None,
+    json_out: JsonFlag = False,
+) -> None:
     """The rebalance plan against the configured broker, without trading."""
     from alchemiser.runner import plan_only
 
-    report, target, trade_plan, _account = plan_only(settings_of(ctx), broker, live)
+    report, target, trade_plan, _account = plan_only(settings_of(ctx), broker, live, price_of(price))
     if json_out:
         print_json(
             {
                 "as_of": report.as_of.isoformat(),
+                "price_mode": report.price_mode,
+                "live_prices": {s: p.as_dict() for s, p in sorted(report.live_prices.items())},
+                "price_notice": report.price_notice,
                 "target": target,
                 "plan": trade_plan.as_dict() if trade_plan else None,
                 "strategies": [s.as_dict() for s in report.strategies],

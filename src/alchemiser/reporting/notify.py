@@ -61,6 +61,12 @@ def compose(summary: dict[str, Any], day_pnl: float | None = None) -> tuple[str,
     lines = [f"{status}: {summary.get('message', '')}"]
     if summary.get("synthetic_sample_data"):
         lines.append("(synthetic sample data)")
+    if summary.get("price_mode") == "live":
+        lines.append("Prices: live (latest trades as today's provisional close)")
+    elif summary.get("price_mode"):
+        lines.append("Prices: previous close")
+    if summary.get("price_notice"):
+        lines.append(f"Notice: {summary['price_notice']}")
     if day_pnl is not None:
         lines.append(f"Day P&L: {money(day_pnl, signed=True)}")
     lines.append("")
@@ -71,7 +77,7 @@ def compose(summary: dict[str, Any], day_pnl: float | None = None) -> tuple[str,
             lines.append(f"    FAILED: {strategy['error']}")
             continue
         for step in strategy.get("trace", []):
-            if step.get("kind") in ("if", "filter", "inverse-volatility", "reason"):
+            if step.get("kind") in ("prices", "if", "filter", "inverse-volatility", "reason"):
                 lines.append(f"    {'  ' * int(step.get('depth', 0))}{step['text']}")
         weights = ", ".join(f"{s} {pct(w, 1)}" for s, w in (strategy.get("weights") or {}).items())
         lines.append(f"    → {weights}")

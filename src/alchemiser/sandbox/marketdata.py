@@ -152,6 +152,7 @@ class DataApi:
         self._market = market
         self._max_page = max_page_size
         self._last_trade: dict[str, _Trade] = {}
+        self._withheld: set[str] = set()
         self._trade_ids = itertools.count(1)
 
     def routes(self) -> list[web.RouteDef]:
@@ -177,6 +178,14 @@ class DataApi:
         trade = _Trade(float(update.price), float(update.qty), update.timestamp, next(self._trade_ids))
         self._last_trade[update.order.symbol] = trade
         return trade
+
+    def set_latest_trade(self, symbol: str, price: float, timestamp: dt.datetime) -> None:
+        """Make `price` at `timestamp` the symbol's latest trade (tests: a stale print)."""
+        self._last_trade[symbol.upper()] = _Trade(float(price), 100.0, timestamp, next(self._trade_ids))
+
+    def withhold_trades(self, symbols: set[str]) -> None:
+        """Report no latest trade for these symbols (tests: a ticker the feed has nothing for)."""
+        self._withheld = {s.upper() for s in symbols}
 
     # ------------------------------------------------------------------ bars
 
@@ -260,6 +269,8 @@ class DataApi:
         return {"t": _iso_ns(q.timestamp), **_quote_fields(q)}
 
     def _trade(self, sym: str) -> JSONDict | None:
+        if sym in self._withheld:
+            return None
         trade = self._last_trade.get(sym)
         if trade is None:  # no execution yet: the last print is the mid (the bar's close)
             try:

@@ -95,11 +95,13 @@ class SandboxServer:
         state_path: Path | None = None,
         config: SandboxConfig | None = None,
         sim_config: SimConfig | None = None,
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
+        """`now` replaces the wall clock of the simulated exchange (tests: a weekend, the market closed)."""
         self.config = config if config is not None else SandboxConfig()
         self.key_id, self.secret_key = resolve_keys(self.config)
         self.market = market
-        self._broker = SimBroker(market, state_path, _sim_config(self.config, sim_config))
+        self._broker = SimBroker(market, state_path, _sim_config(self.config, sim_config), now=now)
         self._meta = MetaStore(state_path)
         keys = KeyPair(self.key_id, self.secret_key)
         self._keys = keys
@@ -168,6 +170,14 @@ class SandboxServer:
     def refused_data_connections(self) -> int:
         """Market-data connections refused with 406 (a second connection for the key pair)."""
         return self._data_stream.refused
+
+    def set_latest_trade(self, symbol: str, price: float, timestamp: dt.datetime) -> None:
+        """Make `price` at `timestamp` the symbol's latest trade on the data API (tests: a stale print)."""
+        self._data.set_latest_trade(symbol, price, timestamp)
+
+    def withhold_trades(self, *symbols: str) -> None:
+        """The data API reports no latest trade for these symbols (tests: a missing live price)."""
+        self._data.withhold_trades(set(symbols))
 
     def wait_for_trade_listeners(self, count: int = 1, timeout: float = 5.0) -> bool:
         """Block until `count` TradingStream connections listen to trade_updates; False on timeout."""

@@ -71,7 +71,7 @@ class BacktestRequest:
         if rebalance is not None:
             if not isinstance(rebalance, str) or len(rebalance) > 40:
                 raise QueryError("rebalance: daily, weekly, monthly or threshold:X")
-            from alchemiser.backtest.engine import Schedule
+            from alchemiser.backtest.schedule import Schedule
 
             try:
                 Schedule.parse(rebalance)

@@ -20,6 +20,7 @@ from alchemiser.signals import compute_signals
 from alchemiser.strategies.registry import load_strategy
 from alchemiser.strategies.symphony.program import (
     AssetNode,
+    EmptyNode,
     FilterNode,
     IfNode,
     InverseVolNode,
@@ -51,6 +52,8 @@ def _label(node: ProgramNode) -> tuple[str, str]:
         return "filter", f"filter {node.metric.label('·')} select-{node.select} {node.count}"
     if isinstance(node, InverseVolNode):
         return "inverse-volatility", f"weight-inverse-volatility {node.window}d"
+    if isinstance(node, EmptyNode):
+        return "empty", "empty (its share stays in cash)"
     if node.kind == "group":
         return "group", f"group '{node.label}'"
     return "weight", node.kind

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from alpaca.common.enums import Sort
 from alpaca.data.enums import DataFeed
 from alpaca.data.historical.stock import StockHistoricalDataClient
-from alpaca.data.requests import StockLatestQuoteRequest
+from alpaca.data.requests import StockLatestQuoteRequest, StockLatestTradeRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import AssetClass, AssetStatus, OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
 from pydantic import ValidationError
 
+from alchemiser.data.live import LivePrice
 from alchemiser.execution.alpaca.errors import CALL_ERRORS, ErrorMapper, RetryPolicy, transient
 from alchemiser.execution.alpaca.placement import send_once
 from alchemiser.execution.alpaca.sdk import TimedSession, close_session, install_session
@@ -340,6 +341,24 @@ class AlpacaBroker:
             return quote_from_wire(sym, q)
         return Quote(sym, dec0(q.bid_price), dec0(q.ask_price), aware(q.timestamp), dec0(q.bid_size),
                      dec0(q.ask_size))
+
+    def latest_prices(self, symbols: Iterable[str]) -> dict[str, LivePrice]:
+        """The latest trade of every symbol in ONE request (`[signals] price = "live"`); symbols without a
+        trade are left out."""
+        self._count("latest_prices")
+        syms = sorted({s.upper() for s in symbols})
+        if not syms:
+            return {}
+        query = StockLatestTradeRequest(symbol_or_symbols=syms, feed=self._feed)
+        trades = self._read("latest trades", lambda: self._data.get_stock_latest_trade(query))
+        out: dict[str, LivePrice] = {}
+        for sym, t in (trades.items() if isinstance(trades, dict) else ()):
+            if isinstance(t, dict):  # raw data
+                price, stamp = float(t["p"]), dt.datetime.fromisoformat(str(t["t"]).replace("Z", "+00:00"))
+            else:
+                price, stamp = float(t.price), t.timestamp
+            out[str(sym)] = LivePrice(str(sym), price, aware(stamp))
+        return out
 
     def subscribe_quotes(self, symbols: Iterable[str], listener: QuoteListener) -> None:
         """Stream quotes of `symbols` to `listener`. The one market-data connection starts on first use;

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 from alchemiser.data.base import MarketData
+from alchemiser.data.live import LivePrice
 from alchemiser.execution.broker import (
     Broker,
     DuplicateClientOrderId,
@@ -150,6 +151,18 @@ class SimBroker:
         with self._lock:
             return self._prices.quote(symbol.upper())
 
+
+    def latest_prices(self, symbols: Iterable[str]) -> dict[str, LivePrice]:
+        """Each symbol's last price for live decisions: the simulated exchange has no tape, so its last
+        trade is its mid (as the sandbox reports it), stamped now. Unknown symbols are left out."""
+        self._count("latest_prices")
+        out: dict[str, LivePrice] = {}
+        with self._lock:
+            for sym in sorted({s.upper() for s in symbols}):
+                mid = self._prices.mid(sym)
+                if mid is not None:
+                    out[sym] = LivePrice(sym, float(mid), self._now())
+        return out
     def subscribe_quotes(self, symbols: Iterable[str], listener: QuoteListener) -> None:
         """Register `listener` for each symbol and push its current quote right away (on the dispatcher)."""
         self._count("subscribe_quotes")
