@@ -23,11 +23,10 @@ from alchemiser.cli.app import (
     weights_table,
 )
 from alchemiser.cli.strategy_cmds import render_signals
+from alchemiser.models import RunStatus
 from alchemiser.signals import build_market
 
-# exit 0; every other run status exits 1 (README). `already_ran` is the one-run-per-session guard doing its
-# job (a cron job or a script firing twice), not a failure.
-SUCCESS_STATUSES = frozenset({"ok", "nothing_to_do", "already_ran"})
+STATUS_COLOURS = {RunStatus.OK: "green", RunStatus.NOTHING_TO_DO: "green", RunStatus.ALREADY_RAN: "yellow"}
 
 
 @app.command()
@@ -79,13 +78,13 @@ def trade(
         if run.weights_after:
             console.print(weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
             console.print(f"cash {pct(run.cash_after_weight)} of equity ${float(run.equity_after or 0):,.2f}")
-        colour = {"ok": "green", "nothing_to_do": "green", "already_ran": "yellow"}.get(run.status, "red")
+        colour = STATUS_COLOURS.get(run.status, "red")
         for notice in run.notices:  # execution warnings were shown as they happened; these come after the run
             console.print(f"[yellow]warning:[/] {notice}", highlight=False)
         label = f"run {run.run_id}: {run.status}" if run.run_id else run.status
         console.print(f"[bold {colour}]{label}[/] — {run.message}", highlight=False)
-    if run.status not in SUCCESS_STATUSES:
-        raise typer.Exit(1)
+    if run.status.exit_code:
+        raise typer.Exit(run.status.exit_code)
 
 
 def render_plan(plan: Any) -> None:
