@@ -11,6 +11,7 @@ import json
 import logging
 import logging.handlers
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.console import Console
@@ -30,11 +31,18 @@ def register_secret(value: str) -> None:
         _extra_secrets.add(value)
 
 
-def redact(text: str) -> str:
-    for value in {os.environ.get(name, "") for name in SECRET_ENV_VARS} | _extra_secrets:
-        if value and len(value) >= 4:
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every non-empty value of `secrets` replaced by "***" (the one redaction routine)."""
+    for value in secrets:
+        if value:
             text = text.replace(value, "***")
     return text
+
+
+def redact(text: str) -> str:
+    """`text` without the API keys of the environment or registered with `register_secret`."""
+    values = {os.environ.get(name, "") for name in SECRET_ENV_VARS} | _extra_secrets
+    return mask(text, (v for v in values if len(v) >= 4))
 
 
 class RedactingFilter(logging.Filter):

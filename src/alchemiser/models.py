@@ -7,7 +7,7 @@ floats. Times are timezone-aware.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -78,6 +78,69 @@ class OrderEvent(StrEnum):
     PENDING_NEW = "pending_new"
     PENDING_CANCEL = "pending_cancel"
     DONE_FOR_DAY = "done_for_day"
+
+
+class RunStatus(StrEnum):
+    """How a trading run ended (or `RUNNING` while it is in progress); the values are what the ledger and
+    `--json` hold."""
+
+    RUNNING = "running"
+    OK = "ok"
+    NOTHING_TO_DO = "nothing_to_do"
+    PARTIAL = "partial"
+    BLOCKED = "blocked"
+    HALTED = "halted"
+    FAILED = "failed"
+    MARKET_CLOSED = "market_closed"
+    ALREADY_RAN = "already_ran"  # refused before doing anything; never recorded in the ledger
+
+    @property
+    def exit_code(self) -> int:
+        """The process exit code for a run ending this way: 0 for success and for the once-a-session guard
+        doing its job (a cron job firing twice is not an error), 1 for everything else."""
+        return 0 if self in _SUCCESS_RUN_STATUSES else 1
+
+    @property
+    def took_the_session(self) -> bool:
+        """Whether a run ending this way was this session's run (so another one is refused unless forced);
+        a failed, halted or closed-market run lets a later run try again."""
+        return self in _SESSION_RUN_STATUSES
+
+
+_SUCCESS_RUN_STATUSES = frozenset({RunStatus.OK, RunStatus.NOTHING_TO_DO, RunStatus.ALREADY_RAN})
+_SESSION_RUN_STATUSES = frozenset({RunStatus.OK, RunStatus.NOTHING_TO_DO, RunStatus.PARTIAL, RunStatus.BLOCKED})
+# What the ledger may record: every status but ALREADY_RAN (a refused run leaves no record).
+RECORDED_RUN_STATUSES = frozenset(RunStatus) - {RunStatus.ALREADY_RAN}
+
+
+class ExecutionStatus(StrEnum):
+    """How the executor's sell-then-buy pass ended; each value is also the run status it gives."""
+
+    OK = "ok"
+    PARTIAL = "partial"
+    BLOCKED = "blocked"
+    HALTED = "halted"
+
+    @property
+    def run_status(self) -> RunStatus:
+        return RunStatus(self.value)
+
+
+class OrderPhase(StrEnum):
+    """Why an order was placed, recorded with it: a close-position exit, a trim, a first buy, a re-priced
+    limit, the market order finishing a limit's unfilled remainder, or a dollar top-up."""
+
+    EXIT = "exit"
+    SELL = "sell"
+    BUY = "buy"
+    REPRICE = "reprice"
+    REMAINDER = "remainder"
+    TOP_UP = "top-up"
+
+
+def decimal_or_none(text: str | None) -> Decimal | None:
+    """Exact decimal text (as the ledger and the simulated broker store numbers) back to a `Decimal`."""
+    return None if text is None else Decimal(text)
 
 
 @dataclass(frozen=True)
@@ -196,9 +259,6 @@ class Order:
     @property
     def filled_notional(self) -> Decimal:
         return self.filled_qty * (self.filled_avg_price or Decimal(0))
-
-    def with_status(self, status: OrderStatus, **changes: object) -> Order:
-        return replace(self, status=status, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from alchemiser.config import Settings
 from alchemiser.data.base import MarketData
@@ -28,11 +27,10 @@ from alchemiser.execution.crashpoints import maybe_wrap
 from alchemiser.execution.executor import ExecutionResult, Executor
 from alchemiser.execution.rails import Rails
 from alchemiser.ledger import Ledger, RunRow
-from alchemiser.models import Account, Position
+from alchemiser.models import Account, Position, RunStatus
 from alchemiser.portfolio.plan import TradePlan, plan_rebalance
 from alchemiser.signals import SignalReport, build_market, compute_signals
 
-NEW_YORK = ZoneInfo("America/New_York")
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
@@ -116,7 +114,7 @@ def target_with_failures(report: SignalReport, account: Account, positions: list
 @dataclass
 class TradeRun:
     run_id: str
-    status: str
+    status: RunStatus
     message: str
     signals: SignalReport | None  # None when the run was refused before deciding anything (already_ran)
     plan: TradePlan | None = None
@@ -183,43 +181,23 @@ def build_plan(
     return target, plan_rebalance(target, account, positions, prices, assets, settings.rebalance)
 
 
-DONE_STATUSES = frozenset({"ok", "nothing_to_do", "partial", "blocked"})
-
-
 def already_ran(settings: Settings, broker: str, day: dt.date) -> RunRow | None:
     """The run that already traded this session (so another one is refused unless forced)."""
     with Ledger(ledger_path(settings)) as ledger:
-        done = [r for r in ledger.runs_for_day(day, broker) if r.status in DONE_STATUSES]
+        done = [r for r in ledger.runs_for_day(day, broker) if r.status.took_the_session]
     return done[-1] if done else None
 
 
 def refused_again(previous: RunRow) -> str:
     """Why a second run was refused, saying which run traded, when, and how to override."""
-    started = previous.started_at.astimezone(NEW_YORK)
+    from alchemiser.market_calendar import NY  # imported when used: the calendar is slow to load
+
+    started = previous.started_at.astimezone(NY)
     return (
         f"this market session ({previous.trading_day}) already traded in run {previous.run_id} "
         f"({previous.status}, started {started:%H:%M} New York time); nothing was done. "
         "`trade --force` runs again anyway."
     )
-
-
-def day_pnl(ledger: Ledger, run_id: str, day: dt.date, equity: Decimal) -> float | None:
-    """Equity now minus the last recorded equity of an earlier trading day."""
-    for row in ledger.runs(200):
-        if row.trading_day < day:
-            snapshot = ledger.snapshot(row.run_id, "after")
-            if snapshot is not None:
-                return float(equity - Decimal(str(snapshot["account"]["equity"])))
-    return None
-
-
-def traded_today(ledger: Ledger, day: dt.date) -> Decimal:
-    """Dollars already traded on `day` by earlier runs (for the daily cap)."""
-    total = Decimal(0)
-    for row in ledger.runs(200):
-        if row.trading_day == day:
-            total += sum((o.filled_notional for o in ledger.orders(row.run_id)), Decimal(0))
-    return total
 
 
 def notify(settings: Settings, summary: dict[str, Any], pnl: float | None = None) -> str | None:
@@ -247,82 +225,119 @@ def run_trade(
     live: bool = False,
     price: PriceMode | None = None,
 ) -> TradeRun:
-    say = progress or (lambda _: None)
+    """Set up a run (the once-a-session guard, market data, signals, broker, ledger) and run the session."""
+    from alchemiser.market_calendar import NY
+
     started = time.monotonic()
-    now = dt.datetime.now(NEW_YORK)
+    now = dt.datetime.now(NY)
     broker_label = broker_name or settings.broker
     previous = None if force else already_ran(settings, broker_label, now.date())
     if previous is not None:
         log.info("refusing a second run this session", extra={"previous_run": previous.run_id})
-        return TradeRun("", "already_ran", refused_again(previous), None)
+        return TradeRun("", RunStatus.ALREADY_RAN, refused_again(previous), None)
     market = build_market(settings)
-    report, broker = _decide(settings, market, broker_name, live, price, wrap=True)
+    signals, broker = _decide(settings, market, broker_name, live, price, wrap=True)
     timings = {"signals_s": round(time.monotonic() - started, 3)}
-    day_key = now.strftime("%Y%m%d")
-    run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    mode = "sim" if broker_label == "sim" else "live" if live else "paper"
     with Ledger(ledger_path(settings)) as ledger:
-        for stale in ledger.unfinished_runs():
-            ledger.finish_run(
-                stale.run_id, "failed", message=f"interrupted (the process died); resumed by run {run_id}"
-            )
-        ledger.start_run(
-            run_id,
-            mode="sim" if broker_label == "sim" else "live" if live else "paper",
-            broker=broker.name,
-            trading_day=now.date(),
-            config_digest=config_digest(settings),
-        )
-        ledger.record_signals(run_id, [s.as_dict() for s in report.strategies])
-        run = TradeRun(run_id, "running", "", report, timings=timings, trading_day=now.date())
-        executor: Executor | None = None
         try:
-            if report.target is None and settings.on_strategy_failure == "trade_nothing":
-                failed = "; ".join(f"{s.name}: {s.error}" for s in report.strategies if s.error)
-                return _finish(settings, ledger, run, "failed", f"no trades: a strategy failed ({failed})")
-            clock = broker.get_clock()
-            if not clock.is_open:
-                return _finish(
-                    settings, ledger, run, "market_closed", f"the market is closed; next open {clock.next_open}"
-                )
-            executor = Executor(broker, ledger, run_id, day_key, settings.execution, say)
-            executor.reconcile()
-            account, positions = broker.get_account(), broker.get_positions()
-            executor.rails = Rails(
-                settings.rails, account.equity, traded_today(ledger, now.date()), settings.home / "KILL"
+            return run_session(
+                broker,
+                ledger,
+                progress or (lambda _: None),
+                settings,
+                now,
+                Decided(market, signals, timings),
+                mode=mode,
+                started=started,
             )
-            halt = executor.rails.killed()
-            if halt:
-                return _finish(settings, ledger, run, "halted", halt)
-            ledger.record_snapshot(run_id, "before", account, positions)
-            run.weights_before = weights_of(account, positions)
-            target, plan = build_plan(settings, broker, market, report, account, positions)
-            if target is None or plan is None:
-                return _finish(settings, ledger, run, "failed", "no target: every strategy failed")
-            run.targets, run.plan = target, plan
-            ledger.record_plan(run_id, [i.as_dict() for i in plan.items])
-            if plan.is_empty:
-                status, message = "nothing_to_do", "portfolio already matches the target"
-            else:
-                run.execution = executor.execute(plan, positions)
-                status = run.execution.status
-                message = f"{len(run.execution.orders)} order(s)"  # `_finish` adds the warning count
-                run.timings.update(run.execution.timings)
-            account, positions = broker.get_account(), broker.get_positions()
-            ledger.record_snapshot(run_id, "after", account, positions)
-            run.weights_after = weights_of(account, positions)
-            run.cash_after_weight = float(account.cash / account.equity) if account.equity > 0 else None
-            run.equity_after = str(account.equity)
-            run.timings["total_s"] = round(time.monotonic() - started, 3)
-            return _finish(settings, ledger, run, status, message)
-        except AlchemiserError as exc:
-            return _finish(settings, ledger, run, "failed", str(exc))
-        except BaseException as exc:
-            _finish(settings, ledger, run, "failed", f"crashed: {type(exc).__name__}: {exc}")
-            raise
         finally:
-            if executor is not None:
-                executor.close()
             broker.close()
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What a session trades on: the market data it planned from, the signals, and how long deciding took."""
+
+    market: MarketData
+    signals: SignalReport
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_session(
+    broker: Broker,
+    ledger: Ledger,
+    progress: Progress,
+    settings: Settings,
+    now: dt.datetime,
+    decided: Decided,
+    *,
+    mode: str,
+    started: float | None = None,
+) -> TradeRun:
+    """One trading session on an open broker and ledger: close runs a crash left open, record the run and
+    its signals, check the clock, reconcile, rails, plan, sell then buy, snapshot, finish and notify.
+
+    `now` is aware and fixes the trading day and the run id; `progress` receives the run's progress lines;
+    `mode` is what the ledger records (sim, paper, live). The caller owns (and closes) broker and ledger.
+    Never refuses a second run of the session: that guard is the caller's (`already_ran`).
+    """
+    started = time.monotonic() if started is None else started
+    report, day = decided.signals, now.date()
+    run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    for stale in ledger.unfinished_runs():
+        ledger.finish_run(
+            stale.run_id, RunStatus.FAILED, message=f"interrupted (the process died); resumed by run {run_id}"
+        )
+    ledger.start_run(run_id, mode=mode, broker=broker.name, trading_day=day, config_digest=config_digest(settings))
+    ledger.record_signals(run_id, [s.as_dict() for s in report.strategies])
+    run = TradeRun(run_id, RunStatus.RUNNING, "", report, timings=dict(decided.timings), trading_day=day)
+    rails = Rails(settings.rails, settings.home / "KILL")
+    executor: Executor | None = None
+    try:
+        if report.target is None and settings.on_strategy_failure == "trade_nothing":
+            failed = "; ".join(f"{s.name}: {s.error}" for s in report.strategies if s.error)
+            return _finish(settings, ledger, run, RunStatus.FAILED, f"no trades: a strategy failed ({failed})")
+        clock = broker.get_clock()
+        if not clock.is_open:
+            message = f"the market is closed; next open {clock.next_open}"
+            return _finish(settings, ledger, run, RunStatus.MARKET_CLOSED, message)
+        executor = Executor(broker, ledger, run_id, now.strftime("%Y%m%d"), settings.execution, progress, rails)
+        executor.reconcile()
+        account, positions = broker.get_account(), broker.get_positions()
+        rails.open_day(account.equity, ledger.traded_on(day))
+        halt = rails.killed()
+        if halt:
+            return _finish(settings, ledger, run, RunStatus.HALTED, halt)
+        ledger.record_snapshot(run_id, "before", account, positions)
+        run.weights_before = weights_of(account, positions)
+        target, plan = build_plan(settings, broker, decided.market, report, account, positions)
+        if target is None or plan is None:
+            return _finish(settings, ledger, run, RunStatus.FAILED, "no target: every strategy failed")
+        run.targets, run.plan = target, plan
+        ledger.record_plan(run_id, [i.as_dict() for i in plan.items])
+        if plan.is_empty:
+            status, message = RunStatus.NOTHING_TO_DO, "portfolio already matches the target"
+        else:
+            run.execution = executor.execute(plan, positions)
+            status = run.execution.status.run_status
+            message = f"{len(run.execution.orders)} order(s)"  # `_finish` adds the warning count
+            run.timings.update(run.execution.timings)
+        account, positions = broker.get_account(), broker.get_positions()
+        ledger.record_snapshot(run_id, "after", account, positions)
+        run.weights_after = weights_of(account, positions)
+        run.cash_after_weight = float(account.cash / account.equity) if account.equity > 0 else None
+        run.equity_after = str(account.equity)
+        run.timings["total_s"] = round(time.monotonic() - started, 3)
+        return _finish(settings, ledger, run, status, message)
+    except AlchemiserError as exc:
+        return _finish(settings, ledger, run, RunStatus.FAILED, str(exc))
+    except BaseException as exc:
+        _finish(settings, ledger, run, RunStatus.FAILED, f"crashed: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if executor is not None:
+            executor.close()
 
 
 def _with_warnings(message: str, run: TradeRun) -> str:
@@ -330,14 +345,15 @@ def _with_warnings(message: str, run: TradeRun) -> str:
     return f"{message}; {count} warning(s)" if count or run.execution is not None else message
 
 
-def _finish(settings: Settings, ledger: Ledger, run: TradeRun, status: str, message: str) -> TradeRun:
+def _finish(settings: Settings, ledger: Ledger, run: TradeRun, status: RunStatus, message: str) -> TradeRun:
     """Record the outcome first (a crash while notifying must not lose it), then notify; an undelivered
     notification becomes a run warning and the record is updated to say so."""
     run.status, run.message = status, _with_warnings(message, run)
     ledger.finish_run(run.run_id, status, message=run.message, summary=run.as_dict(), timings=run.timings)
-    log.info("run finished", extra={"run_id": run.run_id, "status": status, "detail": run.message})
+    log.info("run finished", extra={"run_id": run.run_id, "status": str(status), "detail": run.message})
     if run.equity_after is not None and run.trading_day is not None:
-        run.day_pnl = day_pnl(ledger, run.run_id, run.trading_day, Decimal(run.equity_after))
+        before = ledger.equity_before(run.trading_day)
+        run.day_pnl = None if before is None else float(Decimal(run.equity_after) - before)
     problem = notify(settings, run.as_dict(), run.day_pnl)
     if problem is not None:
         run.notices.append(problem)

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 
 from alchemiser.errors import ConfigError
+from alchemiser.logs import mask
 
 PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
 LIVE_TRADING_URL = "https://api.alpaca.markets"
@@ -131,10 +132,7 @@ def redact(text: str, creds: AlpacaCredentials | None) -> str:
     (exception texts, server replies) through this before it reaches a log or the user."""
     if creds is None:
         return text
-    for secret in (creds.secret_key.get_secret_value(), creds.key_id.get_secret_value()):
-        if secret:
-            text = text.replace(secret, _HIDDEN)
-    return text
+    return mask(text, (creds.secret_key.get_secret_value(), creds.key_id.get_secret_value()))
 
 
 # ---------------------------------------------------------------------------------------------- endpoints

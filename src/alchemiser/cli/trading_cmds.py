@@ -25,11 +25,10 @@ from alchemiser.cli.app import (
 from alchemiser.cli.render import new_table, show
 from alchemiser.cli.strategy_cmds import PriceOption, price_of, render_signals
 from alchemiser.formatting import money, pct, price, qty
+from alchemiser.models import RunStatus
 from alchemiser.signals import build_market
 
-# exit 0; every other run status exits 1 (README). `already_ran` is the one-run-per-session guard doing its
-# job (a cron job or a script firing twice), not a failure.
-SUCCESS_STATUSES = frozenset({"ok", "nothing_to_do", "already_ran"})
+STATUS_COLOURS = {RunStatus.OK: "green", RunStatus.NOTHING_TO_DO: "green", RunStatus.ALREADY_RAN: "yellow"}
 
 
 @app.command()
@@ -82,13 +81,13 @@ def trade(
         if run.weights_after:
             show(console, weights_table("Target vs actual", run.targets, run.weights_before, run.weights_after))
             show(console, f"cash {pct(run.cash_after_weight)} of equity {money(run.equity_after)}")
-        colour = {"ok": "green", "nothing_to_do": "green", "already_ran": "yellow"}.get(run.status, "red")
+        colour = STATUS_COLOURS.get(run.status, "red")
         for notice in run.notices:  # execution warnings were shown as they happened; these come after the run
             show(console, f"[yellow]warning:[/] {escape(notice)}")
         label = f"run {run.run_id}: {run.status}" if run.run_id else run.status
         show(console, f"[bold {colour}]{escape(label)}[/] — {escape(run.message)}")
-    if run.status not in SUCCESS_STATUSES:
-        raise typer.Exit(1)
+    if run.status.exit_code:
+        raise typer.Exit(run.status.exit_code)
 
 
 def render_plan(plan: Any) -> None:

@@ -117,10 +117,6 @@ class LocalStore:
         self.bars_dir = self.root / "bars"
         self._cache: dict[str, tuple[tuple[int, int], pd.DataFrame]] = {}
 
-    def path_for(self, symbol: str) -> Path:
-        """Where `symbol`'s bars live (the symbol is validated first, so the path stays in the store)."""
-        return self.bars_dir / _file_name(normalize_symbol(symbol))
-
     def symbols(self) -> list[str]:
         """Every symbol with a bar file, sorted."""
         if not self.bars_dir.is_dir():

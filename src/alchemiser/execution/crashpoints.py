@@ -11,36 +11,29 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Literal, ParamSpec, TypeVar
+
+from alchemiser.execution.broker import Broker, OrderListener, QuoteListener
+from alchemiser.models import Account, Asset, Clock, Order, OrderRequest, Position, Quote
 
 CRASH_ENV = "ALCHEMISER_CRASH_AT"
 COUNT_FILE_ENV = "ALCHEMISER_CRASH_COUNT_FILE"  # where a run that did not crash reports how many points it had
-REQUESTS = frozenset(
-    {
-        "get_account",
-        "get_positions",
-        "get_asset",
-        "get_assets",
-        "get_clock",
-        "submit_order",
-        "cancel_order",
-        "get_order",
-        "get_order_by_client_id",
-        "list_orders",
-        "close_position",
-        "get_latest_quote",
-    }
-)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class CrashingBroker:
-    """Delegates everything to `inner`; requests pass two numbered kill points (before and after)."""
+    """A `Broker` delegating to `inner`; every request (a call that reaches the broker) passes two numbered
+    kill points, one before and one after; listeners and subscriptions pass none."""
 
-    def __init__(self, inner: Any, crash_at: int) -> None:
+    def __init__(self, inner: Broker, crash_at: int) -> None:
         self._inner = inner
         self._crash_at = crash_at
         self._count = 0
         self._lock = threading.Lock()
+        self.name = inner.name
 
     def _point(self) -> None:
         with self._lock:
@@ -49,18 +42,61 @@ class CrashingBroker:
         if hit:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name not in REQUESTS or not callable(attr):
-            return attr
+    def _request(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        self._point()
+        result = call(*args, **kwargs)
+        self._point()
+        return result
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self._point()
-            result = attr(*args, **kwargs)
-            self._point()
-            return result
+    # -- requests: two kill points each ------------------------------------------------------------------
+    def get_account(self) -> Account:
+        return self._request(self._inner.get_account)
 
-        return call
+    def get_positions(self) -> list[Position]:
+        return self._request(self._inner.get_positions)
+
+    def get_asset(self, symbol: str) -> Asset:
+        return self._request(self._inner.get_asset, symbol)
+
+    def get_assets(self, symbols: Iterable[str]) -> dict[str, Asset]:
+        return self._request(self._inner.get_assets, symbols)
+
+    def get_clock(self) -> Clock:
+        return self._request(self._inner.get_clock)
+
+    def submit_order(self, request: OrderRequest) -> Order:
+        return self._request(self._inner.submit_order, request)
+
+    def cancel_order(self, order_id: str) -> None:
+        self._request(self._inner.cancel_order, order_id)
+
+    def get_order(self, order_id: str) -> Order:
+        return self._request(self._inner.get_order, order_id)
+
+    def get_order_by_client_id(self, client_order_id: str) -> Order | None:
+        return self._request(self._inner.get_order_by_client_id, client_order_id)
+
+    def list_orders(self, status: Literal["open", "closed", "all"] = "open") -> list[Order]:
+        return self._request(self._inner.list_orders, status)
+
+    def close_position(self, symbol: str) -> Order:
+        return self._request(self._inner.close_position, symbol)
+
+    def get_latest_quote(self, symbol: str) -> Quote:
+        return self._request(self._inner.get_latest_quote, symbol)
+
+    # -- listeners and subscriptions: passed through -----------------------------------------------------
+    def subscribe_quotes(self, symbols: Iterable[str], listener: QuoteListener) -> None:
+        self._inner.subscribe_quotes(symbols, listener)
+
+    def unsubscribe_quotes(self, symbols: Iterable[str]) -> None:
+        self._inner.unsubscribe_quotes(symbols)
+
+    def add_order_listener(self, listener: OrderListener) -> None:
+        self._inner.add_order_listener(listener)
+
+    def remove_order_listener(self, listener: OrderListener) -> None:
+        self._inner.remove_order_listener(listener)
 
     def close(self) -> None:
         self._inner.close()
@@ -70,6 +106,6 @@ class CrashingBroker:
                 handle.write(str(self._count))
 
 
-def maybe_wrap(broker: Any) -> Any:
+def maybe_wrap(broker: Broker) -> Broker:
     value = os.environ.get(CRASH_ENV, "").strip()
     return CrashingBroker(broker, int(value)) if value.isdigit() else broker

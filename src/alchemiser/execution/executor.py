@@ -30,7 +30,18 @@ from alchemiser.formatting import money
 from alchemiser.formatting import price as fmt_price
 from alchemiser.formatting import qty as fmt_qty
 from alchemiser.ledger import Ledger
-from alchemiser.models import Order, OrderRequest, OrderStatus, OrderType, OrderUpdate, Position, Quote, Side
+from alchemiser.models import (
+    ExecutionStatus,
+    Order,
+    OrderPhase,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Position,
+    Quote,
+    Side,
+)
 from alchemiser.portfolio.plan import CENT, PlanItem, TradePlan, floor_qty, size_buys
 
 CLIENT_ID_PREFIX = "alc-"
@@ -81,7 +92,7 @@ class ExecutedOrder:
 
 @dataclass
 class ExecutionResult:
-    status: str = "ok"  # ok | partial | blocked | failed
+    status: ExecutionStatus = ExecutionStatus.OK
     orders: list[ExecutedOrder] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     cancelled_stale: list[str] = field(default_factory=list)
@@ -182,7 +193,7 @@ class Executor:
         return True
 
     def _submit(
-        self, request: OrderRequest, phase: str, quote: Quote | None = None, estimate: Decimal | None = None
+        self, request: OrderRequest, phase: OrderPhase, quote: Quote | None = None, estimate: Decimal | None = None
     ) -> Order | None:
         """Rails → ledger intent → broker → ledger result. A duplicate id means the order exists: adopt it."""
         cid = request.client_order_id
@@ -231,7 +242,7 @@ class Executor:
                     if row.broker_order_id
                     else self.broker.get_order_by_client_id(row.client_order_id)
                 )
-                if order is None and row.phase == "exit":
+                if order is None and row.phase == OrderPhase.EXIT:
                     # close-position orders carry the broker's own client id: find the one this intent made
                     recent = recent if recent is not None else self.broker.list_orders("all")
                     order = self._adoptable_close(row.symbol, row.intent_at, recent)
@@ -292,7 +303,7 @@ class Executor:
             cid = self.next_client_id(item.symbol, "sell")
             request = OrderRequest(item.symbol, Side.SELL, OrderType.MARKET, cid, qty=held.qty)
             self.ledger.record_intent(
-                self.run_id, request, phase="exit", attempt=int(cid.rsplit("-", 1)[1]), quote=quote
+                self.run_id, request, phase=OrderPhase.EXIT, attempt=int(cid.rsplit("-", 1)[1]), quote=quote
             )
             try:
                 order = self.broker.close_position(item.symbol)
@@ -314,7 +325,7 @@ class Executor:
             item.symbol, Side.SELL, OrderType.MARKET, self.next_client_id(item.symbol, "sell"), qty=qty
         )
         self.progress(f"sell {fmt_qty(qty)} {item.symbol} (trim)")
-        return self._submit(request, "sell", quote, qty * item.price), request, item
+        return self._submit(request, OrderPhase.SELL, quote, qty * item.price), request, item
 
     def sell_phase(self, plan: TradePlan, positions: list[Position]) -> Decimal:
         """Place every sell concurrently, wait for all; returns the dollar value of sells that failed."""
@@ -394,7 +405,7 @@ class Executor:
         try:
             quote = self._fresh_quote(symbol)
             if self.rules.buy_mode == "notional" and item.fractionable:
-                self._notional_buy(symbol, dollars, "buy", quote)  # the quote is kept for execution reports
+                self._notional_buy(symbol, dollars, OrderPhase.BUY, quote)  # the quote is kept for execution reports
                 return
             if not self._is_fresh(quote):
                 self._warn(f"no fresh quote for {symbol}; not buying")
@@ -404,18 +415,18 @@ class Executor:
             qty = floor_qty(dollars / limit, item.qty_step if fractional else Decimal(1))
             if qty <= 0:
                 if item.fractionable:
-                    self._notional_buy(symbol, dollars, "buy", quote)
+                    self._notional_buy(symbol, dollars, OrderPhase.BUY, quote)
                 else:
                     self._warn(f"${dollars} buys less than one share of {symbol} (not fractionable)")
                 return
             spent = self._limit_then_fallback(symbol, qty, quote, fractional)
             leftover = (dollars - spent).quantize(CENT, rounding=ROUND_DOWN)
             if item.fractionable and not fractional and leftover >= max(MIN_NOTIONAL, Decimal("0.5") * limit):
-                self._notional_buy(symbol, leftover, "top-up", quote)
+                self._notional_buy(symbol, leftover, OrderPhase.TOP_UP, quote)
         finally:
             self.broker.unsubscribe_quotes([symbol])
 
-    def _notional_buy(self, symbol: str, dollars: Decimal, phase: str, quote: Quote | None) -> None:
+    def _notional_buy(self, symbol: str, dollars: Decimal, phase: OrderPhase, quote: Quote | None) -> None:
         dollars = dollars.quantize(CENT, rounding=ROUND_DOWN)
         if dollars < MIN_NOTIONAL:
             return
@@ -439,7 +450,9 @@ class Executor:
                 f"buy {fmt_qty(remaining)} {symbol} limit {fmt_price(limit)}"
                 f" (bid {fmt_price(quote.bid)} / ask {fmt_price(quote.ask)})"
             )
-            order = self._submit(request, "buy" if reprices == 0 and remaining == qty else "reprice", quote)
+            order = self._submit(
+                request, OrderPhase.BUY if reprices == 0 and remaining == qty else OrderPhase.REPRICE, quote
+            )
             if order is None:
                 return spent
             state = self.tracker.wait_final([order], self.rules.limit_timeout_s)[order.id]
@@ -460,7 +473,7 @@ class Executor:
                 symbol, Side.BUY, OrderType.MARKET, self.next_client_id(symbol, "buy"), qty=remaining
             )
             self.progress(f"buy {fmt_qty(remaining)} {symbol} at market (unfilled remainder)")
-            order = self._submit(request, "remainder", quote)
+            order = self._submit(request, OrderPhase.REMAINDER, quote)
             if order is not None:
                 final = self.tracker.wait_final([order], self.rules.sell_timeout_s)[order.id]
                 self._finish(final, request)
@@ -484,11 +497,11 @@ class Executor:
         failed = self.sell_phase(plan, positions)
         self.result.timings["sells_s"] = round(time.monotonic() - started, 3)
         if self.halted:
-            self.result.status = "halted"
+            self.result.status = ExecutionStatus.HALTED
             return self.result
         if failed > self.rules.block_buys_on_failed_sells_usd:
             self._warn(f"sells worth ${failed:,.2f} failed: buys are blocked this run")
-            self.result.status = "blocked"
+            self.result.status = ExecutionStatus.BLOCKED
             return self.result
         if plan.buys:
             account = self.broker.get_account()
@@ -496,7 +509,7 @@ class Executor:
             self.buy_phase(plan, min(account.cash, account.buying_power))
             self.result.timings["buys_s"] = round(time.monotonic() - buys_started, 3)
         if self.halted:
-            self.result.status = "halted"
+            self.result.status = ExecutionStatus.HALTED
         elif failed > 0 or any(o.error for o in self.result.orders) or self.result.warnings_refused:
-            self.result.status = "partial"
+            self.result.status = ExecutionStatus.PARTIAL
         return self.result

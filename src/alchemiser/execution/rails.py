@@ -43,12 +43,21 @@ class RailTripped(BrokerError):
 
 
 class Rails:
-    def __init__(self, config: RailsConfig, equity: Decimal, traded_today: Decimal, kill_file: Path) -> None:
+    """The rails of one run. The kill switch works from the start; the caps need the day's budget, which
+    is only known once the account has been read after reconciliation (`open_day`), and until then every
+    order is refused."""
+
+    def __init__(self, config: RailsConfig, kill_file: Path) -> None:
         self.config = config
-        self.equity = equity
-        self.traded = traded_today
         self.kill_file = config.kill_switch_file or kill_file
+        self.equity: Decimal | None = None
+        self.traded = Decimal(0)
         self._lock = threading.Lock()
+
+    def open_day(self, equity: Decimal, traded_today: Decimal) -> None:
+        """Set the caps' bases: the account's equity and the dollars already traded this trading day."""
+        with self._lock:
+            self.equity, self.traded = equity, traded_today
 
     def killed(self) -> str | None:
         if os.environ.get(KILL_SWITCH_ENV, "").strip() not in ("", "0", "false", "no"):
@@ -62,6 +71,8 @@ class Rails:
         reason = self.killed()
         if reason:
             raise RailTripped(reason, halt=True)
+        if self.equity is None:
+            raise RailTripped("safety rails: the day's budget was not set before trading", halt=True)
         if self.equity <= 0:
             return
         cap = self.equity * Decimal(str(self.config.max_order_pct_equity)) / 100

@@ -25,7 +25,6 @@ class OrderTracker:
         self.sink = sink
         self._cond = threading.Condition()
         self._latest: dict[str, Order] = {}
-        self.polls = 0
         broker.add_order_listener(self._on_update)
 
     def close(self) -> None:
@@ -81,7 +80,6 @@ class OrderTracker:
     def _poll(self, order_ids: list[str]) -> None:
         for order_id in order_ids:
             try:
-                self.polls += 1
                 self.observe(self.broker.get_order(order_id))
             except BrokerError:
                 continue  # the stream or the next poll will tell us
@@ -92,7 +90,6 @@ class OrderTracker:
             order = self.latest(order_id)
             if order is not None and order.status == OrderStatus.FILLED and order.filled_avg_price is None:
                 try:
-                    self.polls += 1
                     fresh = self.broker.get_order(order_id)
                 except BrokerError:
                     continue

@@ -18,10 +18,11 @@ import apprise
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alchemiser.formatting import money, pct, price, qty
+from alchemiser.models import RunStatus
 
 log = logging.getLogger(__name__)
 
-FAILURE_STATUSES = frozenset({"failed", "blocked", "partial"})
+FAILURE_STATUSES = frozenset({RunStatus.FAILED, RunStatus.BLOCKED, RunStatus.PARTIAL})
 # what `on` may name: "failure" stands for every status above; the others are run statuses themselves
 Outcome = Literal["ok", "nothing_to_do", "failure", "market_closed", "halted"]
 Delivery = Literal["sent", "skipped", "failed"]

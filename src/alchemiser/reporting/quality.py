@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from alchemiser.ledger import Ledger, OrderRow
-from alchemiser.models import Side
+from alchemiser.models import OrderPhase, Side
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class OrderQuality:
     symbol: str
     side: str
     type: str
-    phase: str
+    phase: OrderPhase
     filled_qty: float
     fill_price: float | None
     arrival_mid: float | None
@@ -41,10 +41,10 @@ def _group_key(row: OrderRow) -> tuple[str, str, str]:
 
 def order_quality(ledger: Ledger, rows: list[OrderRow]) -> list[OrderQuality]:
     """Quality of every order that filled or fell back to market (no arrival quote: no cost reported)."""
-    fell_back = {_group_key(r) for r in rows if r.phase == "remainder"}
+    fell_back = {_group_key(r) for r in rows if r.phase == OrderPhase.REMAINDER}
     out: list[OrderQuality] = []
     for row in rows:
-        limit_fell_back = row.phase == "buy" and str(row.type) == "limit" and _group_key(row) in fell_back
+        limit_fell_back = row.phase == OrderPhase.BUY and str(row.type) == "limit" and _group_key(row) in fell_back
         if (row.filled_qty <= 0 or row.filled_avg_price is None) and not limit_fell_back:
             continue
         filled = row.filled_avg_price is not None and row.filled_qty > 0
@@ -79,7 +79,7 @@ def order_quality(ledger: Ledger, rows: list[OrderRow]) -> list[OrderQuality]:
                 fraction,
                 market,
                 seconds,
-                row.phase == "buy" and str(row.type) == "limit" and _group_key(row) in fell_back,
+                row.phase == OrderPhase.BUY and str(row.type) == "limit" and _group_key(row) in fell_back,
             )
         )
     return out
@@ -97,7 +97,7 @@ def summarise(orders: list[OrderQuality]) -> dict[str, Any]:
         return total / notional
 
     times = [o.seconds_to_fill for o in orders if o.seconds_to_fill is not None]
-    limits = [o for o in orders if o.type == "limit" and o.phase == "buy"]
+    limits = [o for o in orders if o.type == "limit" and o.phase == OrderPhase.BUY]
     return {
         "orders": len(orders),
         "orders_with_quote": len(quoted),

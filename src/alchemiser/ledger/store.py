@@ -1,390 +1,56 @@
-"""The SQLite ledger: the durable record of what each run decided and what the broker did.
+"""The `Ledger`: records each step of a run as it happens, and answers what happened.
 
-Reports, the dashboard and crash recovery all read from here, so the ledger favours durability over
-speed: WAL journal with `synchronous=FULL`, and every write is its own committed transaction, so a
-crash (or a kill -9) loses nothing a method already returned from. Order intents are written *before*
-the broker call and results after it; after a crash, `open_intents()` lists exactly the orders whose
-fate must be reconciled with the broker before anything new is placed.
-
-Conventions of the stored data:
-- money, quantities, weights and prices are `TEXT` holding `str(Decimal)` and come back as `Decimal`
-  (exact: `Decimal("1.50")` reads back as `Decimal("1.50")`);
-- times are ISO-8601 text in UTC and come back as timezone-aware `datetime`s; naive times are refused;
-- free-form payloads (signal weights and traces, run summaries, snapshots) are JSON; `Decimal`s inside
-  them are written as strings, so readers get strings back there.
-
-The ledger stores only what it is given; no method accepts credentials, so none can leak into the file.
-
-One `sqlite3` connection is shared by all threads of a process and guarded by a lock; several processes
-may open the same file (WAL lets readers run beside a writer, and writers wait on `busy_timeout`).
+Every write is its own committed transaction (see the package docstring for the durability rules).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
-import numbers
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
-from alchemiser.errors import AlchemiserError, cannot_open
+from alchemiser.errors import cannot_open
+from alchemiser.ledger.errors import DuplicateOrderError, LedgerError
+from alchemiser.ledger.rows import (
+    FINAL_ORDER_STATUSES,
+    INTENT,
+    MODES,
+    RUN_STATUSES,
+    SNAPSHOT_KINDS,
+    SUBMIT_FAILED,
+    OrderRow,
+    RunRow,
+    _dumps,
+    _loads,
+    _num,
+    _order_row,
+    _parse_ts_req,
+    _run_row,
+    _ts,
+    _utc_now,
+)
+from alchemiser.ledger.schema import migrate
 from alchemiser.models import (
-    FINAL_STATUSES,
     Account,
     Order,
+    OrderPhase,
     OrderRequest,
-    OrderType,
     OrderUpdate,
     Position,
     Quote,
+    RunStatus,
     Side,
+    decimal_or_none,
     moves_forward,
 )
 
-__all__ = [
-    "FINAL_ORDER_STATUSES",
-    "MIGRATIONS",
-    "MODES",
-    "RUN_STATUSES",
-    "SCHEMA_VERSION",
-    "SNAPSHOT_KINDS",
-    "DuplicateOrderError",
-    "Ledger",
-    "LedgerError",
-    "OrderRow",
-    "RunRow",
-    "jsonable",
-]
-
-MODES: Final = frozenset({"sim", "paper", "live", "backtest"})
-RUN_STATUSES: Final = frozenset(
-    {"running", "ok", "nothing_to_do", "failed", "blocked", "partial", "market_closed", "halted"}
-)
-SNAPSHOT_KINDS: Final = frozenset({"before", "after"})
-
-# Local order statuses that never reach the broker's vocabulary.
-INTENT: Final = "intent"  # written before the broker call; the order may or may not exist at the broker
-SUBMIT_FAILED: Final = "submit_failed"  # the broker call failed; nothing to reconcile
-# An order in one of these states needs no more attention; everything else is a reconciliation candidate.
-FINAL_ORDER_STATUSES: Final = frozenset({str(s) for s in FINAL_STATUSES} | {SUBMIT_FAILED})
-
 _FILL_EVENTS: Final = ("partial_fill", "fill")
-
-
-class LedgerError(AlchemiserError):
-    """The ledger file cannot be used as asked (unknown run, newer schema, closed ledger...)."""
-
-
-class DuplicateOrderError(LedgerError):
-    """A client_order_id was already recorded: placing it again could trade twice, so we refuse."""
-
-    def __init__(self, client_order_id: str) -> None:
-        self.client_order_id = client_order_id
-        super().__init__(f"order {client_order_id!r} is already in the ledger; refusing to record it twice")
-
-
-# --------------------------------------------------------------------------------------------- schema
-
-Migration = Callable[[sqlite3.Connection], None]
-
-
-def _v1_initial(conn: sqlite3.Connection) -> None:
-    """Create the first schema. Statements run one by one because `executescript` would commit early."""
-    for statement in (
-        """CREATE TABLE runs (
-            run_id TEXT PRIMARY KEY,
-            started_at TEXT NOT NULL,
-            finished_at TEXT,
-            mode TEXT NOT NULL,
-            broker TEXT NOT NULL,
-            trading_day TEXT NOT NULL,
-            config_digest TEXT NOT NULL,
-            status TEXT NOT NULL,
-            message TEXT NOT NULL DEFAULT '',
-            summary_json TEXT,
-            timings_json TEXT
-        )""",
-        "CREATE INDEX runs_day_broker ON runs (trading_day, broker)",
-        "CREATE INDEX runs_status ON runs (status)",
-        """CREATE TABLE signals (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL REFERENCES runs (run_id),
-            strategy TEXT NOT NULL,
-            share TEXT,
-            ok INTEGER NOT NULL,
-            error TEXT,
-            weights_json TEXT NOT NULL,
-            trace_json TEXT,
-            extra_json TEXT NOT NULL DEFAULT '{}'
-        )""",
-        "CREATE INDEX signals_run ON signals (run_id)",
-        """CREATE TABLE plan (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL REFERENCES runs (run_id),
-            symbol TEXT NOT NULL,
-            action TEXT NOT NULL,
-            current_weight TEXT,
-            target_weight TEXT,
-            current_value TEXT,
-            target_value TEXT,
-            trade_value TEXT,
-            qty TEXT,
-            reason TEXT NOT NULL DEFAULT ''
-        )""",
-        "CREATE INDEX plan_run ON plan (run_id)",
-        """CREATE TABLE orders (
-            client_order_id TEXT PRIMARY KEY,
-            run_id TEXT NOT NULL REFERENCES runs (run_id),
-            broker_order_id TEXT,
-            symbol TEXT NOT NULL,
-            side TEXT NOT NULL,
-            type TEXT NOT NULL,
-            time_in_force TEXT NOT NULL,
-            qty TEXT,
-            notional TEXT,
-            limit_price TEXT,
-            phase TEXT NOT NULL,
-            attempt INTEGER NOT NULL,
-            status TEXT NOT NULL,
-            filled_qty TEXT NOT NULL DEFAULT '0',
-            filled_avg_price TEXT,
-            intent_at TEXT NOT NULL,
-            submitted_at TEXT,
-            updated_at TEXT NOT NULL,
-            error TEXT,
-            quote_bid TEXT,
-            quote_ask TEXT,
-            quote_at TEXT
-        )""",
-        "CREATE INDEX orders_run ON orders (run_id)",
-        "CREATE INDEX orders_status ON orders (status)",
-        """CREATE TABLE order_events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            client_order_id TEXT NOT NULL REFERENCES orders (client_order_id),
-            event TEXT NOT NULL,
-            status TEXT NOT NULL,
-            filled_qty TEXT NOT NULL,
-            filled_avg_price TEXT,
-            price TEXT,
-            qty TEXT,
-            at TEXT NOT NULL,
-            extra_json TEXT NOT NULL DEFAULT '{}'
-        )""",
-        # A stream that replays after a reconnect must not double-count fills.
-        "CREATE UNIQUE INDEX order_events_once ON order_events (client_order_id, event, at, filled_qty)",
-        """CREATE TABLE snapshots (
-            run_id TEXT NOT NULL REFERENCES runs (run_id),
-            kind TEXT NOT NULL,
-            at TEXT NOT NULL,
-            account_json TEXT NOT NULL,
-            positions_json TEXT NOT NULL,
-            PRIMARY KEY (run_id, kind)
-        )""",
-    ):
-        conn.execute(statement)
-
-
-# Migration i (0-based) takes the schema from user_version i to i + 1. Append, never edit or reorder.
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
-SCHEMA_VERSION: Final = len(MIGRATIONS)
-
-
-# --------------------------------------------------------------------------------------------- coding
-
-
-def jsonable(value: Any) -> Any:
-    """A JSON-safe copy of ledger output: Decimal → str, date/datetime → ISO text, enums → value."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date):  # datetime is a date too
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted((jsonable(v) for v in value), key=str)
-    return value
-
-
-def _dumps(value: Any) -> str:
-    # default=str: an odd object deep in a decision trace is kept as its text rather than losing the run's record.
-    return json.dumps(jsonable(value), ensure_ascii=False, allow_nan=True, default=str)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _num(value: object) -> str | None:
-    """Numbers as exact decimal text; floats go through `str` so 0.1 is stored as "0.1", not its binary."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise TypeError("a bool is not a number for the ledger")
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real | str):  # numbers.Real covers numpy floats too
-        return str(Decimal(str(value)))
-    raise TypeError(f"cannot store {type(value).__name__} as a number")
-
-
-def _dec(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
-
-
-def _ts(value: dt.datetime) -> str:
-    """Aware datetimes as UTC ISO text, so text order is time order and every reader agrees on the zone."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the ledger only stores timezone-aware times")
-    return value.astimezone(dt.UTC).isoformat()
-
-
-def _opt_ts(value: dt.datetime | None) -> str | None:
-    return None if value is None else _ts(value)
-
-
-def _parse_ts(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text)
-
-
-def _parse_ts_req(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-# --------------------------------------------------------------------------------------------- rows
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """One trading run as recorded; `status` is "running" until `finish_run` (or forever, if it crashed)."""
-
-    run_id: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    mode: str
-    broker: str
-    trading_day: dt.date
-    config_digest: str
-    status: str
-    message: str
-    summary: dict[str, Any] | None
-    timings: dict[str, Any] | None
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for `--json` output."""
-        result: dict[str, Any] = jsonable(self)
-        return result
-
-
-@dataclass(frozen=True)
-class OrderRow:
-    """One order as the ledger knows it: the request, where it stands, and the quote it was priced from."""
-
-    client_order_id: str
-    run_id: str
-    broker_order_id: str | None
-    symbol: str
-    side: Side
-    type: OrderType
-    time_in_force: str
-    qty: Decimal | None
-    notional: Decimal | None
-    limit_price: Decimal | None
-    phase: str
-    attempt: int
-    status: str
-    filled_qty: Decimal
-    filled_avg_price: Decimal | None
-    intent_at: dt.datetime
-    submitted_at: dt.datetime | None
-    updated_at: dt.datetime
-    error: str | None
-    quote_bid: Decimal | None
-    quote_ask: Decimal | None
-    quote_at: dt.datetime | None
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_ORDER_STATUSES
-
-    @property
-    def filled_notional(self) -> Decimal:
-        return self.filled_qty * (self.filled_avg_price or Decimal(0))
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for `--json` output."""
-        result: dict[str, Any] = jsonable(self)
-        return result
-
-
-def _run_row(r: sqlite3.Row) -> RunRow:
-    return RunRow(
-        run_id=r["run_id"],
-        started_at=_parse_ts_req(r["started_at"]),
-        finished_at=_parse_ts(r["finished_at"]),
-        mode=r["mode"],
-        broker=r["broker"],
-        trading_day=dt.date.fromisoformat(r["trading_day"]),
-        config_digest=r["config_digest"],
-        status=r["status"],
-        message=r["message"],
-        summary=_loads(r["summary_json"]),
-        timings=_loads(r["timings_json"]),
-    )
-
-
-def _order_row(r: sqlite3.Row) -> OrderRow:
-    return OrderRow(
-        client_order_id=r["client_order_id"],
-        run_id=r["run_id"],
-        broker_order_id=r["broker_order_id"],
-        symbol=r["symbol"],
-        side=Side(r["side"]),
-        type=OrderType(r["type"]),
-        time_in_force=r["time_in_force"],
-        qty=_dec(r["qty"]),
-        notional=_dec(r["notional"]),
-        limit_price=_dec(r["limit_price"]),
-        phase=r["phase"],
-        attempt=int(r["attempt"]),
-        status=r["status"],
-        filled_qty=Decimal(r["filled_qty"]),
-        filled_avg_price=_dec(r["filled_avg_price"]),
-        intent_at=_parse_ts_req(r["intent_at"]),
-        submitted_at=_parse_ts(r["submitted_at"]),
-        updated_at=_parse_ts_req(r["updated_at"]),
-        error=r["error"],
-        quote_bid=_dec(r["quote_bid"]),
-        quote_ask=_dec(r["quote_ask"]),
-        quote_at=_parse_ts(r["quote_at"]),
-    )
-
-
-# --------------------------------------------------------------------------------------------- ledger
 
 
 class Ledger:
@@ -435,25 +101,11 @@ class Ledger:
     # ----------------------------------------------------------------------------------- lifecycle
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Bring the file up to `SCHEMA_VERSION`; the version is re-read under a write lock so two
-        processes opening a fresh file at once do not both create the tables."""
-        migrations = MIGRATIONS
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if version > len(migrations):
-                raise LedgerError(
-                    f"{self.path} has ledger schema version {version}, newer than this program's "
-                    f"{len(migrations)}; upgrade The Alchemiser to read it"
-                )
-            for index in range(version, len(migrations)):
-                migrations[index](conn)
-            if version != len(migrations):
-                conn.execute(f"PRAGMA user_version = {len(migrations)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        """Bring the file up to date with the package's `MIGRATIONS`, read when the file is opened (so the
+        list in force is the one `alchemiser.ledger` exposes)."""
+        from alchemiser import ledger as package
+
+        migrate(conn, self.path, package.MIGRATIONS)
 
     @property
     def schema_version(self) -> int:
@@ -516,8 +168,16 @@ class Ledger:
             with self._write() as conn:
                 conn.execute(
                     "INSERT INTO runs (run_id, started_at, mode, broker, trading_day, config_digest, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'running')",
-                    (run_id, _ts(self._clock()), mode, broker, trading_day.isoformat(), config_digest),
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        _ts(self._clock()),
+                        mode,
+                        broker,
+                        trading_day.isoformat(),
+                        config_digest,
+                        str(RunStatus.RUNNING),
+                    ),
                 )
         except sqlite3.IntegrityError as exc:
             raise LedgerError(f"run {run_id!r} is already in the ledger") from exc
@@ -525,24 +185,23 @@ class Ledger:
     def finish_run(
         self,
         run_id: str,
-        status: str,
+        status: RunStatus,
         *,
         message: str = "",
         summary: Mapping[str, Any] | None = None,
         timings: Mapping[str, Any] | None = None,
     ) -> None:
         """Close a run with its outcome. Allowed again later (crash recovery may re-mark a run)."""
-        if status not in RUN_STATUSES or status == "running":
-            raise ValueError(
-                f"unknown final run status {status!r}; expected one of {sorted(RUN_STATUSES - {'running'})}"
-            )
+        if status not in RUN_STATUSES or status == RunStatus.RUNNING:
+            final = sorted(str(s) for s in RUN_STATUSES - {RunStatus.RUNNING})
+            raise ValueError(f"unknown final run status {str(status)!r}; expected one of {final}")
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, message = ?, summary_json = ?, timings_json = ?"
                 " WHERE run_id = ?",
                 (
                     _ts(self._clock()),
-                    status,
+                    str(status),
                     message,
                     None if summary is None else _dumps(summary),
                     None if timings is None else _dumps(timings),
@@ -571,8 +230,27 @@ class Ledger:
 
     def unfinished_runs(self) -> list[RunRow]:
         """Runs still marked "running": after a crash these are the ones to reconcile and close."""
-        rows = self._read("SELECT * FROM runs WHERE status = 'running' ORDER BY started_at, rowid")
+        rows = self._read("SELECT * FROM runs WHERE status = ? ORDER BY started_at, rowid", (str(RunStatus.RUNNING),))
         return [_run_row(r) for r in rows]
+
+    def traded_on(self, trading_day: dt.date) -> Decimal:
+        """Dollars filled on `trading_day` by the orders of every run of that day (the daily cap's "so far")."""
+        rows = self._read(
+            "SELECT o.filled_qty, o.filled_avg_price FROM orders o JOIN runs r USING (run_id) WHERE r.trading_day = ?",
+            (trading_day.isoformat(),),
+        )
+        # Summed as Decimal here, not by SQL, whose SUM over text would go through floats.
+        return sum((Decimal(r["filled_qty"]) * Decimal(r["filled_avg_price"] or 0) for r in rows), Decimal(0))
+
+    def equity_before(self, trading_day: dt.date) -> Decimal | None:
+        """The equity in the "after" snapshot of the latest run of an earlier trading day (None if no earlier
+        run recorded one): the base of the day's P&L."""
+        rows = self._read(
+            "SELECT s.account_json FROM snapshots s JOIN runs r USING (run_id)"
+            " WHERE s.kind = 'after' AND r.trading_day < ? ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1",
+            (trading_day.isoformat(),),
+        )
+        return Decimal(str(_loads(rows[0]["account_json"])["equity"])) if rows else None
 
     # ----------------------------------------------------------------------------------- signals and plan
 
@@ -607,7 +285,7 @@ class Ledger:
             {
                 **_loads(r["extra_json"]),
                 "name": r["strategy"],
-                "share": _dec(r["share"]),
+                "share": decimal_or_none(r["share"]),
                 "ok": bool(r["ok"]),
                 "error": r["error"],
                 "weights": _loads(r["weights_json"]),
@@ -642,7 +320,7 @@ class Ledger:
             {
                 "symbol": r["symbol"],
                 "action": r["action"],
-                **{k: _dec(r[k]) for k in self._PLAN_NUMBERS},
+                **{k: decimal_or_none(r[k]) for k in self._PLAN_NUMBERS},
                 "reason": r["reason"],
             }
             for r in rows
@@ -651,7 +329,7 @@ class Ledger:
     # ----------------------------------------------------------------------------------- orders
 
     def record_intent(
-        self, run_id: str, request: OrderRequest, *, phase: str, attempt: int, quote: Quote | None = None
+        self, run_id: str, request: OrderRequest, *, phase: OrderPhase, attempt: int, quote: Quote | None = None
     ) -> None:
         """Write the order BEFORE the broker sees it, so a crash mid-call leaves a trace to reconcile.
 
@@ -678,7 +356,7 @@ class Ledger:
                     _num(request.qty),
                     _num(request.notional),
                     _num(request.limit_price),
-                    phase,
+                    str(phase),
                     int(attempt),
                     INTENT,
                     now,
@@ -813,9 +491,9 @@ class Ledger:
                 "event": r["event"],
                 "status": r["status"],
                 "filled_qty": Decimal(r["filled_qty"]),
-                "filled_avg_price": _dec(r["filled_avg_price"]),
-                "price": _dec(r["price"]),
-                "qty": _dec(r["qty"]),
+                "filled_avg_price": decimal_or_none(r["filled_avg_price"]),
+                "price": decimal_or_none(r["price"]),
+                "qty": decimal_or_none(r["qty"]),
                 "at": _parse_ts_req(r["at"]),
                 "extra": _loads(r["extra_json"]),
             }
@@ -839,10 +517,10 @@ class Ledger:
             previous[cid] = max(before, cumulative)
             if r["event"] not in _FILL_EVENTS:
                 continue
-            qty = _dec(r["qty"])
+            qty = decimal_or_none(r["qty"])
             if qty is None:
                 qty = cumulative - before
-            price = _dec(r["price"]) or _dec(r["filled_avg_price"])
+            price = decimal_or_none(r["price"]) or decimal_or_none(r["filled_avg_price"])
             if qty <= 0 or price is None:
                 continue
             result.append(
