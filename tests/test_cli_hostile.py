@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 from alchemiser.cli import app
 from alchemiser.errors import AlchemiserError
 
-BLOCKING = {("sandbox", "serve"), ("run-daily",)}
+BLOCKING = {("sandbox", "serve"), ("run-daily",), ("web",)}
 FLOATS = ["nan", "inf", "-inf", "-1", "1e308", "", "abc"]
 INTS = ["-1", "1e3", "", "99999999999999999999"]
 DATES = ["", "2024-13-45", "15/03/2024"]
@@ -104,6 +104,9 @@ def _option_values(command: str, name: str, kind: str, fx: Fixtures) -> list[str
         "host": ["", "256.1.1.1"],
         "print_format": ["", "bogus"],
         "to": ["", "yaml"],
+        "price_flag": ["", "bogus"],
+        "price": ["", "bogus"],
+        "decide": ["", "bogus"],
         "source": ["", "bogus"],
         "files": [fx.missing, str(fx.folder)],
         "file": [fx.missing, str(fx.folder)],

@@ -45,7 +45,6 @@ from alchemiser.models import (
     Position,
     Quote,
     RunStatus,
-    Side,
     decimal_or_none,
     moves_forward,
 )

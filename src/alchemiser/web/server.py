@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -385,7 +386,9 @@ def serve(ctx: WebContext, host: str, port: int, announce: Callable[[str], None]
     app = make_app(ctx, token)
 
     async def main() -> None:
-        runner = web.AppRunner(app, handle_signals=True, shutdown_timeout=2.0)
+        # signal handlers can only be installed from the main thread (an embedding caller may use another)
+        in_main = threading.current_thread() is threading.main_thread()
+        runner = web.AppRunner(app, handle_signals=in_main, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
