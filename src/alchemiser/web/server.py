@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
 from alchemiser.errors import AlchemiserError
+from alchemiser.formatting import json_ready
 from alchemiser.strategies.registry import BUILTINS
 from alchemiser.web import backtests, controls, decision, queries, security, sleeves
 from alchemiser.web.context import WebContext
@@ -54,7 +55,8 @@ def _plotly_js() -> Path:
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
-    return web.json_response(payload, status=status, dumps=lambda v: json.dumps(v, default=str, allow_nan=False))
+    # the CLI's `--json` convention (money as numbers in cents, strict JSON), so the API and `--json` agree
+    return web.json_response(json_ready(payload), status=status, dumps=lambda v: json.dumps(v, allow_nan=False))
 
 
 def _is_api(request: web.Request) -> bool:
