@@ -8,9 +8,7 @@ import logging
 import os
 import shlex
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from alchemiser.config import Settings, example_config, load_settings
 from alchemiser.errors import ConfigError
 from alchemiser.scheduling import resilient
 from tests.test_cli import run
+from tests.test_operations import Receiver
 
 
 @pytest.fixture
@@ -252,45 +251,18 @@ def test_a_second_trade_in_a_session_says_which_run_traded_and_nothing_misleadin
     assert refused["as_of"] is None and refused["strategies"] == [] and refused["orders"] == []
 
 
-class FailingReceiver:
-    """A real local HTTP endpoint that takes apprise's json:// POST and answers 500."""
-
-    def __init__(self) -> None:
-        self.hits = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                outer.hits += 1
-                self.send_response(500)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def failing_receiver() -> Iterator[FailingReceiver]:
-    receiver = FailingReceiver()
+def failing_receiver() -> Iterator[Receiver]:
+    receiver = Receiver(status=500)
     yield receiver
     receiver.close()
 
 
-def test_an_undelivered_notification_is_a_run_warning_everywhere(home: Path, failing_receiver: FailingReceiver) -> None:
+def test_an_undelivered_notification_is_a_run_warning_everywhere(home: Path, failing_receiver: Receiver) -> None:
     home.mkdir()
     (home / "config.toml").write_text(f'[notify]\nurls = ["{failing_receiver.url}"]\n')
     result = json.loads(run(["trade", "--json"], home).stdout)
-    assert failing_receiver.hits >= 1
+    assert len(failing_receiver.messages) >= 1
     assert result["status"] == "ok" and any("notification" in w for w in result["warnings"])
     assert result["message"].endswith("1 warning(s)")
     (recorded,) = json.loads(run(["ledger", "runs", "--json"], home).stdout)

@@ -72,9 +72,9 @@ def test_due_window_for_cron() -> None:
 
 
 class Receiver:
-    """A real local HTTP endpoint for apprise's json:// target."""
+    """A real local HTTP endpoint for apprise's json:// target, answering every POST with `status`."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 200) -> None:
         self.messages: list[dict[str, str]] = []
         outer = self
 
@@ -82,7 +82,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.messages.append(json.loads(body))
-                self.send_response(200)
+                self.send_response(status)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
