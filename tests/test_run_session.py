@@ -17,7 +17,7 @@ from alchemiser.market_calendar import NY
 from alchemiser.models import Account, ExecutionStatus, OrderStatus, RunStatus
 from alchemiser.runner import Decided, run_session
 from alchemiser.signals import build_market, compute_signals
-from tests.test_ledger import broker_order, open_ledger, request
+from tests.ledger.test_ledger import broker_order, open_ledger, request
 
 NOW = dt.datetime(2025, 6, 30, 15, 50, tzinfo=NY)
 
@@ -112,7 +112,7 @@ def test_statuses_keep_their_values_and_one_rule_decides_the_exit_code() -> None
 
 def test_crashing_broker_counts_two_points_per_request_and_none_for_listeners(tmp_path: Path) -> None:
     from alchemiser.data.sample import SampleMarket
-    from tests.test_executor import END
+    from tests.execution.test_executor import END
 
     with SimBroker(SampleMarket(end=END), tmp_path / "sim.sqlite", as_of=END) as inner:
         wrapped = CrashingBroker(inner, crash_at=0)  # 0 never fires

@@ -14,7 +14,7 @@ from alchemiser.strategies.registry import BUILTINS, builtin_path, load_strategy
 from alchemiser.strategies.symphony.compiler import compile_file
 from alchemiser.strategies.symphony.evaluator import IndicatorCache, decide, evaluate_all
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "strategies"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "strategies"
 FILES = {"nuclear": "Nuclear.clj", "tecl": "TECL_for_the_long_term.clj", "klm": "KLM.clj"}
 END = dt.date(2025, 10, 31)
 

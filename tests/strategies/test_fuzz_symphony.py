@@ -30,7 +30,7 @@ from alchemiser.strategies.symphony.score import read_score
 from alchemiser.strategies.symphony.score_writer import format_score, program_to_score
 from tests.helpers import random_history
 
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "src" / "alchemiser" / "strategies" / "builtin"
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "src" / "alchemiser" / "strategies" / "builtin"
 BUILTINS = {p.name: p.read_text(encoding="utf-8") for p in sorted(BUILTIN_DIR.glob("*.clj"))}
 TICKERS = ("SPY", "QQQ", "TLT", "BIL", "UVXY", "TQQQ")
 # ALCHEMISER_FUZZ_SCALE=20 runs a long fuzzing session; the default keeps the suite fast.

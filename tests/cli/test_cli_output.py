@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from alchemiser.formatting import money, pct, price, qty
-from tests.test_cli import run
+from tests.helpers import run
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 BOX = re.compile(r"[\u2500-\u259f]")  # box drawing and block elements

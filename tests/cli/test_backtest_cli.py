@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from matplotlib.colors import to_hex
 
-from tests.test_cli import run
+from tests.helpers import run
 
 BAD_FLAGS = [
     (["--slippage-bps", "-50"], "--slippage-bps must be between 0 and 1000 basis points (got -50)"),

@@ -18,7 +18,7 @@ from alchemiser.data.sample import SampleMarket
 from alchemiser.signals import compute_signals
 from alchemiser.strategies.base import PythonStrategy
 from alchemiser.strategies.symphony_strategy import SymphonyStrategy
-from tests.test_cli import run
+from tests.helpers import run
 
 D = Decimal
 CLOSE_A = [10.0, 11.0, 10.0, 12.0, 13.0, 12.0]

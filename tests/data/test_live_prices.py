@@ -29,7 +29,7 @@ from alchemiser.ledger import Ledger
 from alchemiser.sandbox.server import SandboxConfig, SandboxServer
 from alchemiser.secrets import AlpacaCredentials, resolve_endpoints
 from alchemiser.signals import build_market, compute_signals
-from tests.test_cli import run
+from tests.helpers import run
 
 KEY, SECRET = "live-test-key-0123", "live-test-secret-s3cr3t"
 PROBE = """(defsymphony "live probe" {:asset-class "EQUITIES" :rebalance-frequency :daily}

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 POLLUTION = {
     "ALCHEMISER_HOME": "/nonexistent/alchemiser-home",
@@ -33,7 +33,7 @@ def test_environment_is_scrubbed_for_this_session() -> None:
 def test_config_tests_pass_in_a_polluted_shell(tmp_path: Path) -> None:
     env = {**os.environ, **POLLUTION}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config_and_strategies.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/strategies/test_config_and_strategies.py"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "cli-key", "cli-secret"
 
 

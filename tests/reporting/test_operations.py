@@ -24,8 +24,8 @@ from alchemiser.scheduling import (
     next_fire_time,
     systemd_units,
 )
-from tests.test_cli import run
-from tests.test_executor import Run
+from tests.execution.test_executor import Run
+from tests.helpers import run
 
 
 def ny(*args: int) -> dt.datetime:
@@ -151,7 +151,7 @@ def test_second_run_in_a_session_is_refused_unless_forced(tmp_path: Path, monkey
 def test_execution_quality_beats_market_orders(tmp_path: Path) -> None:
     from alchemiser.data.sample import SampleMarket
     from alchemiser.execution.sim import SimBroker, SimConfig
-    from tests.test_executor import END, FAST
+    from tests.execution.test_executor import END, FAST
 
     market = SampleMarket(end=END)
     with SimBroker(market, tmp_path / "sim.sqlite", SimConfig(spread_bps=20), as_of=END) as broker, Ledger(
@@ -211,7 +211,7 @@ def test_the_daily_scheduler_survives_a_failed_run_and_fires_at_the_next_close()
 def test_notional_buys_record_their_arrival_quote(tmp_path: Path) -> None:
     from alchemiser.data.sample import SampleMarket
     from alchemiser.execution.sim import SimBroker, SimConfig
-    from tests.test_executor import END, FAST
+    from tests.execution.test_executor import END, FAST
 
     with SimBroker(SampleMarket(end=END), tmp_path / "sim.sqlite", SimConfig(), as_of=END) as broker, Ledger(
         tmp_path / "ledger.sqlite"

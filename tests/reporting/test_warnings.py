@@ -15,7 +15,7 @@ import pytest
 from alchemiser import market_calendar as mc
 from alchemiser.backtest.metrics import relative
 from alchemiser.logs import WARNINGS_LOGGER, route_warnings, setup_logging
-from tests.test_cli import run
+from tests.helpers import run
 
 GROUP_FILTER = """(defsymphony "g" {}
   (filter (moving-average-price {:window 10}) (select-top 1)

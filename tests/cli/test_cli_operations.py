@@ -17,14 +17,8 @@ from pydantic import BaseModel
 from alchemiser.config import Settings, example_config, load_settings
 from alchemiser.errors import ConfigError
 from alchemiser.scheduling import resilient
-from tests.test_cli import run
-from tests.test_operations import Receiver
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
+from tests.helpers import run
+from tests.reporting.test_operations import Receiver
 
 REPRICE_CONFIG = """\
 [[strategies]]

@@ -10,7 +10,7 @@ from alchemiser.errors import SymphonyError
 from alchemiser.strategies.symphony.compiler import SymphonyErrors, compile_text
 from alchemiser.strategies.symphony.program import IfNode, IndicatorRef, MixNode
 from alchemiser.strategies.symphony.reader import _TOKEN, Atom, Form, Node, read_forms
-from tests.big_export import big_export
+from tests.strategies.big_export import big_export
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:

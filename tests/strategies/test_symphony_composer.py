@@ -277,7 +277,7 @@ def test_the_cause_is_followed_through_nested_filters_and_inverse_volatility() -
 
 def test_the_benchmark_export_uses_every_function_and_evaluates() -> None:
     from alchemiser.strategies.symphony.program import FilterNode, IfNode
-    from tests.big_export import big_export
+    from tests.strategies.big_export import big_export
 
     tickers = ["SPY", "QQQ", "TLT", "BIL", "GLD", "UUP", "XLE", "XLK", "SOXL"]
     program = compile_text(big_export(60_000, tickers, variants=20), "big.clj")

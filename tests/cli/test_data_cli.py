@@ -18,7 +18,7 @@ import pytest
 from alchemiser.data.sample import SampleMarket
 from alchemiser.data.store import LocalStore
 from alchemiser.sandbox.server import SandboxConfig, SandboxServer
-from tests.test_cli import run
+from tests.helpers import run
 
 AS_OF = "2025-06-30"  # the shared `market` fixture (and so the sandbox) ends here
 KEY, SECRET = "data-test-key", "data-test-secret"
@@ -49,11 +49,6 @@ def run_input(args: list[str], home: Path, stdin: str) -> subprocess.CompletedPr
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
 
 
 @pytest.fixture

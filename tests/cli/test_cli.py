@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run
 
 MALFORMED = {
     "unbalanced.clj": ('(defsymphony "x" {}\n  (weight-equal [(asset "SPY" nil)])', "unbalanced.clj:1:1:"),
@@ -21,22 +20,6 @@ MALFORMED = {
 }
 
 
-def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
-    environment.update({"ALCHEMISER_HOME": str(home), "COLUMNS": "200", **env})
-    return subprocess.run(
-        [sys.executable, "-m", "alchemiser.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
 
 
 def test_check_reports_every_malformed_file_with_its_location(tmp_path: Path, home: Path) -> None:
@@ -52,7 +35,7 @@ def test_check_reports_every_malformed_file_with_its_location(tmp_path: Path, ho
 
 
 def test_check_accepts_the_reference_exports(home: Path) -> None:
-    reference = Path(__file__).resolve().parents[2] / "shared" / "strategies"
+    reference = Path(__file__).resolve().parents[3] / "shared" / "strategies"
     files = sorted(str(p) for p in reference.glob("*.clj")) if reference.is_dir() else []
     result = run(["check", *files, str(Path("src/alchemiser/strategies/builtin/klm.clj").resolve())], home)
     assert result.returncode == 0, result.stdout + result.stderr

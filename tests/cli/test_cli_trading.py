@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import run
+from tests.helpers import run
 
 
 def test_trade_twice_then_inspect_the_ledger_and_reset(tmp_path: Path) -> None:
