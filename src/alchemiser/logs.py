@@ -11,6 +11,7 @@ import json
 import logging
 import logging.handlers
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -89,6 +90,20 @@ def route_warnings() -> None:
         logger.addHandler(logging.NullHandler())
 
 
+def _console_handler(level: int) -> logging.Handler:
+    """Rich columns on a terminal; one unwrapped `LEVEL message` line per record when stderr is piped.
+
+    Rich wraps to 80 columns when it cannot see a terminal, which splits a log line over several lines of
+    a cron mail or a `2>file` capture and breaks grep; piped output is for machines, so keep it whole.
+    """
+    if sys.stderr.isatty():
+        return RichHandler(level=level, console=Console(stderr=True), show_path=False, rich_tracebacks=False)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    return handler
+
+
 def setup_logging(home: Path, verbosity: int = 0) -> Path:
     """Console at WARNING (-v INFO, -vv DEBUG, -q ERROR); the JSON file always at INFO (DEBUG with -vv)."""
     root = logging.getLogger("alchemiser")
@@ -99,7 +114,7 @@ def setup_logging(home: Path, verbosity: int = 0) -> Path:
         max(-1, min(verbosity, 2)), logging.DEBUG
     )
     # stderr: log lines must never mix into stdout, which `--json` keeps machine-readable
-    console = RichHandler(level=console_level, console=Console(stderr=True), show_path=False, rich_tracebacks=False)
+    console = _console_handler(console_level)
     console.addFilter(RedactingFilter())
     root.addHandler(console)
     folder = home / "logs"

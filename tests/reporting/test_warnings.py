@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -73,3 +75,18 @@ def test_python_warnings_go_to_the_log_file_not_the_console(
         logging.captureWarnings(False)
         logging.getLogger(WARNINGS_LOGGER).handlers.clear()
         logging.getLogger("alchemiser").handlers.clear()
+
+
+def test_piped_log_lines_stay_whole_at_any_length(tmp_path: Path) -> None:
+    """A cron mail or `2>file` capture gets one line per record: grep must find a message in one piece."""
+    script = (
+        "import logging, pathlib, sys\n"
+        "from alchemiser.logs import setup_logging\n"
+        f"setup_logging(pathlib.Path({str(tmp_path)!r}), 0)\n"
+        "logging.getLogger('alchemiser.test').warning('word ' * 60 + 'END')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={"COLUMNS": "80"}, check=True
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["WARNING " + "word " * 60 + "END"]
