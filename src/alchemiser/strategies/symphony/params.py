@@ -38,13 +38,13 @@ from __future__ import annotations
 import bisect
 import difflib
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from alchemiser.errors import JsonLocation, SourceLocation, StrategyError, SymphonyError, SymphonyErrors
+from alchemiser.strategies.registry import BUILTINS, builtin_path
 from alchemiser.strategies.symphony.compiler import MAX_WINDOW
 from alchemiser.strategies.symphony.json_spans import value_spans
 from alchemiser.strategies.symphony.param_sites import KINDS, Site, assign_names, find_sites
@@ -62,6 +62,7 @@ __all__ = [
     "load_variant",
     "resolve",
     "substitute_text",
+    "symphony_path",
     "variant_program",
 ]
 
@@ -160,7 +161,7 @@ class _Template:
 
 _CLJ_NUMBER = re.compile(r'[^\s,;()\[\]{}"]+')
 _LOCATION = re.compile(r"(?:(.*):)?(\d+):(\d+)")
-_CACHE: dict[str, tuple[tuple[int, int, int], _Template]] = {}
+_CACHE: dict[str, tuple[str, _Template]] = {}
 _CACHE_SIZE = 16
 
 
@@ -173,23 +174,42 @@ def _as_float(value: object) -> float:
 
 
 def _template(path: Path | str) -> _Template:
-    """The parsed, compiled and walked file, from the cache while the file is unchanged."""
+    """The parsed, compiled and walked file, from the cache while its text is unchanged.
+
+    The text is read on every call and compared with the cached one: a file's modification time only
+    changes once per clock tick, so a sweep that rewrites a file quickly could otherwise get a stale tree.
+    Reading a symphony costs microseconds; compiling it again is what the cache saves.
+    """
     path = Path(path)
     key = str(path)
     try:
-        stat = os.stat(path)
-        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        cached = _CACHE.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(key, 1, 1))]) from None
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] == text:
+        return cached[1]
     template = _Template(path, text)
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (stamp, template)
+    _CACHE[key] = (text, template)
     return template
+
+
+def symphony_path(ref: str) -> Path:
+    """The file a reference names: a built-in's name (nuclear, tecl, klm) or a `.clj` / `.json` path."""
+    key = ref.strip()
+    known = ", ".join(BUILTINS)
+    if not key:
+        raise ParameterError(f"an empty value names no symphony file; give a built-in ({known}) or a .clj/.json file")
+    if key.lower() in BUILTINS:
+        return builtin_path(key.lower())
+    path = Path(key).expanduser()
+    if path.is_dir():
+        raise ParameterError(f"{path} is a folder, not a symphony file")
+    if not path.exists():
+        raise ParameterError(f"symphony file not found: {path} (built-ins: {known})")
+    return path
 
 
 def find_parameters(path: Path | str) -> list[Parameter]:
