@@ -183,7 +183,7 @@ def _template(path: Path | str) -> _Template:
     path = Path(path)
     key = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # not read_text: its newline translation would lose "\r\n"
     except (OSError, UnicodeDecodeError) as exc:
         raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(key, 1, 1))]) from None
     cached = _CACHE.get(key)
