@@ -474,3 +474,74 @@ def test_variants_do_not_leak_into_each_other_or_into_the_base() -> None:
 def test_a_file_that_is_no_symphony_is_refused_not_half_read() -> None:
     with pytest.raises(StrategyError, match=r"test_params.py:\d+:\d+"):
         find_parameters(Path(__file__))
+
+
+OLDER_SCORE = {
+    "step": "root",
+    "name": "older",
+    "rebalance": "none",
+    "rebalance-corridor-width": 0.1,
+    "children": [
+        {
+            "step": "wt-inverse-vol",
+            "window-days": "20",
+            "children": [
+                {
+                    "step": "filter",
+                    "sort-by-fn": "cumulative-return",
+                    "sort-by-window-days": 5,
+                    "select-fn": "bottom",
+                    "select-n": "1",
+                    "children": [{"step": "asset", "ticker": "SPY"}, {"step": "asset", "ticker": "TLT"}],
+                },
+                {
+                    "step": "if",
+                    "children": [
+                        {
+                            "step": "if-child",
+                            "lhs-fn": "relative-strength-index",
+                            "lhs-val": "QQQ",
+                            "lhs-window-days": 14,
+                            "comparator": "lte",
+                            "rhs-val": "30.5",
+                            "children": [{"step": "asset", "ticker": "QQQ"}],
+                        },
+                        {"step": "if-child", "is-else-condition?": True, "children": [{"step": "empty"}]},
+                    ],
+                },
+            ],
+        }
+    ],
+}
+
+
+def test_older_score_fields_and_string_numbers_are_parameters_too(tmp_path: Path) -> None:
+    path = write(tmp_path, json.dumps(OLDER_SCORE, indent=2), "older.json")
+    got = [(p.name, p.kind, p.value) for p in find_parameters(path)]
+    assert got == [
+        ("rebalance_corridor_width", "corridor", 0.1),
+        ("ivol_window", "window", 20),
+        ("filter_cumret_window", "window", 5),
+        ("filter_cumret_bottom", "count", 1),
+        ("rsi_qqq_window", "window", 14),
+        ("rsi_qqq_lte", "threshold", 30.5),
+    ]
+    values = {"rebalance_corridor_width": 0.2, "ivol_window": 30, "filter_cumret_bottom": 2, "rsi_qqq_lte": 25}
+    out = substitute_text(path, values)
+    assert json.loads(out) == {
+        **OLDER_SCORE,
+        "rebalance-corridor-width": 0.2,
+        "children": [
+            {
+                **OLDER_SCORE["children"][0],  # type: ignore[index]
+                "window-days": "30",
+                "children": [
+                    {**OLDER_SCORE["children"][0]["children"][0], "select-n": "2"},  # type: ignore[index]
+                    json.loads(json.dumps(OLDER_SCORE["children"][0]["children"][1]).replace('"30.5"', '"25"')),  # type: ignore[index]
+                ],
+            }
+        ],
+    }
+    program = compile_file(write(tmp_path, out, "older2.json"))
+    assert canonical(program) == canonical(variant_program(path, values))
+    assert program.settings["rebalance-corridor-width"] == 0.2
