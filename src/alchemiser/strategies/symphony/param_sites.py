@@ -247,7 +247,8 @@ class _Walker:
             key, value = form.items[index], form.items[index + 1]
             if isinstance(key, Atom) and key.value in CORRIDOR_KEYS and _number(value):
                 context = f"{{:{key.value} {_num_text(value.value) if isinstance(value, Atom) else ''}}}"
-                self.add("corridor", slug(str(key.value)), value, (*path, index + 1), context, False)
+                # one name for both spellings: the JSON score writes `:rebalance-threshold` as the corridor width
+                self.add("corridor", "rebalance_corridor", value, (*path, index + 1), context, False)
 
 
 def find_sites(forms: list[Node]) -> list[Site]:

@@ -20,7 +20,8 @@ number means, never from its value or position, so editing one number never rena
 - filter: `filter_<indicator>_<key>` for the metric (`filter_rsi_window`) and `filter_<indicator>_top` /
   `_bottom` for the count;
 - weight: `weight_<child>` — the child's ticker (`weight_uvxy`), group name (`weight_uvxy_75_bil`) or kind;
-- `ivol_window`, `rebalance_threshold`, `rebalance_corridor_width`.
+- `ivol_window`; `rebalance_corridor` for `:rebalance-threshold` or `:rebalance-corridor-width` (one name for
+  both, because a JSON score writes the first as the second).
 
 Indicators are named by their short label (rsi, sma, ema, price, cumret, maret, stdret, stdprice, maxdd,
 ppo, pposig, macd, macdsig, bbup, bblow). When several literals share a name, the first in the file keeps
@@ -49,9 +50,9 @@ from alchemiser.strategies.symphony.compiler import MAX_WINDOW
 from alchemiser.strategies.symphony.json_spans import value_spans
 from alchemiser.strategies.symphony.param_sites import KINDS, Site, assign_names, find_sites
 from alchemiser.strategies.symphony.program import Program
-from alchemiser.strategies.symphony.reader import read_forms
+from alchemiser.strategies.symphony.reader import Atom, read_forms
 from alchemiser.strategies.symphony.score import read_score
-from alchemiser.strategies.symphony.variant import Base, TreePath
+from alchemiser.strategies.symphony.variant import Base
 from alchemiser.strategies.symphony_strategy import SymphonyStrategy
 
 __all__ = [
@@ -306,12 +307,24 @@ def _assign(template: _Template, values: Mapping[str, object]) -> dict[int, int 
 
 
 def _compile(template: _Template, chosen: Mapping[int, int | float]) -> Program:
-    changes: dict[TreePath, int | float] = {template.sites[i].tree_path: v for i, v in chosen.items()}
+    changes = {template.sites[i].tree_path: _read_as(template, i, v) for i, v in chosen.items()}
     try:
         return template.base.compile(changes)
     except SymphonyErrors as exc:
         names = ", ".join(f"{template.params[i].name}={_number(v)}" for i, v in sorted(chosen.items()))
         raise ParameterError(f"{names} do not make a valid symphony: {exc.errors[0]}") from None
+
+
+def _read_as(template: _Template, index: int, value: int | float) -> int | float:
+    """The number the reader makes of the literal `substitute_text` writes (`1` is an int, `1.0` a float), so
+    the tree and the text agree even where the type shows (a corridor setting is kept as written)."""
+    edit = template.edits[index]
+    if template.is_json:
+        return value if template.params[index].integer else float(value)
+    written = _write(template.text, edit, value)[-1][2]
+    atom = read_forms(written)[0]
+    assert isinstance(atom, Atom) and isinstance(atom.value, int | float)
+    return atom.value
 
 
 def variant_program(path: Path | str, values: Mapping[str, object]) -> Program:
