@@ -50,7 +50,7 @@ from alchemiser.strategies.symphony.compiler import MAX_WINDOW
 from alchemiser.strategies.symphony.json_spans import value_spans
 from alchemiser.strategies.symphony.param_sites import KINDS, Site, assign_names, find_sites
 from alchemiser.strategies.symphony.program import Program
-from alchemiser.strategies.symphony.reader import Atom, read_forms
+from alchemiser.strategies.symphony.reader import _atom, read_forms
 from alchemiser.strategies.symphony.score import read_score
 from alchemiser.strategies.symphony.variant import Base
 from alchemiser.strategies.symphony_strategy import SymphonyStrategy
@@ -322,9 +322,9 @@ def _read_as(template: _Template, index: int, value: int | float) -> int | float
     if template.is_json:
         return value if template.params[index].integer else float(value)
     written = _write(template.text, edit, value)[-1][2]
-    atom = read_forms(written)[0]
-    assert isinstance(atom, Atom) and isinstance(atom.value, int | float)
-    return atom.value
+    read = _atom(written).value  # the reader's own rule for a number token, without reading a whole text
+    assert isinstance(read, int | float)
+    return read
 
 
 def variant_program(path: Path | str, values: Mapping[str, object]) -> Program:
