@@ -31,9 +31,11 @@ from alchemiser.strategies.symphony.params import (
     ParameterError,
     find_parameters,
     load_variant,
+    parameters_of_text,
     resolve,
     substitute_text,
     symphony_path,
+    variant_of_text,
     variant_program,
 )
 from alchemiser.strategies.symphony.program import (
@@ -560,3 +562,17 @@ def test_older_score_fields_and_string_numbers_are_parameters_too(tmp_path: Path
     program = compile_file(write(tmp_path, out, "older2.json"))
     assert canonical(program) == canonical(variant_program(path, values))
     assert program.settings["rebalance-corridor-width"] == 0.2
+
+
+def test_a_symphony_held_as_text_needs_no_file(tmp_path: Path) -> None:
+    text = TECL.read_text(encoding="utf-8")
+    ghost = str(tmp_path / "elsewhere" / "tecl.clj")  # a worker on another machine: no such file
+    params = parameters_of_text(text, ghost)
+    assert [(p.name, p.line_col) for p in params] == [(p.name, p.line_col) for p in find_parameters(TECL)]
+    assert params[0].location.startswith(ghost)
+    values = {"rsi_tqqq_gt": 70, "filter_rsi_window": 12}
+    assert canonical(variant_of_text(text, ghost, values)) == canonical(variant_program(TECL, values))
+    score = format_score(compile_file(TECL))
+    assert canonical(variant_of_text(score, "tecl.json", values)) == canonical(variant_program(TECL, values))
+    with pytest.raises(ParameterError, match="no parameter 'nope'"):
+        variant_of_text(text, ghost, {"nope": 1})

@@ -61,9 +61,11 @@ __all__ = [
     "ParameterError",
     "find_parameters",
     "load_variant",
+    "parameters_of_text",
     "resolve",
     "substitute_text",
     "symphony_path",
+    "variant_of_text",
     "variant_program",
 ]
 
@@ -182,18 +184,22 @@ def _template(path: Path | str) -> _Template:
     Reading a symphony costs microseconds; compiling it again is what the cache saves.
     """
     path = Path(path)
-    key = str(path)
     try:
         text = path.read_bytes().decode("utf-8")  # not read_text: its newline translation would lose "\r\n"
     except (OSError, UnicodeDecodeError) as exc:
-        raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(key, 1, 1))]) from None
-    cached = _CACHE.get(key)
+        raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(str(path), 1, 1))]) from None
+    return _template_of(text, str(path))
+
+
+def _template_of(text: str, filename: str) -> _Template:
+    """The template of `text` (read from `filename`, which names it in locations), cached per file name."""
+    cached = _CACHE.get(filename)
     if cached is not None and cached[0] == text:
         return cached[1]
-    template = _Template(path, text)
+    template = _Template(Path(filename), text)
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (text, template)
+    _CACHE[filename] = (text, template)
     return template
 
 
@@ -336,6 +342,19 @@ def variant_program(path: Path | str, values: Mapping[str, object]) -> Program:
 def load_variant(path: Path | str, values: Mapping[str, object], name: str | None = None) -> SymphonyStrategy:
     """The file's strategy with `values` substituted, compiled and ready to backtest (named after the file)."""
     return SymphonyStrategy(variant_program(path, values), name or Path(path).stem)
+
+
+def parameters_of_text(text: str, filename: str) -> list[Parameter]:
+    """`find_parameters` for a symphony held as text (a sweep worker on another machine has no file);
+    `filename` names it in locations and says its format (`.json` is a score)."""
+    return list(_template_of(text, filename).params)
+
+
+def variant_of_text(text: str, filename: str, values: Mapping[str, object]) -> Program:
+    """`variant_program` for a symphony held as text; cached per `filename` like a file, so a worker
+    compiling many variants of one text re-compiles only the changed branches."""
+    template = _template_of(text, filename)
+    return _compile(template, _assign(template, values))
 
 
 def substitute_text(path: Path | str, values: Mapping[str, object]) -> str:
