@@ -52,6 +52,7 @@ from alchemiser.strategies.symphony.program import (
 from alchemiser.strategies.symphony.reader import _NUMBER, _TOKEN
 from alchemiser.strategies.symphony.score_writer import format_score
 from tests.helpers import random_history
+from tests.strategies.test_fuzz_symphony import symphony
 
 TECL = builtin_path("tecl")
 
@@ -576,3 +577,40 @@ def test_a_symphony_held_as_text_needs_no_file(tmp_path: Path) -> None:
     assert canonical(variant_of_text(score, "tecl.json", values)) == canonical(variant_program(TECL, values))
     with pytest.raises(ParameterError, match="no parameter 'nope'"):
         variant_of_text(text, ghost, {"nope": 1})
+
+
+@st.composite
+def generated_variant(draw: st.DrawFn) -> tuple[str, list[tuple[int, float]]]:
+    """A generated symphony using every Composer function, and new values for some of its numbers."""
+    text = draw(symphony())
+    params = parameters_of_text(text, "generated.clj")
+    if not params:
+        return text, []
+    indices = draw(st.lists(st.integers(0, len(params) - 1), max_size=6, unique=True))
+    return text, [(i, draw(VALUE_OF_KIND[params[i].kind])) for i in indices]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=generated_variant())
+def test_property_every_number_of_any_symphony_is_a_parameter_and_substitutes_exactly(
+    case: tuple[str, list[tuple[int, float]]],
+) -> None:
+    text, choices = case
+    params = parameters_of_text(text, "generated.clj")
+    numbers = [token.start() for token in _TOKEN.finditer(text) if _NUMBER.fullmatch(token.group())]
+    assert len(params) == len(numbers)  # every number of every function is one, and none is counted twice
+    assert len({p.name for p in params}) == len(params)
+    base = canonical(compile_text(text, "generated.clj"))
+    same = {p.name: p.value for p in params}  # every number rewritten with its own value: the same program
+    assert canonical(variant_of_text(text, "generated.clj", same)) == base
+    values = {params[i].name: value for i, value in choices}
+    try:
+        variant = variant_of_text(text, "generated.clj", values)
+    except ParameterError as exc:  # only combinations fail: all weights of a node at zero, short ≥ long window
+        assert "do not make a valid symphony" in str(exc)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "generated.clj"
+        path.write_text(text, encoding="utf-8")
+        written = substitute_text(path, values)
+    assert canonical(compile_text(written, "generated.clj")) == canonical(variant)
