@@ -77,7 +77,7 @@ class Parameter:
     name: str  # stable, unique within the file, readable: survives edits elsewhere in the file
     location: str  # "path:line:col" of the literal (1-based, like our parse errors)
     kind: str  # one of KINDS
-    value: float  # as written (a `25%` is 0.25; a JSON weight is num / den)
+    value: float  # as written (a `25%` is 0.25; a JSON weight is num / den, located at its num)
     integer: bool  # windows and counts must stay whole numbers
     context: str  # short human text, e.g. (> (rsi "TQQQ" {:window 10}) 79)
 
@@ -116,9 +116,7 @@ class _Template:
         else:
             try:
                 forms = read_forms(body, filename)
-            except SymphonyErrors:
-                raise
-            except SymphonyError as exc:
+            except SymphonyError as exc:  # the reader stops at the first problem: a list of one, like `check`
                 raise SymphonyErrors([exc]) from None
         self.base = Base(forms, filename)
         self._starts = [0, *(m.end() for m in re.finditer("\n", body))]
