@@ -112,7 +112,7 @@ def liquidate(
     where = (
         "your LIVE Alpaca account (REAL MONEY)" if live else f"the {'simulated' if label == 'sim' else 'paper'} account"
     )
-    if not yes and not typer.confirm(f"Sell EVERY position on {where}?", default=False):
+    if not yes and not _confirmed(f"Sell EVERY position on {where}?"):
         err_console.print("liquidation not confirmed; nothing was done")
         raise typer.Exit(1)
     progress = None if json_out or is_quiet(ctx) else (lambda message: console.print(f"  {message}", highlight=False))
@@ -130,6 +130,14 @@ def liquidate(
         show(console, f"[bold {colour}]run {escape(run.run_id)}: {run.status}[/] — {escape(run.message)}")
     if run.status.exit_code:
         raise typer.Exit(run.status.exit_code)
+
+
+def _confirmed(question: str) -> bool:
+    """The interactive yes/no; no terminal to answer it (end of input) counts as no."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        return False
 
 
 @ledger_app.command("actions")
