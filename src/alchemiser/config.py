@@ -91,9 +91,7 @@ class AlpacaConfig(BaseModel):
         default=None, description="default: Alpaca's data API (env ALPACA_DATA_URL)", examples=["http://127.0.0.1:8765"]
     )
     trading_stream_url: str | None = Field(
-        default=None,
-        description="order-update stream; default: derived from trading_url",
-        examples=["ws://127.0.0.1:8765"],
+        default=None, description="order-update stream; default: derived from trading_url", examples=["ws://127.0.0.1:8765"]
     )
     data_stream_url: str | None = Field(
         default=None, description="quote stream; default: derived from data_url", examples=["ws://127.0.0.1:8765"]
@@ -148,7 +146,7 @@ class Settings(BaseSettings):
     alpaca: AlpacaConfig = Field(
         default_factory=AlpacaConfig, description="where Alpaca is; keys never go here (environment or secrets_file)"
     )
-    sim: SimConfig = Field(default_factory=SimConfig, description='the built-in simulated exchange (broker = "sim")')
+    sim: SimConfig = Field(default_factory=SimConfig, description="the built-in simulated exchange (broker = \"sim\")")
     rebalance: RebalanceRules = Field(default_factory=RebalanceRules, description="how target weights become trades")
     execution: ExecutionRules = Field(default_factory=ExecutionRules, description="how orders are placed and finished")
     rails: RailsConfig = Field(

@@ -204,7 +204,8 @@ def describe_gaps(strategy: Strategy, gaps: Sequence[TickerGap], as_of: dt.date)
         parts.append(f"stale market data (no bar for {as_of}): {named}")
     them = "it" if len(gaps) == 1 else "them"
     return (
-        "; ".join(parts) + f"; fetch {them} with `{fill_command(g.symbol for g in gaps)}` (or import {them} with"
+        "; ".join(parts)
+        + f"; fetch {them} with `{fill_command(g.symbol for g in gaps)}` (or import {them} with"
         " `alchemiser data import FILE`)"
     )
 

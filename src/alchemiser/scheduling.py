@@ -143,7 +143,7 @@ def cron_entry(config: ScheduleConfig, home: Path, config_file: Path | None) -> 
 
 def _systemd_quote(value: str) -> str:
     """systemd splits ExecStart= and Environment= on whitespace unless quoted; it understands C escapes."""
-    if value and not any(c in value for c in " \t\"\\'$%;"):
+    if value and not any(c in value for c in ' \t"\\\'$%;'):
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$").replace("%", "%%")
     return f'"{escaped}"'

@@ -38,7 +38,11 @@ class ImportProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}" if self.line is not None else f"{self.file}: {self.message}"
+        return (
+            f"{self.file}:{self.line}: {self.message}"
+            if self.line is not None
+            else f"{self.file}: {self.message}"
+        )
 
 
 class ImportValidationError(DataError):
@@ -47,7 +51,9 @@ class ImportValidationError(DataError):
     def __init__(self, problems: list[ImportProblem], total: int | None = None) -> None:
         self.problems = problems
         self.total = total if total is not None else len(problems)
-        lines = [f"import rejected: {self.total} problem{'s' if self.total != 1 else ''}; nothing was written"]
+        lines = [
+            f"import rejected: {self.total} problem{'s' if self.total != 1 else ''}; nothing was written"
+        ]
         lines += [f"  {p}" for p in problems]
         if self.total > len(problems):
             lines.append(f"  ... and {self.total - len(problems)} more")
@@ -65,7 +71,9 @@ class _Collector:
         self.total += 1
         self.problems.append(ImportProblem(file, line, message))
 
-    def add_rows(self, file: str, lines: pd.Series, mask: pd.Series, message: Callable[[pd.Index], pd.Series]) -> None:
+    def add_rows(
+        self, file: str, lines: pd.Series, mask: pd.Series, message: Callable[[pd.Index], pd.Series]
+    ) -> None:
         """Record one problem per True in `mask`; `message(index)` builds texts only for the rows kept."""
         count = int(mask.sum())
         if not count:
@@ -133,11 +141,15 @@ def _check(
         return pd.Series("", index=idx) if by_line else "row " + lines.loc[idx].astype(str) + ": "
 
     valid_sym = symbols.str.fullmatch(SYMBOL_PATTERN.pattern).fillna(False).astype(bool)
-    out.add_rows(file, line_label, ~valid_sym, lambda i: at(i) + "invalid symbol '" + _text(symbols.loc[i]) + "'")
+    out.add_rows(
+        file, line_label, ~valid_sym, lambda i: at(i) + "invalid symbol '" + _text(symbols.loc[i]) + "'"
+    )
 
     dates = _parse_dates(frame["date"])
     bad_date = dates.isna()
-    out.add_rows(file, line_label, bad_date, lambda i: at(i) + "unparseable date '" + _text(frame["date"].loc[i]) + "'")
+    out.add_rows(
+        file, line_label, bad_date, lambda i: at(i) + "unparseable date '" + _text(frame["date"].loc[i]) + "'"
+    )
     _check_calendar(dates, ~bad_date, today, lambda mask, message: out.add_rows(file, line_label, mask, message), at)
 
     numbers: dict[str, pd.Series] = {}
@@ -276,7 +288,9 @@ def _undecodable(path: Path, exc: UnicodeDecodeError) -> tuple[int | None, str]:
     return None, f"cannot read CSV: {exc}"
 
 
-def _missing(frame: pd.DataFrame, needed: tuple[str, ...], file: str, line: int | None, out: _Collector) -> bool:
+def _missing(
+    frame: pd.DataFrame, needed: tuple[str, ...], file: str, line: int | None, out: _Collector
+) -> bool:
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         out.add(

@@ -59,7 +59,8 @@ class LivePrice:
 class LivePriceFeed(Protocol):
     """What a broker offers for live decisions: its clock and the latest trade of many symbols at once."""
 
-    def get_clock(self) -> Clock: ...
+    def get_clock(self) -> Clock:
+        ...
 
     def latest_prices(self, symbols: Iterable[str]) -> dict[str, LivePrice]:
         """The latest trade of every symbol it knows, in one request; unknown symbols are left out."""

@@ -165,7 +165,9 @@ _SPECS: tuple[_Spec, ...] = (
     _lin("EXC", 38, 6, {"mkt": 0.5, "util": 1.0}, 0.15, alpha=0.01),
     # Commodities and currency
     _lin("GLD", 242, 8, {"gold": 1.0}, 0.005, 0.004, desc="gold: 15% vol, mildly up when stocks fall"),
-    _lin("SLV", 26, 20, {"gold": 1.4, "mkt": 0.2}, 0.15, 0.005, desc="silver: 1.4× gold + market 0.2 + noise"),
+    _lin(
+        "SLV", 26, 20, {"gold": 1.4, "mkt": 0.2}, 0.15, 0.005, desc="silver: 1.4× gold + market 0.2 + noise"
+    ),
     _lin("UUP", 29, 2, {"dollar": 1.0}, 0.01, 0.0078, desc="US dollar index: 7% vol, up in stress"),
     _lin("PDBC", 13, 4, {"mkt": 0.3, "energy": 0.7, "gold": 0.2, "dollar": -0.3}, 0.05, 0.0059),
     _lin("USO", 75, 4, {"mkt": 0.3, "energy": 1.4}, 0.10, 0.006),

@@ -165,7 +165,9 @@ class LocalStore:
         for sym in self.symbols():
             frame = self._read(sym)
             if len(frame):
-                out.append(SymbolInfo(sym, "store", frame.index[0].date(), frame.index[-1].date(), len(frame)))
+                out.append(
+                    SymbolInfo(sym, "store", frame.index[0].date(), frame.index[-1].date(), len(frame))
+                )
         return out
 
     def write(self, frames: dict[str, pd.DataFrame]) -> None:

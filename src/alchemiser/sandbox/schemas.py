@@ -193,3 +193,4 @@ _ADJUSTMENT = r"(raw|split|dividend|spin-off|all)"
 class BarsQuery(HistoryQuery):
     timeframe: str = Field(max_length=20)
     adjustment: str | None = Field(default=None, pattern=rf"^{_ADJUSTMENT}(,{_ADJUSTMENT})*$")
+

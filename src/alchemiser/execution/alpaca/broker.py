@@ -208,23 +208,12 @@ class AlpacaBroker:
             raise OrderRejected(f"invalid order: {exc.errors()[0].get('msg', exc)}", 422) from None
 
     def _send_once(
-        self,
-        what: str,
-        send: Callable[[], object],
-        find: Callable[[], Order | None],
-        *,
-        resend_safe: bool,
+        self, what: str, send: Callable[[], object], find: Callable[[], Order | None], *, resend_safe: bool,
         unknown_outcome: str,
     ) -> Order:
         return send_once(
-            what,
-            send,
-            find,
-            resend_safe=resend_safe,
-            unknown_outcome=unknown_outcome,
-            policy=self.retry,
-            errors=self._errors,
-            sleep=self._sleep,
+            what, send, find, resend_safe=resend_safe, unknown_outcome=unknown_outcome, policy=self.retry,
+            errors=self._errors, sleep=self._sleep,
         )
 
     def submit_order(self, request: OrderRequest) -> Order:
@@ -350,7 +339,8 @@ class AlpacaBroker:
             raise NotFound(f'no quote for "{sym}"')
         if isinstance(q, dict):  # raw data
             return quote_from_wire(sym, q)
-        return Quote(sym, dec0(q.bid_price), dec0(q.ask_price), aware(q.timestamp), dec0(q.bid_size), dec0(q.ask_size))
+        return Quote(sym, dec0(q.bid_price), dec0(q.ask_price), aware(q.timestamp), dec0(q.bid_size),
+                     dec0(q.ask_size))
 
     def latest_prices(self, symbols: Iterable[str]) -> dict[str, LivePrice]:
         """The latest trade of every symbol in ONE request (`[signals] price = "live"`); symbols without a
@@ -362,7 +352,7 @@ class AlpacaBroker:
         query = StockLatestTradeRequest(symbol_or_symbols=syms, feed=self._feed)
         trades = self._read("latest trades", lambda: self._data.get_stock_latest_trade(query))
         out: dict[str, LivePrice] = {}
-        for sym, t in trades.items() if isinstance(trades, dict) else ():
+        for sym, t in (trades.items() if isinstance(trades, dict) else ()):
             if isinstance(t, dict):  # raw data
                 price, stamp = float(t["p"]), dt.datetime.fromisoformat(str(t["t"]).replace("Z", "+00:00"))
             else:

@@ -65,7 +65,8 @@ class RetryPolicy:
     def backoff_s(self, retry_number: int, exc: BaseException | None) -> float:
         """initial·2^(n−1) + U(0, jitter), capped at `max_wait_s`; a 429's Retry-After (seconds) raises it,
         still within `max_wait_s`."""
-        wait = min(self.initial_s * 2.0 ** max(retry_number - 1, 0) + random.uniform(0, self.jitter_s), self.max_wait_s)
+        wait = min(self.initial_s * 2.0 ** max(retry_number - 1, 0) + random.uniform(0, self.jitter_s),
+                   self.max_wait_s)
         if isinstance(exc, APIError) and exc.status_code == 429 and exc.response is not None:
             with contextlib.suppress(TypeError, ValueError):
                 wait = max(wait, min(float(exc.response.headers.get("Retry-After", 0)), self.max_wait_s))

@@ -109,9 +109,8 @@ def asset_from_alpaca(a: AlpacaAsset) -> Asset:
 
 def quote_from_wire(sym: str, msg: dict[str, Any]) -> Quote:
     """A raw quote (stream frame or REST body) as our Quote."""
-    return Quote(
-        sym, dec0(msg.get("bp")), dec0(msg.get("ap")), timestamp(msg.get("t")), dec0(msg.get("bs")), dec0(msg.get("as"))
-    )
+    return Quote(sym, dec0(msg.get("bp")), dec0(msg.get("ap")), timestamp(msg.get("t")), dec0(msg.get("bs")),
+                 dec0(msg.get("as")))
 
 
 def update_from_wire(data: dict[str, Any]) -> OrderUpdate | None:

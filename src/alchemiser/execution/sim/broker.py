@@ -151,6 +151,7 @@ class SimBroker:
         with self._lock:
             return self._prices.quote(symbol.upper())
 
+
     def latest_prices(self, symbols: Iterable[str]) -> dict[str, LivePrice]:
         """Each symbol's last price for live decisions: the simulated exchange has no tape, so its last
         trade is its mid (as the sandbox reports it), stamped now. Unknown symbols are left out."""
@@ -162,7 +163,6 @@ class SimBroker:
                 if mid is not None:
                     out[sym] = LivePrice(sym, float(mid), self._now())
         return out
-
     def subscribe_quotes(self, symbols: Iterable[str], listener: QuoteListener) -> None:
         """Register `listener` for each symbol and push its current quote right away (on the dispatcher)."""
         self._count("subscribe_quotes")

@@ -40,7 +40,7 @@ class SimConfig(BaseModel):
     )
     seed: int = Field(default=7, description="seed of the simulated exchange's randomness (latency, partial fills)")
     non_fractionable: list[str] = Field(
-        default_factory=list, description='symbols traded in whole shares only, e.g. ["BRK.A"]'
+        default_factory=list, description="symbols traded in whole shares only, e.g. [\"BRK.A\"]"
     )
     always_open: bool = Field(default=True, description="the market is always open (else it follows NYSE hours)")
     inside_spread_fills: bool = Field(

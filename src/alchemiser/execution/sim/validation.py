@@ -44,7 +44,8 @@ def validate(
             raise OrderRejected("limit price must be > 0", 422)
         if not on_tick(req.limit_price):
             raise OrderRejected(
-                f"invalid limit_price {req.limit_price}. sub-penny increment does not fulfill minimum pricing criteria",
+                f"invalid limit_price {req.limit_price}. sub-penny increment does not fulfill minimum "
+                "pricing criteria",
                 422,
             )
     if req.side == Side.BUY:
