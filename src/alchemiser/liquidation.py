@@ -5,7 +5,9 @@ snapshots, its plan and every order), reconciles our stale orders first, and obe
 while the kill switch is on, it places nothing (the kill switch is never changed here; the next scheduled
 run buys back in unless the kill switch is on or the strategies are paused). Full exits go through the
 broker's close-position and each sell is waited on until it fills, as in a normal run's sell phase. It is
-not subject to the once-a-session guard, but it does count as the session's run for `trade`.
+not subject to the once-a-session guard, but it does count as the session's run for `trade`. It records
+each configured strategy's allocation as all cash, so a paused strategy holds cash afterwards (not the
+positions it held before) and the per-strategy sleeves follow the sale.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ def liquidate(
             ledger.start_run(
                 run_id, mode=mode, broker=broker.name, trading_day=day, config_digest=config_digest(settings)
             )
+            # every sleeve's allocation is now cash: what a paused strategy holds from here on, and what the
+            # dashboard's per-strategy sleeves follow
+            cash = [
+                {"name": s.name, "source": "liquidate", "share": s.weight, "ok": True, "weights": {}}
+                for s in settings.strategies
+            ]
+            ledger.record_signals(run_id, cash)
             run = TradeRun(run_id, RunStatus.RUNNING, "", None, trading_day=day)
             rails = Rails(settings.rails, settings.home / "KILL")
             executor: Executor | None = None

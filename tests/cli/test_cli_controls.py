@@ -119,6 +119,7 @@ def test_liquidate_sells_everything_as_a_recorded_run_and_leaves_the_kill_switch
     shown = json.loads(run(["ledger", "show", result["run_id"], "--json"], home).stdout)
     assert shown["run"]["status"] == "ok" and shown["before"]["positions"] and shown["after"]["positions"] == []
     assert {i["action"] for i in shown["plan"]} == {"exit"}
+    assert [(s["name"], s["weights"]) for s in shown["signals"]] == [("nuclear", {}), ("tecl", {})]  # all cash
     actions = json.loads(run(["ledger", "actions", "--json"], home).stdout)
     assert [(a["action"], a["source"], a["outcome"].split(":")[0]) for a in actions] == [
         ("liquidate", "cli", "ok"),

@@ -131,3 +131,9 @@ def test_the_held_decision_is_the_last_traded_one_not_a_paused_one(tmp_path: Pat
         assert held.prices == {"LEU": Decimal(20), "OKLO": Decimal(40)}
         assert controls.last_decision(led, "nuclear", broker="alpaca") is None
         assert controls.last_decision(led, "tecl") is None
+        # a liquidation records every strategy as all cash: from then on that is what a paused one holds
+        start(led, "liquidation", broker="sim")
+        led.record_signals("liquidation", [{"name": "nuclear", "ok": True, "weights": {}, "source": "liquidate"}])
+        _snapshot(led, "liquidation", "2990", {})
+        held = controls.last_decision(led, "nuclear")
+        assert held is not None and held.run_id == "liquidation" and held.weights == {}
