@@ -69,7 +69,7 @@ def set_paused(ctx: WebContext, strategy: str, paused: bool) -> dict[str, Any]:
     try:
         return change(ctx.settings, strategy, paused, "web")
     except ConfigError as exc:
-        raise QueryError(str(exc).replace("NAME", "strategy")) from None
+        raise QueryError(str(exc)) from None
 
 
 def state(ctx: WebContext) -> dict[str, Any]:
