@@ -77,3 +77,25 @@ def test_a_paused_sleeve_is_held_drifted_while_the_other_rebalances(
     set_paused(settings, "nuclear", False, "cli")
     report = compute_signals(settings, as_of=SECOND, market=build_market(settings), paused=paused_now(settings))
     assert report.strategies[0].paused_since is None and report.strategies[0].held_from_run is None
+
+
+def test_a_strategy_paused_before_it_ever_traded_keeps_its_share_in_the_current_holdings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alchemiser.models import Account, Position
+    from alchemiser.pausing import hold_paused
+    from alchemiser.signals import StrategySignal
+
+    monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
+    settings = load_settings()
+    Ledger(ledger_path(settings)).close()  # a ledger with no decision of "paused" in it
+    since = dt.datetime(2025, 6, 30, tzinfo=dt.UTC)
+    strategies = [
+        StrategySignal("paused", "nuclear", 0.4, weights={}, paused_since=since),
+        StrategySignal("active", "tecl", 0.6, weights={"BIL": 1.0}),
+    ]
+    account = Account("acc", Decimal(1000), Decimal(500), Decimal(500))
+    positions = [Position("SPY", Decimal(5), Decimal(100), Decimal(100), Decimal(500))]
+    target = hold_paused(settings, strategies, "sim", account, positions, {"BIL": Decimal(90)})
+    # 40% follows what the account holds now (half SPY, half cash); the active 60% goes to its own target
+    assert target == pytest.approx({"BIL": 0.6, "SPY": 0.2})
