@@ -99,3 +99,20 @@ def test_a_strategy_paused_before_it_ever_traded_keeps_its_share_in_the_current_
     target = hold_paused(settings, strategies, "sim", account, positions, {"BIL": Decimal(90)})
     # 40% follows what the account holds now (half SPY, half cash); the active 60% goes to its own target
     assert target == pytest.approx({"BIL": 0.6, "SPY": 0.2})
+
+
+def test_a_strategy_removed_from_the_config_can_still_be_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alchemiser.errors import ConfigError
+
+    monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
+    assert set_paused(load_settings(), "nuclear", True, "cli")["changed"]
+    (tmp_path / "config.toml").write_text('[[strategies]]\nname = "tecl"\nweight = 1.0\n')
+    settings = load_settings()
+    with pytest.raises(ConfigError, match="not configured"):
+        set_paused(settings, "nuclear", True, "cli")
+    assert set_paused(settings, "nuclear", False, "cli")["changed"]  # the lingering pause is cleared
+    assert paused_now(settings) == {}
+    with pytest.raises(ConfigError, match="not configured"):
+        set_paused(settings, "nuclear", False, "cli")

@@ -62,9 +62,13 @@ def _configured(settings: Settings, name: str) -> None:
 
 
 def set_paused(settings: Settings, name: str, on: bool, source: str) -> dict[str, Any]:
-    """Pause or resume a configured strategy and record the action; says what changed."""
-    _configured(settings, name)
+    """Pause or resume a configured strategy and record the action; says what changed. A strategy no
+    longer in the config can still be resumed (its pause would otherwise linger)."""
+    if on:
+        _configured(settings, name)
     with _ledger(settings) as ledger:
+        if not on and name not in records.paused(ledger):
+            _configured(settings, name)
         if on:
             since, changed = records.pause(ledger, name, source)
             outcome = (
