@@ -175,9 +175,15 @@ def build_plan(
         target = target_with_failures(report, account, positions)
     else:
         return None, None
+    prices = last_closes(market, set(target) - {p.symbol for p in positions}, report.as_of)
+    if any(s.paused_since is not None for s in report.strategies):
+        from alchemiser.pausing import hold_paused
+
+        held = {sym for sig in report.strategies if sig.paused_since is not None for sym in (sig.weights or {})}
+        prices = {**prices, **last_closes(market, held - set(prices) - {p.symbol for p in positions}, report.as_of)}
+        target = hold_paused(settings, report.strategies, broker.name, account, positions, prices)
     symbols = set(target) | {p.symbol for p in positions}
     assets = broker.get_assets(sorted(symbols))
-    prices = last_closes(market, set(target) - {p.symbol for p in positions}, report.as_of)
     return target, plan_rebalance(target, account, positions, prices, assets, settings.rebalance)
 
 

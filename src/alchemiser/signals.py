@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,14 @@ class StrategySignal:
     error: str | None = None
     price_mode: PriceMode = "previous_close"
     live_prices: dict[str, LivePrice] = field(default_factory=dict)  # the live prices this strategy read
+    paused_since: dt.datetime | None = None  # paused: not decided; `weights` are those it holds
+    held_from_run: str | None = None  # the run whose decision a paused strategy holds
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "paused_since": self.paused_since.isoformat() if self.paused_since else None,
+            "held_from_run": self.held_from_run,
             "source": self.source,
             "share": self.share,
             "ok": self.error is None,
@@ -162,11 +167,15 @@ def compute_signals(
     price: PriceMode | None = None,
     feed: LivePriceFeed | None = None,
     now: dt.datetime | None = None,
+    paused: Mapping[str, dt.datetime] | None = None,
 ) -> SignalReport:
-    """Decide and blend. `price` (default `[signals] price`): `previous_close` decides on the last completed
-    session's closes; `live` reads every ticker's latest trade from `feed` (the broker) in one request and
-    appends it as today's provisional bar — or, when `feed`'s clock says the market is closed, decides on the
-    last close and says so in `price_notice`."""
+    """Decide and blend. A paused strategy (`paused`; by default the ledger's pauses, for the configured
+    strategies deciding today) is not decided: it keeps the weights of its last traded decision.
+
+    `price` (default `[signals] price`): `previous_close` decides on the last completed session's closes;
+    `live` reads every ticker's latest trade from `feed` (the broker) in one request and appends it as today's
+    provisional bar — or, when `feed`'s clock says the market is closed, decides on the last close and says so
+    in `price_notice`."""
     mode: PriceMode = price or settings.signals.price
     if mode == "live" and as_of is not None:
         raise ConfigError("--price live decides on today's live prices; it cannot be combined with --as-of")
@@ -192,9 +201,19 @@ def compute_signals(
     configs = strategy_configs(settings, refs)
     signals: list[StrategySignal] = []
     loaded: list[tuple[StrategySignal, Strategy]] = []
+    if paused is None:
+        from alchemiser.pausing import paused_now
+
+        paused = paused_now(settings) if not refs and as_of is None else {}
     for cfg in configs:
         signal = StrategySignal(cfg.name, cfg.source, cfg.weight)
         signals.append(signal)
+        if cfg.name in paused:
+            from alchemiser.pausing import held_weights
+
+            signal.paused_since = paused[cfg.name]
+            signal.weights, signal.held_from_run = held_weights(settings, cfg.name)
+            continue
         try:
             loaded.append((signal, load_strategy(cfg.source, cfg.name)))
         except AlchemiserError as exc:

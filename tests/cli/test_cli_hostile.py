@@ -117,6 +117,7 @@ def _option_values(command: str, name: str, kind: str, fx: Fixtures) -> list[str
         "state": [str(fx.folder), str(fx.root / "missing" / "state.sqlite")],
         "seed": ["-1", "", "99999999999999999999"],
         "port": ["-1", "", "70000"],
+        "name": ["", "no-such-strategy", "[sim]"],  # strategy pause/resume NAME
     }
     if command == "config init" and name == "path":
         return [str(fx.folder), str(fx.existing)]
@@ -284,6 +285,10 @@ SUBPROCESS_CASES = [
     (["sandbox", "serve", "--error-rate", "nan"], "--error-rate"),
     (["sandbox", "serve", "--host", "256.1.1.1", "--port", "0"], "--host"),
     (["run-daily", "--broker", ""], "--broker"),
+    (["strategy", "pause", "[sim]"], "[sim]"),
+    (["liquidate", "--broker", "sim", "--live", "--yes"], "--live"),
+    (["liquidate", "--broker", "bogus", "--yes"], "bogus"),
+    (["ledger", "actions", "--limit", "0"], "--limit"),
 ]
 
 

@@ -418,14 +418,14 @@ def test_schema_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     path = tmp_path / "l.db"
     with open_ledger(path) as led:
         start(led)
-        assert led.schema_version == 1
+        assert led.schema_version == ledger_module.SCHEMA_VERSION
 
-    def v2(conn: sqlite3.Connection) -> None:
+    def v_next(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN session TEXT")
 
-    monkeypatch.setattr(ledger_module, "MIGRATIONS", (*ledger_module.MIGRATIONS, v2))
+    monkeypatch.setattr(ledger_module, "MIGRATIONS", (*ledger_module.MIGRATIONS, v_next))
     with Ledger(path) as led:
-        assert led.schema_version == 2
+        assert led.schema_version == ledger_module.SCHEMA_VERSION + 1
         assert led.run("r1") is not None
         cols = {r[1] for r in led._db.execute("PRAGMA table_info(runs)")}
         assert "session" in cols

@@ -137,8 +137,9 @@ def test_kill_switch_from_the_api_makes_trade_refuse(web_server: WebServer) -> N
         assert status == 200 and body["kill_switch"]
         refused = cli(web_server.home, "trade", "--force", "--json", check=False)
         assert refused.returncode == 1 and json.loads(refused.stdout)["status"] == "halted"
-        audit = (web_server.home / "web" / "actions.jsonl").read_text().splitlines()
-        assert json.loads(audit[-1])["action"] == "kill_switch"
+        latest = get_json(web_server.url + "api/controls")[1]["actions"][0]
+        assert (latest["action"], latest["source"], latest["detail"]) == ("kill_switch", "web", {"on": True})
+        assert latest["outcome"].startswith("on: kill switch")
     finally:
         status, body = post_json(web_server.url + "api/controls/kill", {"on": False}, csrf)
     assert status == 200 and body["kill_switch"] is None
@@ -277,12 +278,13 @@ def test_sleeves_start_from_the_first_runs_equity(web_server: WebServer) -> None
     assert rec["difference"] == pytest.approx(rec["account_equity"] - rec["sleeves_total"], abs=0.01)  # cents
 
 
-def _run_now(base: str) -> dict:
+def _run_now(base: str, route: str = "run") -> dict:
+    """Start a run (or a liquidation) from the API and poll until its process has finished (bounded)."""
     import time
 
     csrf = {"X-CSRF-Token": csrf_of(base)}
-    status, job = post_json(base + "api/controls/run", {"broker": "sim"}, csrf)
-    assert status == 202 and job["broker"] == "sim"
+    status, job = post_json(base + f"api/controls/{route}", {"broker": "sim"}, csrf)
+    assert status == 202 and job["broker"] == "sim", job
     deadline = time.monotonic() + 120
     state = job
     while state["running"] and time.monotonic() < deadline:
@@ -301,7 +303,8 @@ def test_run_now_starts_a_real_trade_process(tmp_path: Path) -> None:
         # a second click the same session meets the CLI's once-per-session rail (no --force from the web)
         state = _run_now(server.url)
         assert json.loads(state["output"])["status"] == "already_ran"
-        audit = [json.loads(line) for line in (tmp_path / "web" / "actions.jsonl").read_text().splitlines()]
-        assert [a["action"] for a in audit] == ["run_now", "run_now"]
+        audit = json.loads(cli(tmp_path, "ledger", "actions", "--json").stdout)  # the ledger, newest first
+        assert [(a["action"], a["source"]) for a in audit] == [("run_now", "web"), ("run_now", "web")]
+        assert not (tmp_path / "web" / "actions.jsonl").exists()
     finally:
         stop_web(server)

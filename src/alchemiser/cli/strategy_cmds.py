@@ -55,6 +55,11 @@ def render_signals(report: SignalReport) -> None:
         if signal.error:
             show(console, tree(console, title, [(0, Text(f"FAILED: {signal.error}", style="red"))]))
             continue
+        if signal.paused_since is not None:
+            held = f"holds run {signal.held_from_run}'s allocation" if signal.held_from_run else "holds what it has"
+            note = f"PAUSED since {signal.paused_since:%Y-%m-%d %H:%M} UTC: not decided; {held}, drifting with prices"
+            show(console, tree(console, title, [(0, Text(note, style="yellow"))]))
+            continue
         colours = {"if": "white", "filter": "magenta", "asset": "green"}
         steps = [(step.depth, Text(step.text, style=colours.get(step.kind, "blue"))) for step in signal.trace]
         show(console, tree(console, title, steps))

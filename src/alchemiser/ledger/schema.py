@@ -114,8 +114,33 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v2_controls(conn: sqlite3.Connection) -> None:
+    """Control actions (kill switch, run now, pause/resume, liquidate) and which strategies are paused.
+
+    The dashboard's earlier audit file (`web/actions.jsonl`) is not imported here — a migration sees only
+    the database, not the home — but by `alchemiser.ledger.controls.import_audit_file` the first time the
+    actions are read or written (see there)."""
+    for statement in (
+        """CREATE TABLE control_actions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail_json TEXT NOT NULL DEFAULT '{}',
+            source TEXT NOT NULL CHECK (source IN ('web', 'cli')),
+            outcome TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX control_actions_at ON control_actions (at)",
+        """CREATE TABLE strategy_pauses (
+            strategy TEXT PRIMARY KEY,
+            since TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('web', 'cli'))
+        )""",
+    ):
+        conn.execute(statement)
+
+
 # Migration i (0-based) takes the schema from user_version i to i + 1. Append, never edit or reorder.
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_controls)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 

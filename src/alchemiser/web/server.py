@@ -211,8 +211,18 @@ async def page_strategies(request: web.Request) -> web.Response:
 
 async def api_controls(request: web.Request) -> web.Response:
     _query(request, set())
-    ctx = request.app[CTX]
-    return _json({"kill_switch": ctx.kill_reason(), "run": request.app[RUNNER].state()})
+    data = await _off_loop(controls.state, request.app[CTX])
+    return _json({**data, "run": request.app[RUNNER].state()})
+
+
+async def api_pause(request: web.Request) -> web.Response:
+    body = await _body(request, {"strategy": str, "paused": bool})
+    return _json(await _off_loop(controls.set_paused, request.app[CTX], body["strategy"], body["paused"]))
+
+
+async def api_liquidate(request: web.Request) -> web.Response:
+    body = await _body(request, {"broker": str})
+    return _json(await _off_loop(request.app[RUNNER].liquidate, body["broker"]), 202)
 
 
 async def api_kill(request: web.Request) -> web.Response:
@@ -222,7 +232,7 @@ async def api_kill(request: web.Request) -> web.Response:
 
 async def api_run_now(request: web.Request) -> web.Response:
     body = await _body(request, {"broker": str})
-    return _json(request.app[RUNNER].start(body["broker"]), 202)
+    return _json(await _off_loop(request.app[RUNNER].start, body["broker"]), 202)
 
 
 async def api_backtest_start(request: web.Request) -> web.Response:
@@ -277,7 +287,8 @@ async def api_events(request: web.Request) -> web.StreamResponse:
 async def page_overview(request: web.Request) -> web.Response:
     _query(request, set())
     data = await _off_loop(queries.overview, request.app[CTX])
-    return _page(request, "overview.html", "overview", o=data, run=request.app[RUNNER].state())
+    c = await _off_loop(controls.state, request.app[CTX])
+    return _page(request, "overview.html", "overview", o=data, run=request.app[RUNNER].state(), c=c)
 
 
 async def page_runs(request: web.Request) -> web.Response:
@@ -373,6 +384,8 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
             web.get("/api/controls", api_controls),
             web.post("/api/controls/kill", api_kill),
             web.post("/api/controls/run", api_run_now),
+            web.post("/api/controls/pause", api_pause),
+            web.post("/api/controls/liquidate", api_liquidate),
             web.get("/api/events", api_events),
             web.post("/api/backtests", api_backtest_start),
             web.get("/api/backtests/{job}", api_backtest),

@@ -38,6 +38,10 @@
         await post("/api/controls/kill", { on: button.dataset.on === "true" });
       } else if (button.dataset.action === "run") {
         await post("/api/controls/run", { broker: button.dataset.broker });
+      } else if (button.dataset.action === "pause") {
+        await post("/api/controls/pause", { strategy: button.dataset.strategy, paused: button.dataset.paused === "true" });
+      } else if (button.dataset.action === "liquidate") {
+        await post("/api/controls/liquidate", { broker: button.dataset.broker });
       }
       await refreshLive();
       const again = document.getElementById("action-result");
