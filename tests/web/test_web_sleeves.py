@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alchemiser.config import load_settings
+from alchemiser.config import Settings, load_settings
 from alchemiser.ledger import Ledger
 from alchemiser.models import Account, Position
 from alchemiser.signals import build_market
@@ -54,13 +54,25 @@ def test_sleeves_compound_each_strategys_own_decisions(tmp_path: Path, monkeypat
     assert got["a"]["value"] == pytest.approx(expected_a, rel=1e-9)
     assert got["a"]["start_value"] == 50_000 and got["a"]["started"] == D1.isoformat()
     assert got["a"]["weights"] == {"TLT": 1.0}
-    # b rebalances daily to 50/50 between decisions, as its sleeve is defined (share × its weights each day)
-    assert got["b"]["return"] is not None and got["b"]["max_drawdown"] <= 0
+
+    # b holds 50/50 bought at D1's close and then drifts with prices (no daily rebalancing); at D2 it
+    # buys 50/50 again with what it is worth
+    def hold(value: float, start: dt.date, stop: dt.date) -> float:
+        return value * (0.5 * close("TLT", stop) / close("TLT", start) + 0.5 * close("BIL", stop) / close("BIL", start))
+
+    assert got["b"]["value"] == pytest.approx(hold(hold(50_000, D1, D2), D2, end), rel=1e-9)
+    tlt_now = 0.5 * close("TLT", end) / close("TLT", D2)
+    assert got["b"]["weights"]["TLT"] == pytest.approx(tlt_now / (tlt_now + 0.5 * close("BIL", end) / close("BIL", D2)))
+    assert got["b"]["target"] == {"TLT": 0.5, "BIL": 0.5} and got["b"]["decided"] == D2.isoformat()
     total = got["a"]["value"] + got["b"]["value"]
     rec = data["reconciliation"]
     assert rec["sleeves_total"] == pytest.approx(total)
-    assert rec["account_equity"] == 100_990.0
-    assert rec["difference"] == pytest.approx(100_990.0 - total)
+    # the account is marked at the same close as the sleeves: its last holdings (1 SPY + $5 cash) × the close
+    assert rec["account_equity"] == pytest.approx(5.0 + close("SPY", end))
+    assert rec["account_as_of"] == f"close of {end}"
+    assert rec["difference"] == pytest.approx(rec["account_equity"] - total)
+    assert rec["trading_costs"] == 0.0  # these runs placed no orders
+    assert rec["trading_costs"] + rec["drift"] == pytest.approx(rec["difference"])
     assert got["a"]["contribution"] == pytest.approx((got["a"]["value"] - 50_000) / 100_000)
 
 
@@ -99,3 +111,87 @@ def test_a_failed_notification_is_a_warning(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
     found = overview(WebContext.load(None, True))["warnings"]
     assert any("notification failed" in w for w in found), (found, _json.dumps(found))
+
+
+SESSIONS = (dt.date(2025, 4, 1), dt.date(2025, 4, 15), dt.date(2025, 5, 1), dt.date(2025, 5, 15))
+PAIR = '(defsymphony "pair" {} (weight-specified 0.6 (asset "SPY") 0.4 (asset "TLT")))\n'
+
+
+def _trade_session(settings: Settings, day: dt.date) -> str:
+    """One real trading session at `day`'s close: the runner's own seam (signals, plan, orders on the
+    simulated broker, snapshots, ledger), with the trading day set to `day`."""
+    from alchemiser.execution.sim.broker import SimBroker
+    from alchemiser.market_calendar import NY
+    from alchemiser.runner import Decided, ledger_path, run_session
+    from alchemiser.signals import compute_signals
+
+    market = build_market(settings)
+    report = compute_signals(settings, as_of=day, market=market)
+    now = dt.datetime.combine(day, dt.time(15, 50), NY)
+    # the broker prices at `day`'s close but quotes on the real clock (the executor checks quote freshness)
+    broker = SimBroker(market, settings.home / "sim.sqlite", settings.sim, as_of=report.as_of)
+    try:
+        with Ledger(ledger_path(settings)) as ledger:
+            run = run_session(broker, ledger, lambda _: None, settings, now, Decided(market, report), mode="sim")
+    finally:
+        broker.close()
+    assert str(run.status) in ("ok", "nothing_to_do"), (run.status, run.message)
+    return run.run_id
+
+
+def test_sleeves_drift_between_real_sessions_and_reconcile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four real sessions two weeks apart: each sleeve is bought at its decision's close and then held, so
+    its weights drift with prices; the reconciliation splits account − sleeves into the recorded trading
+    costs and the rest."""
+    (tmp_path / "pair.clj").write_text(PAIR)
+    (tmp_path / "config.toml").write_text(
+        '[[strategies]]\nname = "pair"\nsource = "pair.clj"\nweight = 0.5\n'
+        '[[strategies]]\nname = "nuclear"\nsource = "nuclear"\nweight = 0.5\n'
+    )
+    monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
+    settings = load_settings()
+    run_ids = [_trade_session(settings, day) for day in SESSIONS]
+    ctx = WebContext.load(None, True)
+    data = sleeves(ctx)
+    end = dt.date.fromisoformat(data["as_of"])
+    market = build_market(settings)
+
+    def close(symbol: str, day: dt.date) -> float:
+        return float(market.bars(symbol, SESSIONS[0], day)["close"].iloc[-1])
+
+    with Ledger(ctx.ledger) as ledger:
+        first_equity = float(ledger.snapshot(run_ids[0], "before")["account"]["equity"])
+        decided = [{s["name"]: s["weights"] for s in ledger.signals(r)} for r in run_ids]
+        orders = [o for r in run_ids for o in ledger.orders(r)]
+    assert all(d["pair"] == {"SPY": 0.6, "TLT": 0.4} for d in decided)
+    got = {r["name"]: r for r in data["strategies"]}
+    # pair: 60/40 bought at each decision's close, held (drifting) until the next
+    value = 0.5 * first_equity
+    for start, stop in zip(SESSIONS, [*SESSIONS[1:], end], strict=True):
+        spy, tlt = 0.6 * close("SPY", stop) / close("SPY", start), 0.4 * close("TLT", stop) / close("TLT", start)
+        value *= spy + tlt
+    assert got["pair"]["value"] == pytest.approx(value, rel=1e-9)
+    assert got["pair"]["weights"]["SPY"] == pytest.approx(spy / (spy + tlt))
+    assert got["pair"]["weights"]["SPY"] != pytest.approx(0.6, abs=1e-6)  # drifted, not reset daily
+    series = dict(got["pair"]["series"])
+    mid = dt.date(2025, 4, 8)  # between the first two decisions: the first 60/40 held since April 1
+    held = (
+        0.5
+        * first_equity
+        * (0.6 * close("SPY", mid) / close("SPY", SESSIONS[0]) + 0.4 * close("TLT", mid) / close("TLT", SESSIONS[0]))
+    )
+    assert series[mid.isoformat()] == pytest.approx(held, rel=1e-9)
+    # the reconciliation: sleeves vs the account marked at the same close, costs from the recorded fills
+    rec = data["reconciliation"]
+    assert rec["account_as_of"] == f"close of {end}"
+    assert rec["sleeves_total"] == pytest.approx(sum(r["value"] for r in data["strategies"]))
+    assert rec["difference"] == pytest.approx(rec["account_equity"] - rec["sleeves_total"])
+    paid = 0.0
+    for o in orders:
+        if o.filled_avg_price is not None and o.quote_bid is not None and o.quote_ask is not None:
+            mid_quote = (float(o.quote_bid) + float(o.quote_ask)) / 2
+            sign = 1.0 if str(o.side) == "buy" else -1.0
+            paid += sign * (float(o.filled_avg_price) - mid_quote) * float(o.filled_qty)
+    assert orders and paid > 0  # the simulated broker fills at the spread: costs are real and recorded
+    assert rec["trading_costs"] == pytest.approx(-paid)
+    assert rec["trading_costs"] + rec["drift"] == pytest.approx(rec["difference"])

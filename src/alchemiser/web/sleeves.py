@@ -2,9 +2,12 @@
 
 The account holds a blend, so "how is nuclear doing?" has no broker answer. We replay the ledger's
 recorded allocations instead: a sleeve starts at its share × the account's equity when the strategy
-first traded, holds the weights of its latest recorded decision from that decision's close, and is
-marked to market daily with the same closes the strategies read (split/dividend adjusted). Summing the
-sleeves and comparing with the real account shows what the blend's costs, cash buffer and drift did.
+first traded, buys the weights of its latest recorded decision at that decision's close and then HOLDS
+them — each holding's value moves with its own close (split/dividend adjusted, the same closes the
+strategies read), so weights drift between decisions exactly as a real position would, and are only
+reset by the next decision. Summing the sleeves and comparing with the account marked at the same close
+shows what the blend did differently: its trading costs (recorded fills vs arrival mid) and the rest
+(the account's own drift from its targets, the cash buffer, whole-share rounding).
 """
 
 from __future__ import annotations
@@ -86,7 +89,67 @@ def closes_frame(ctx: WebContext, symbols: set[str], start: dt.date, end: dt.dat
     return pd.DataFrame(frames)
 
 
+def _current_weights(st: dict[str, Any]) -> dict[str, float]:
+    """The sleeve's weights today: its decision's weights after they drifted with prices since."""
+    value = float(st["value"])
+    return {a: v / value for a, v in st["holdings"].items()} if value > 0 else {}
+
+
+def replay(
+    allocations: list[tuple[dt.date, float, dict[str, tuple[float, dict[str, float]]]]],
+    days: list[dt.date],
+    returns: pd.DataFrame,
+) -> dict[str, dict[str, Any]]:
+    """Each strategy's sleeve through `days`: bought at each decision's close, then held (drifting)."""
+    schedule = {day: (equity, sigs) for day, equity, sigs in allocations}
+    state: dict[str, dict[str, Any]] = {}
+    for day in days:
+        today = returns.loc[pd.Timestamp(day)] if not returns.empty else None
+        for st in state.values():  # each holding moves with its own close: weights drift until the next decision
+            holdings: dict[str, float] = st["holdings"]
+            for asset, held in holdings.items():
+                if today is not None and asset in returns.columns:
+                    holdings[asset] = held * (1.0 + float(today[asset]))
+            st["value"] = st["cash"] + sum(holdings.values())
+            st["series"].append((day.isoformat(), st["value"]))
+        if day in schedule:
+            equity, sigs = schedule[day]
+            for name, (share, weights) in sigs.items():
+                if name not in state:
+                    state[name] = {
+                        "start": share * equity,
+                        "value": share * equity,
+                        "started": day.isoformat(),
+                        "series": [(day.isoformat(), share * equity)],
+                    }
+                st = state[name]
+                st["decided"], st["target"], st["share"] = day.isoformat(), weights, share
+                st["holdings"] = {a: st["value"] * w for a, w in weights.items()}
+                st["cash"] = st["value"] * (1.0 - sum(weights.values()))
+    return state
+
+
+def trading_costs(ledger: Ledger, since: dt.date) -> float:
+    """Dollars the fills cost against the quote's mid at decision time (positive = paid), since `since`:
+    the part of the account-vs-sleeves gap that is execution, not drift."""
+    row = (
+        _conn(ledger)
+        .execute(
+            "SELECT sum((CASE o.side WHEN 'buy' THEN 1.0 ELSE -1.0 END)"
+            " * (CAST(o.filled_avg_price AS REAL) - (CAST(o.quote_bid AS REAL) + CAST(o.quote_ask AS REAL)) / 2)"
+            " * CAST(o.filled_qty AS REAL)) FROM orders o JOIN runs r USING (run_id)"
+            " WHERE r.trading_day >= ? AND o.filled_avg_price IS NOT NULL AND o.quote_bid IS NOT NULL"
+            " AND o.quote_ask IS NOT NULL AND CAST(o.quote_bid AS REAL) > 0",
+            (since.isoformat(),),
+        )
+        .fetchone()
+    )
+    return float(row[0] or 0.0)
+
+
 def sleeves(ctx: WebContext) -> dict[str, Any]:
+    from alchemiser.web.marks import daily_marks
+
     with open_readonly(ctx.ledger) as ledger:
         if ledger is None:
             return {"empty": True, "strategies": [], "reconciliation": None}
@@ -96,8 +159,13 @@ def sleeves(ctx: WebContext) -> dict[str, Any]:
             .execute("SELECT account_json, at FROM snapshots ORDER BY at DESC, kind ASC LIMIT 1")
             .fetchone()
         )
-    if not allocations or latest is None:
-        return {"empty": True, "strategies": [], "reconciliation": None}
+        if not allocations or latest is None:
+            return {"empty": True, "strategies": [], "reconciliation": None}
+        costs = trading_costs(ledger, allocations[0][0])
+        try:
+            marks = daily_marks(ctx, ledger)
+        except AlchemiserError:
+            marks = []
     first_day = allocations[0][0]
     end = max(first_day, market_calendar.last_completed_session())
     symbols = {a for _, _, sigs in allocations for _, w in sigs.values() for a in w}
@@ -108,30 +176,7 @@ def sleeves(ctx: WebContext) -> dict[str, Any]:
         closes = closes.reindex(pd.DatetimeIndex(days)).ffill()
     returns = closes.pct_change().fillna(0.0) if not closes.empty else pd.DataFrame(index=pd.DatetimeIndex(days))
     start_equity = allocations[0][1]
-    schedule = {day: (equity, sigs) for day, equity, sigs in allocations}
-    state: dict[str, dict[str, Any]] = {}
-    for day in days:
-        for st in state.values():  # returns earned today on the weights held since the last decision
-            today = returns.loc[pd.Timestamp(day)]
-            ret = sum(w * float(today[a]) for a, w in st["weights"].items() if a in returns)
-            st["value"] *= 1.0 + ret
-            st["series"].append((day.isoformat(), st["value"]))
-        if day in schedule:
-            equity, sigs = schedule[day]
-            for name, (share, weights) in sigs.items():
-                if name not in state:
-                    state[name] = {
-                        "share": share,
-                        "start": share * equity,
-                        "value": share * equity,
-                        "started": day.isoformat(),
-                        "weights": {},
-                        "series": [(day.isoformat(), share * equity)],
-                    }
-                state[name]["weights"] = weights
-                state[name]["share"] = share
-    account = json.loads(latest["account_json"])
-    account_equity = float(account["equity"])
+    state = replay(allocations, days, returns)
     rows = []
     for name, st in state.items():
         values = np.array([v for _, v in st["series"]])
@@ -146,23 +191,35 @@ def sleeves(ctx: WebContext) -> dict[str, Any]:
                 "return": st["value"] / st["start"] - 1.0 if st["start"] else None,
                 "max_drawdown": drawdown,
                 "contribution": (st["value"] - st["start"]) / start_equity,
-                "weights": st["weights"],
+                "weights": _current_weights(st),
+                "target": st["target"],
+                "decided": st["decided"],
                 "series": st["series"],
             }
         )
     total = sum(r["value"] for r in rows)
+    as_of = days[-1].isoformat()
+    # compare like with like: the account marked at the same close as the sleeves, when that mark exists
+    mark = next((m for m in reversed(marks) if m["day"] == as_of), None)
+    if mark is not None:
+        account_equity, account_as_of = float(mark["equity"]), f"close of {as_of}"
+    else:
+        account_equity, account_as_of = float(json.loads(latest["account_json"])["equity"]), f"snapshot {latest['at']}"
+    difference = account_equity - total
     return {
         "empty": False,
-        "as_of": days[-1].isoformat(),
+        "as_of": as_of,
         "start_equity": start_equity,
         "strategies": rows,
         "missing_symbols": sorted(symbols - set(closes.columns)),
         "reconciliation": {
             "sleeves_total": total,
             "account_equity": account_equity,
-            "account_as_of": str(latest["at"]),
-            "difference": account_equity - total,
-            "explained_by": "trading costs (spread, fees), the cash buffer, drift between rebalances, and the "
-            "account being marked at its last snapshot rather than the last close",
+            "account_as_of": account_as_of,
+            "difference": difference,
+            "trading_costs": -costs,
+            "drift": difference + costs,
+            "explained_by": "trading costs are every fill against the quote's mid when it was decided; the rest "
+            "is the account drifting from its targets between runs, its cash buffer and whole-share rounding",
         },
     }
