@@ -103,13 +103,15 @@ def replay(
     """Each strategy's sleeve through `days`: bought at each decision's close, then held (drifting)."""
     schedule = {day: (equity, sigs) for day, equity, sigs in allocations}
     state: dict[str, dict[str, Any]] = {}
+    row = {d.date(): i for i, d in enumerate(pd.DatetimeIndex(returns.index))}
+    columns = {str(c): returns[c].to_numpy(dtype=float) for c in returns.columns}
     for day in days:
-        today = returns.loc[pd.Timestamp(day)] if not returns.empty else None
+        i = row.get(day)
         for st in state.values():  # each holding moves with its own close: weights drift until the next decision
             holdings: dict[str, float] = st["holdings"]
             for asset, held in holdings.items():
-                if today is not None and asset in returns.columns:
-                    holdings[asset] = held * (1.0 + float(today[asset]))
+                if i is not None and asset in columns:
+                    holdings[asset] = held * (1.0 + float(columns[asset][i]))
             st["value"] = st["cash"] + sum(holdings.values())
             st["series"].append((day.isoformat(), st["value"]))
         if day in schedule:
