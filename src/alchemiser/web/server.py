@@ -230,6 +230,16 @@ async def api_backtest_start(request: web.Request) -> web.Response:
     return _json(request.app[BACKTESTS].submit(backtests.BacktestRequest.parse(raw, request.app[CTX])).state(), 202)
 
 
+async def api_backtests(request: web.Request) -> web.Response:
+    _query(request, set())
+    return _json({"jobs": request.app[BACKTESTS].listing()})
+
+
+async def api_backtest_rerun(request: web.Request) -> web.Response:
+    await _body(request, {})
+    return _json(request.app[BACKTESTS].rerun(request.match_info["job"]).state(), 202)
+
+
 async def api_backtest(request: web.Request) -> web.Response:
     q = _query(request, {"charts"})
     charts = q.get("charts", "1")
@@ -300,11 +310,16 @@ async def page_decision(request: web.Request) -> web.Response:
 
 
 async def page_backtests(request: web.Request) -> web.Response:
-    _query(request, set())
+    shown = _query(request, {"job"}).get("job") or ""
+    jobs = request.app[BACKTESTS]
+    if shown:
+        jobs.get(shown)  # an unknown id is a 400 naming it, not an empty page
     ctx = request.app[CTX]
     names = sorted({s.name for s in ctx.settings.strategies} | set(BUILTINS))
     configured = {s.name: s.weight for s in ctx.settings.strategies}
-    return _page(request, "backtests.html", "backtests", names=names, configured=configured)
+    return _page(
+        request, "backtests.html", "backtests", names=names, configured=configured, jobs=jobs.listing(), shown=shown
+    )
 
 
 async def page_login(request: web.Request) -> web.Response:
@@ -374,7 +389,9 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
             web.post("/api/controls/kill", api_kill),
             web.post("/api/controls/run", api_run_now),
             web.get("/api/events", api_events),
+            web.get("/api/backtests", api_backtests),
             web.post("/api/backtests", api_backtest_start),
+            web.post("/api/backtests/{job}/rerun", api_backtest_rerun),
             web.get("/api/backtests/{job}", api_backtest),
             web.get("/api/backtests/{job}/files/{name}", backtest_file),
         ]

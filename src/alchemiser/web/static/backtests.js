@@ -59,9 +59,9 @@
       bar.hidden = true;
       status.textContent = "done: " + full.result.start + " → " + full.result.end + ", " + full.result.days + " sessions";
       draw(full);
-    } else if (job.status === "failed") {
+    } else if (job.status === "failed" || job.status === "interrupted") {
       bar.hidden = true;
-      status.textContent = "failed: " + job.error;
+      status.textContent = job.status + ": " + job.error;
     } else {
       bar.hidden = false;
       bar.max = job.progress.total || 1; bar.value = job.progress.done;
@@ -70,15 +70,23 @@
     }
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function start(url, body) {
     document.getElementById("backtest-result").hidden = true;
     status.textContent = "starting…";
-    const response = await fetch("/api/backtests", {
-      method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(request()),
+    const response = await fetch(url, {
+      method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body),
     });
     const job = await response.json();
     if (!response.ok) { status.textContent = "refused: " + job.error; return; }
     poll(job.id);
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    start("/api/backtests", request());
   });
+  for (const button of document.querySelectorAll("button.rerun")) {
+    button.addEventListener("click", () => start("/api/backtests/" + button.dataset.job + "/rerun", {}));
+  }
+  if (status.dataset.show) poll(status.dataset.show);  // /backtests?job=ID shows a kept result
 })();
