@@ -195,3 +195,44 @@ def test_sleeves_drift_between_real_sessions_and_reconcile(tmp_path: Path, monke
     assert orders and paid > 0  # the simulated broker fills at the spread: costs are real and recorded
     assert rec["trading_costs"] == pytest.approx(-paid)
     assert rec["trading_costs"] + rec["drift"] == pytest.approx(rec["difference"])
+
+
+def test_stale_store_warns_with_the_tickers_and_the_fetch_command(tmp_path: Path) -> None:
+    """A home whose store stops at 2025-06-30 (sample data off): the overview says which tickers lack data
+    for the last session and the exact command, as `alchemiser data missing` does."""
+    import json as _json
+
+    from alchemiser.data.sample import SampleMarket
+    from alchemiser.data.store import LocalStore
+    from tests.web.conftest import cli, start_web, stop_web
+    from tests.web.http import get_json, request
+
+    (tmp_path / "pair.clj").write_text(PAIR)
+    (tmp_path / "config.toml").write_text(
+        '[data]\nsample_fallback = false\n[[strategies]]\nname = "pair"\nsource = "pair.clj"\nweight = 1\n'
+    )
+    stale_end = dt.date(2025, 6, 30)
+    LocalStore(tmp_path / "data").write({"SPY": SampleMarket().bars("SPY", None, stale_end)})  # TLT: absent
+    missing = cli(tmp_path, "data", "missing", "--json", check=False)
+    assert missing.returncode == 1
+    expected = _json.loads(missing.stdout)
+    assert expected["fill_command"] == "alchemiser data fetch --symbols SPY,TLT"
+    server = start_web(tmp_path)
+    try:
+        status, o = get_json(server.url + "api/overview")
+        assert status == 200 and o["empty"] is True
+        gaps = o["data_gaps"]
+        assert gaps["command"] == expected["fill_command"] and gaps["as_of"] == expected["as_of"]
+        assert {g["symbol"]: g["status"] for g in gaps["gaps"]} == {"SPY": "stale", "TLT": "absent"}
+        assert any("SPY (stale), TLT (absent)" in w and expected["fill_command"] in w for w in o["warnings"])
+        page = request(server.url)[1]
+        assert f'<pre id="fill-command">{expected["fill_command"]}</pre>' in page
+        assert f"last bar {stale_end}" in page
+        # a `data fetch` while the dashboard runs: the warning goes (the cache notices the rewritten files)
+        latest = dt.date.fromisoformat(expected["as_of"])
+        market = SampleMarket()
+        LocalStore(tmp_path / "data").write({s: market.bars(s, None, latest) for s in ("SPY", "TLT")})
+        status, o = get_json(server.url + "api/overview")
+        assert o["data_gaps"] is None and not any("data missing" in w for w in o["warnings"])
+    finally:
+        stop_web(server)

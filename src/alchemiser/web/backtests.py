@@ -108,7 +108,6 @@ class BacktestRequest:
             benchmark,
         )
 
-
     def as_body(self) -> dict[str, Any]:
         """The request as the JSON body that `parse` accepts: what is stored, and what a re-run submits."""
         return {

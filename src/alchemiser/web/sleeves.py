@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 
 from alchemiser import market_calendar
-from alchemiser.data.base import MarketData
 from alchemiser.errors import AlchemiserError
 from alchemiser.ledger import Ledger
-from alchemiser.signals import build_market
+from alchemiser.web import cache
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import _conn
 from alchemiser.web.readonly import open_readonly
@@ -65,21 +64,9 @@ def _allocations(ledger: Ledger) -> list[tuple[dt.date, float, dict[str, tuple[f
     return [by_day[d] for d in sorted(by_day)]
 
 
-_MARKETS: dict[int, MarketData] = {}
-
-
-def _market(ctx: WebContext) -> MarketData:
-    """One market-data object per configuration for the server's life: the synthetic sample market is
-    generated once instead of per request (the local store still reads its files on every call)."""
-    key = id(ctx.settings)
-    if key not in _MARKETS:
-        _MARKETS[key] = build_market(ctx.settings)
-    return _MARKETS[key]
-
-
 def closes_frame(ctx: WebContext, symbols: set[str], start: dt.date, end: dt.date) -> pd.DataFrame:
     """Adjusted closes, one column per symbol the market data knows (the same source the strategies read)."""
-    market = _market(ctx)
+    market = cache.market(ctx.settings)
     frames = {}
     for symbol in sorted(symbols):
         try:
@@ -150,24 +137,31 @@ def trading_costs(ledger: Ledger, since: dt.date) -> float:
 
 
 def sleeves(ctx: WebContext) -> dict[str, Any]:
-    from alchemiser.web.marks import daily_marks
+    """Every strategy's sleeve and the reconciliation; recomputed only when a run starts or finishes, the
+    data store changes, or another session closes."""
+    from alchemiser.web.queries import ledger_marker
 
     with open_readonly(ctx.ledger) as ledger:
         if ledger is None:
             return {"empty": True, "strategies": [], "reconciliation": None}
-        allocations = _allocations(ledger)
-        latest = (
-            _conn(ledger)
-            .execute("SELECT account_json, at FROM snapshots ORDER BY at DESC, kind ASC LIMIT 1")
-            .fetchone()
-        )
-        if not allocations or latest is None:
-            return {"empty": True, "strategies": [], "reconciliation": None}
-        costs = trading_costs(ledger, allocations[0][0])
-        try:
-            marks = daily_marks(ctx, ledger)
-        except AlchemiserError:
-            marks = []
+        stamp = (ledger_marker(ledger), cache.store_stamp(ctx.settings), market_calendar.last_completed_session())
+        return cache.memo(("sleeves", id(ctx.settings)), stamp, lambda: _sleeves(ctx, ledger))
+
+
+def _sleeves(ctx: WebContext, ledger: Ledger) -> dict[str, Any]:
+    from alchemiser.web.marks import cached_marks
+
+    allocations = _allocations(ledger)
+    latest = (
+        _conn(ledger).execute("SELECT account_json, at FROM snapshots ORDER BY at DESC, kind ASC LIMIT 1").fetchone()
+    )
+    if not allocations or latest is None:
+        return {"empty": True, "strategies": [], "reconciliation": None}
+    costs = trading_costs(ledger, allocations[0][0])
+    try:
+        marks = cached_marks(ctx, ledger)
+    except AlchemiserError:
+        marks = []
     first_day = allocations[0][0]
     end = max(first_day, market_calendar.last_completed_session())
     symbols = {a for _, _, sigs in allocations for _, w in sigs.values() for a in w}
