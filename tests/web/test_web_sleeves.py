@@ -68,7 +68,7 @@ def test_sleeves_compound_each_strategys_own_decisions(tmp_path: Path, monkeypat
     rec = data["reconciliation"]
     assert rec["sleeves_total"] == pytest.approx(total)
     # the account is marked at the same close as the sleeves: its last holdings (1 SPY + $5 cash) × the close
-    assert rec["account_equity"] == pytest.approx(5.0 + close("SPY", end))
+    assert rec["account_equity"] == pytest.approx(5.0 + close("SPY", end), abs=0.005)  # marks are in cents
     assert rec["account_as_of"] == f"close of {end}"
     assert rec["difference"] == pytest.approx(rec["account_equity"] - total)
     assert rec["trading_costs"] == 0.0  # these runs placed no orders
@@ -96,7 +96,7 @@ def test_daily_marks_value_the_last_holdings_at_each_close(tmp_path: Path, monke
     market = build_market(load_settings())
     closes = market.bars("SPY", D1, dt.date.fromisoformat(marks[-1]["day"]))["close"]
     assert [m["day"] for m in marks] == [d.date().isoformat() for d in closes.index]
-    assert [m["equity"] for m in marks] == pytest.approx([5.0 + 1.0 * c for c in closes])
+    assert [m["equity"] for m in marks] == pytest.approx([5.0 + 1.0 * c for c in closes], abs=0.005)  # cents
 
 
 def test_a_failed_notification_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,7 +33,7 @@ from alchemiser.strategies.symphony.evaluator import IndicatorCache
 
 T = TypeVar("T")
 Stamp = tuple[int, int, int]
-MAX_ENTRIES = 16  # histories of a few strategies × a few dates; each is a few MB at most
+MAX_ENTRIES = 64  # full histories, per-date views and decisions, marks, sleeves; each a few MB at most
 
 _lock = threading.RLock()
 _markets: dict[tuple[int, Path], MarketData] = {}

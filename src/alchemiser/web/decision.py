@@ -224,8 +224,24 @@ def decide_fresh(
 
 
 def decision(ctx: WebContext, strategy: str, as_of: dt.date | None, run_id: str | None) -> dict[str, Any]:
-    """The tree for `strategy`, from a recorded run's trace (`run_id`) or decided afresh at `as_of`."""
+    """The tree for `strategy`, from a recorded run's trace (`run_id`) or decided afresh at `as_of`.
+
+    A fresh decision is kept until the data store, the strategy file or the last session changes, so going
+    back to a date already viewed costs nothing (a large symphony's evaluation is the slow part)."""
     source = _strategy_source(ctx, strategy)
+    if run_id is None:
+        day = resolve_as_of(as_of)
+        try:
+            loaded = cache.strategy(source, strategy)
+        except AlchemiserError:
+            return _decision(ctx, strategy, source, day, None)  # reports the load error
+        stamp = (cache.store_stamp(ctx.settings), id(loaded), market_calendar.last_completed_session())
+        key = ("decision", id(ctx.settings), strategy, day)
+        return cache.memo(key, stamp, lambda: _decision(ctx, strategy, source, day, None))
+    return _decision(ctx, strategy, source, as_of, run_id)
+
+
+def _decision(ctx: WebContext, strategy: str, source: str, as_of: dt.date | None, run_id: str | None) -> dict[str, Any]:
     if run_id is not None:
         with open_readonly(ctx.ledger) as ledger:
             run = ledger.run(run_id) if ledger is not None else None

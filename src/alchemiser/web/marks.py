@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from alchemiser import market_calendar
+from alchemiser.formatting import json_money
 from alchemiser.ledger import Ledger
 from alchemiser.web import cache
 from alchemiser.web.context import WebContext
@@ -62,7 +63,8 @@ def daily_marks(ctx: WebContext, ledger: Ledger) -> list[dict[str, Any]]:
     equity = cash + held_value.sum(axis=1, min_count=0)
     kept = equity[priced]
     days = pd.DatetimeIndex(kept.index)
-    return [{"day": d.date().isoformat(), "equity": float(v)} for d, v in zip(days, kept.to_numpy(), strict=True)]
+    # rounded to cents once here (the API would round every point on every request otherwise)
+    return [{"day": d.date().isoformat(), "equity": json_money(v)} for d, v in zip(days, kept.to_numpy(), strict=True)]
 
 
 def cached_marks(ctx: WebContext, ledger: Ledger) -> list[dict[str, Any]]:
