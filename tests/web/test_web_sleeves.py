@@ -99,20 +99,6 @@ def test_daily_marks_value_the_last_holdings_at_each_close(tmp_path: Path, monke
     assert [m["equity"] for m in marks] == pytest.approx([5.0 + 1.0 * c for c in closes], abs=0.005)  # cents
 
 
-def test_a_failed_notification_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`trade` with an undeliverable notification URL logs the failure; the overview shows it."""
-    import json as _json
-
-    from alchemiser.web.queries import overview
-    from tests.web.conftest import cli
-
-    (tmp_path / "config.toml").write_text('[notify]\nurls = ["json://127.0.0.1:9/nowhere"]\n')
-    cli(tmp_path, "trade", "--json")
-    monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
-    found = overview(WebContext.load(None, True))["warnings"]
-    assert any("notification failed" in w for w in found), (found, _json.dumps(found))
-
-
 SESSIONS = (dt.date(2025, 4, 1), dt.date(2025, 4, 15), dt.date(2025, 5, 1), dt.date(2025, 5, 15))
 PAIR = '(defsymphony "pair" {} (weight-specified 0.6 (asset "SPY") 0.4 (asset "TLT")))\n'
 
