@@ -50,17 +50,22 @@ def test_sleeves_compound_each_strategys_own_decisions(tmp_path: Path, monkeypat
         return float(market.bars(symbol, D1, day)["close"].iloc[-1])
 
     got = {r["name"]: r for r in data["strategies"]}
-    expected_a = 50_000 * close("SPY", D2) / close("SPY", D1) * close("TLT", end) / close("TLT", D2)
-    assert got["a"]["value"] == pytest.approx(expected_a, rel=1e-9)
+    # a: SPY bought with half of 100,000 at D1's close; at D2 re-based to half of that run's 101,000 (what
+    # the run gave it) and TLT bought; its return chains the two periods, its P&L adds what each earned
+    a1, a2 = close("SPY", D2) / close("SPY", D1), close("TLT", end) / close("TLT", D2)
+    assert got["a"]["value"] == pytest.approx(50_500 * a2, rel=1e-9)
+    assert got["a"]["return"] == pytest.approx(a1 * a2 - 1, rel=1e-9)
+    assert got["a"]["pnl"] == pytest.approx(50_000 * (a1 - 1) + 50_500 * (a2 - 1), rel=1e-9)
+    assert got["a"]["contribution"] == pytest.approx(got["a"]["pnl"] / 100_000)
     assert got["a"]["start_value"] == 50_000 and got["a"]["started"] == D1.isoformat()
     assert got["a"]["weights"] == {"TLT": 1.0}
 
-    # b holds 50/50 bought at D1's close and then drifts with prices (no daily rebalancing); at D2 it
-    # buys 50/50 again with what it is worth
-    def hold(value: float, start: dt.date, stop: dt.date) -> float:
-        return value * (0.5 * close("TLT", stop) / close("TLT", start) + 0.5 * close("BIL", stop) / close("BIL", start))
+    # b holds 50/50 bought at each decision's close and then drifts with prices (no daily rebalancing)
+    def hold(start: dt.date, stop: dt.date) -> float:
+        return 0.5 * close("TLT", stop) / close("TLT", start) + 0.5 * close("BIL", stop) / close("BIL", start)
 
-    assert got["b"]["value"] == pytest.approx(hold(hold(50_000, D1, D2), D2, end), rel=1e-9)
+    assert got["b"]["value"] == pytest.approx(50_500 * hold(D2, end), rel=1e-9)
+    assert got["b"]["return"] == pytest.approx(hold(D1, D2) * hold(D2, end) - 1, rel=1e-9)
     tlt_now = 0.5 * close("TLT", end) / close("TLT", D2)
     assert got["b"]["weights"]["TLT"] == pytest.approx(tlt_now / (tlt_now + 0.5 * close("BIL", end) / close("BIL", D2)))
     assert got["b"]["target"] == {"TLT": 0.5, "BIL": 0.5} and got["b"]["decided"] == D2.isoformat()
@@ -73,7 +78,6 @@ def test_sleeves_compound_each_strategys_own_decisions(tmp_path: Path, monkeypat
     assert rec["difference"] == pytest.approx(rec["account_equity"] - total)
     assert rec["trading_costs"] == 0.0  # these runs placed no orders
     assert rec["trading_costs"] + rec["drift"] == pytest.approx(rec["difference"])
-    assert got["a"]["contribution"] == pytest.approx((got["a"]["value"] - 50_000) / 100_000)
 
 
 def test_no_ledger_means_no_sleeves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,17 +150,19 @@ def test_sleeves_drift_between_real_sessions_and_reconcile(tmp_path: Path, monke
         return float(market.bars(symbol, SESSIONS[0], day)["close"].iloc[-1])
 
     with Ledger(ctx.ledger) as ledger:
-        first_equity = float(ledger.snapshot(run_ids[0], "before")["account"]["equity"])
+        equities = [float(ledger.snapshot(r, "before")["account"]["equity"]) for r in run_ids]
         decided = [{s["name"]: s["weights"] for s in ledger.signals(r)} for r in run_ids]
-        orders = [o for r in run_ids for o in ledger.orders(r)]
+        last_orders = ledger.orders(run_ids[-1])
+    first_equity = equities[0]
     assert all(d["pair"] == {"SPY": 0.6, "TLT": 0.4} for d in decided)
     got = {r["name"]: r for r in data["strategies"]}
-    # pair: 60/40 bought at each decision's close, held (drifting) until the next
-    value = 0.5 * first_equity
+    # pair: at each run, half the account's equity before it; 60/40 bought at that close, held (drifting)
+    growth = 1.0
     for start, stop in zip(SESSIONS, [*SESSIONS[1:], end], strict=True):
         spy, tlt = 0.6 * close("SPY", stop) / close("SPY", start), 0.4 * close("TLT", stop) / close("TLT", start)
-        value *= spy + tlt
-    assert got["pair"]["value"] == pytest.approx(value, rel=1e-9)
+        growth *= spy + tlt
+    assert got["pair"]["value"] == pytest.approx(0.5 * equities[-1] * (spy + tlt), rel=1e-9)
+    assert got["pair"]["return"] == pytest.approx(growth - 1, rel=1e-9)
     assert got["pair"]["weights"]["SPY"] == pytest.approx(spy / (spy + tlt))
     assert got["pair"]["weights"]["SPY"] != pytest.approx(0.6, abs=1e-6)  # drifted, not reset daily
     series = dict(got["pair"]["series"])
@@ -167,18 +173,20 @@ def test_sleeves_drift_between_real_sessions_and_reconcile(tmp_path: Path, monke
         * (0.6 * close("SPY", mid) / close("SPY", SESSIONS[0]) + 0.4 * close("TLT", mid) / close("TLT", SESSIONS[0]))
     )
     assert series[mid.isoformat()] == pytest.approx(held, rel=1e-9)
-    # the reconciliation: sleeves vs the account marked at the same close, costs from the recorded fills
+    # the reconciliation: sleeves vs the account marked at the same close, costs of the last run's fills
+    # (earlier runs' costs are already in the equity the sleeves were re-based to)
     rec = data["reconciliation"]
+    assert rec["since"] == SESSIONS[-1].isoformat()
     assert rec["account_as_of"] == f"close of {end}"
     assert rec["sleeves_total"] == pytest.approx(sum(r["value"] for r in data["strategies"]))
     assert rec["difference"] == pytest.approx(rec["account_equity"] - rec["sleeves_total"])
     paid = 0.0
-    for o in orders:
+    for o in last_orders:
         if o.filled_avg_price is not None and o.quote_bid is not None and o.quote_ask is not None:
             mid_quote = (float(o.quote_bid) + float(o.quote_ask)) / 2
             sign = 1.0 if str(o.side) == "buy" else -1.0
             paid += sign * (float(o.filled_avg_price) - mid_quote) * float(o.filled_qty)
-    assert orders and paid > 0  # the simulated broker fills at the spread: costs are real and recorded
+    assert last_orders and paid > 0  # the simulated broker fills at the spread: costs are real and recorded
     assert rec["trading_costs"] == pytest.approx(-paid)
     assert rec["trading_costs"] + rec["drift"] == pytest.approx(rec["difference"])
 

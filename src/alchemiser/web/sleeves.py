@@ -1,13 +1,14 @@
 """Each strategy's virtual sleeve: its share of the account following only its own decisions.
 
 The account holds a blend, so "how is nuclear doing?" has no broker answer. We replay the ledger's
-recorded allocations instead: a sleeve starts at its share × the account's equity when the strategy
-first traded, buys the weights of its latest recorded decision at that decision's close and then HOLDS
-them — each holding's value moves with its own close (split/dividend adjusted, the same closes the
-strategies read), so weights drift between decisions exactly as a real position would, and are only
-reset by the next decision. Summing the sleeves and comparing with the account marked at the same close
-shows what the blend did differently: its trading costs (recorded fills vs arrival mid) and the rest
-(the account's own drift from its targets, the cash buffer, whole-share rounding).
+recorded allocations instead: at each run a sleeve gets its share × the account's equity before that run,
+buys the weights of its decision at that close and then HOLDS them — each holding's value moves with its
+own close (split/dividend adjusted, the same closes the strategies read), so weights drift between
+decisions exactly as a real position would, and are only reset by the next decision. Returns and
+drawdowns are time-weighted (chained across runs); P&L and contribution add up what the market did to
+each sleeve's holdings. Summing the sleeves and comparing with the account marked at the same close
+shows what the blend did differently since the last run: its trading costs (recorded fills vs arrival
+mid) and the rest (the account's own drift from its targets, the cash buffer, whole-share rounding).
 """
 
 from __future__ import annotations
@@ -87,7 +88,14 @@ def replay(
     days: list[dt.date],
     returns: pd.DataFrame,
 ) -> dict[str, dict[str, Any]]:
-    """Each strategy's sleeve through `days`: bought at each decision's close, then held (drifting)."""
+    """Each strategy's sleeve through `days`.
+
+    At each decision the sleeve is re-based to its share of the account's equity before that run (what
+    the run actually gave it) and buys its decision's weights at that close; between decisions it holds,
+    so each holding moves with its own close and the weights drift. Its return is time-weighted (chained
+    across decisions, so re-basing is not counted as gain or loss) and its P&L sums what the market did to
+    its holdings, so the sleeves add up to the account up to costs and the account's own drift.
+    """
     schedule = {day: (equity, sigs) for day, equity, sigs in allocations}
     state: dict[str, dict[str, Any]] = {}
     row = {d.date(): i for i, d in enumerate(pd.DatetimeIndex(returns.index))}
@@ -95,41 +103,46 @@ def replay(
     for day in days:
         i = row.get(day)
         for st in state.values():  # each holding moves with its own close: weights drift until the next decision
+            before = st["value"]
             holdings: dict[str, float] = st["holdings"]
             for asset, held in holdings.items():
                 if i is not None and asset in columns:
                     holdings[asset] = held * (1.0 + float(columns[asset][i]))
             st["value"] = st["cash"] + sum(holdings.values())
+            st["pnl"] += st["value"] - before
+            st["index"] *= st["value"] / before if before > 0 else 1.0
             st["series"].append((day.isoformat(), st["value"]))
+            st["growth"].append(st["index"])
         if day in schedule:
             equity, sigs = schedule[day]
             for name, (share, weights) in sigs.items():
+                value = share * equity
                 if name not in state:
-                    state[name] = {
-                        "start": share * equity,
-                        "value": share * equity,
-                        "started": day.isoformat(),
-                        "series": [(day.isoformat(), share * equity)],
-                    }
+                    state[name] = {"start": value, "started": day.isoformat(), "pnl": 0.0, "index": 1.0}
+                    state[name].update(series=[(day.isoformat(), value)], growth=[1.0])
                 st = state[name]
-                st["decided"], st["target"], st["share"] = day.isoformat(), weights, share
-                st["holdings"] = {a: st["value"] * w for a, w in weights.items()}
-                st["cash"] = st["value"] * (1.0 - sum(weights.values()))
+                st["series"][-1] = (day.isoformat(), value)  # re-based to what this run gave it
+                st["value"], st["decided"], st["target"], st["share"] = value, day.isoformat(), weights, share
+                st["holdings"] = {a: value * w for a, w in weights.items()}
+                st["cash"] = value * (1.0 - sum(weights.values()))
     return state
 
 
-def trading_costs(ledger: Ledger, since: dt.date) -> float:
-    """Dollars the fills cost against the quote's mid at decision time (positive = paid), since `since`:
-    the part of the account-vs-sleeves gap that is execution, not drift."""
+def trading_costs(ledger: Ledger, day: dt.date) -> float:
+    """Dollars the fills of the runs that decided `day` cost against the quote's mid at decision time
+    (positive = paid): the part of the account-vs-sleeves gap since the sleeves were re-based that is
+    execution, not drift. Earlier runs' costs are already in the equity the sleeves were re-based to."""
+    decided = "coalesce(json_extract(r.summary_json, '$.as_of'), r.trading_day)"
     row = (
         _conn(ledger)
         .execute(
             "SELECT sum((CASE o.side WHEN 'buy' THEN 1.0 ELSE -1.0 END)"
             " * (CAST(o.filled_avg_price AS REAL) - (CAST(o.quote_bid AS REAL) + CAST(o.quote_ask AS REAL)) / 2)"
             " * CAST(o.filled_qty AS REAL)) FROM orders o JOIN runs r USING (run_id)"
-            " WHERE r.trading_day >= ? AND o.filled_avg_price IS NOT NULL AND o.quote_bid IS NOT NULL"
+            f" WHERE r.started_at >= (SELECT min(r.started_at) FROM runs r WHERE {decided} = ?)"
+            " AND o.filled_avg_price IS NOT NULL AND o.quote_bid IS NOT NULL"
             " AND o.quote_ask IS NOT NULL AND CAST(o.quote_bid AS REAL) > 0",
-            (since.isoformat(),),
+            (day.isoformat(),),
         )
         .fetchone()
     )
@@ -157,7 +170,7 @@ def _sleeves(ctx: WebContext, ledger: Ledger) -> dict[str, Any]:
     )
     if not allocations or latest is None:
         return {"empty": True, "strategies": [], "reconciliation": None}
-    costs = trading_costs(ledger, allocations[0][0])
+    costs = trading_costs(ledger, allocations[-1][0])
     try:
         marks = cached_marks(ctx, ledger)
     except AlchemiserError:
@@ -175,8 +188,8 @@ def _sleeves(ctx: WebContext, ledger: Ledger) -> dict[str, Any]:
     state = replay(allocations, days, returns)
     rows = []
     for name, st in state.items():
-        values = np.array([v for _, v in st["series"]])
-        drawdown = float((values / np.maximum.accumulate(values) - 1.0).min()) if len(values) else 0.0
+        growth = np.array(st["growth"])
+        drawdown = float((growth / np.maximum.accumulate(growth) - 1.0).min()) if len(growth) else 0.0
         rows.append(
             {
                 "name": name,
@@ -184,9 +197,10 @@ def _sleeves(ctx: WebContext, ledger: Ledger) -> dict[str, Any]:
                 "started": st["started"],
                 "start_value": st["start"],
                 "value": st["value"],
-                "return": st["value"] / st["start"] - 1.0 if st["start"] else None,
+                "return": st["index"] - 1.0,
                 "max_drawdown": drawdown,
-                "contribution": (st["value"] - st["start"]) / start_equity,
+                "pnl": st["pnl"],
+                "contribution": st["pnl"] / start_equity,
                 "weights": _current_weights(st),
                 "target": st["target"],
                 "decided": st["decided"],
@@ -215,7 +229,9 @@ def _sleeves(ctx: WebContext, ledger: Ledger) -> dict[str, Any]:
             "difference": difference,
             "trading_costs": -costs,
             "drift": difference + costs,
-            "explained_by": "trading costs are every fill against the quote's mid when it was decided; the rest "
-            "is the account drifting from its targets between runs, its cash buffer and whole-share rounding",
+            "since": allocations[-1][0].isoformat(),
+            "explained_by": "since the last run, when the sleeves were re-based to the account: trading costs are "
+            "that run's fills against the quote's mid when it was decided; the rest is the account drifting from "
+            "its targets, its cash buffer and whole-share rounding",
         },
     }
