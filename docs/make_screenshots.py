@@ -3,7 +3,7 @@
 The browser tests save screenshots too, but their homes hold one or two runs of today; the README is more
 useful with months of sessions. This builds such a home with the runner's own session seam (signals,
 plan, orders on the simulated broker, snapshots, ledger) at a session every two weeks since January 2025,
-runs one backtest through the dashboard's API, then photographs each page in Debian's Chromium.
+then today's run with `alchemiser trade`, runs one backtest through the dashboard's API, then photographs each page in Debian's Chromium.
 
     .venv/bin/python docs/make_screenshots.py          # needs /usr/bin/chromium and /usr/bin/chromedriver
 """
@@ -38,8 +38,13 @@ def trade_session(day: dt.date) -> None:
     report = compute_signals(settings, as_of=day, market=market)
     now = dt.datetime.combine(day, dt.time(15, 50), NY)
     broker = SimBroker(market, settings.home / "sim.sqlite", settings.sim, as_of=report.as_of)
+    ticks = iter(range(10**6))  # the ledger's times are that afternoon's, a millisecond apart, in order
+
+    def clock() -> dt.datetime:
+        return now.astimezone(dt.UTC) + dt.timedelta(milliseconds=next(ticks))
+
     try:
-        with Ledger(ledger_path(settings)) as ledger:
+        with Ledger(ledger_path(settings), clock=clock) as ledger:
             run_session(broker, ledger, lambda _: None, settings, now, Decided(market, report), mode="sim")
     finally:
         broker.close()
@@ -51,7 +56,7 @@ def main() -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
-    from tests.web.conftest import start_web, stop_web
+    from tests.web.conftest import cli, start_web, stop_web
     from tests.web.http import csrf_of, get_json, post_json
 
     from alchemiser import market_calendar
@@ -61,7 +66,8 @@ def main() -> None:
     sessions = [d.date() for d in market_calendar.sessions(dt.date(2025, 1, 2), dt.date(2026, 11, 25))][::10]
     for day in sessions:
         trade_session(day)
-    print(f"{len(sessions)} sessions traded in {home}")
+    cli(home, "trade")  # and today's run, as `make run` does it: the run page shows a real run's own times
+    print(f"{len(sessions)} past sessions and today's traded in {home}")
     server = start_web(home)
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
@@ -89,6 +95,7 @@ def main() -> None:
             driver.set_window_size(WIDTH, 900)
             driver.get(server.url + path)
             WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.CSS_SELECTOR, ready)))
+            time.sleep(0.5)  # the charts settle their height before the page is measured
             height = driver.execute_script("return Math.min(document.body.scrollHeight, 2600)")
             driver.set_window_size(WIDTH, max(700, int(height) + 40))
             time.sleep(0.5)  # let Plotly finish its resize before the picture

@@ -166,7 +166,12 @@ def _sleeves(ctx: WebContext, ledger: Ledger) -> dict[str, Any]:
 
     allocations = _allocations(ledger)
     latest = (
-        _conn(ledger).execute("SELECT account_json, at FROM snapshots ORDER BY at DESC, kind ASC LIMIT 1").fetchone()
+        _conn(ledger)
+        .execute(
+            "SELECT s.account_json, s.at, r.trading_day FROM snapshots s JOIN runs r USING (run_id)"
+            " ORDER BY s.at DESC, s.kind ASC LIMIT 1"
+        )
+        .fetchone()
     )
     if not allocations or latest is None:
         return {"empty": True, "strategies": [], "reconciliation": None}
@@ -209,9 +214,10 @@ def _sleeves(ctx: WebContext, ledger: Ledger) -> dict[str, Any]:
         )
     total = sum(r["value"] for r in rows)
     as_of = days[-1].isoformat()
-    # compare like with like: the account marked at the same close as the sleeves, when that mark exists
+    # compare like with like: the account marked at the same close as the sleeves — unless a run traded
+    # after that close (today's run, deciding on it), whose snapshot then is the account the sleeves match
     mark = next((m for m in reversed(marks) if m["day"] == as_of), None)
-    if mark is not None:
+    if mark is not None and str(latest["trading_day"]) <= as_of:
         account_equity, account_as_of = float(mark["equity"]), f"close of {as_of}"
     else:
         account_equity, account_as_of = float(json.loads(latest["account_json"])["equity"]), f"snapshot {latest['at']}"

@@ -50,12 +50,26 @@
     }
   }
 
+  function fill(req) {  // show the request a kept job ran with, so the form and the charts agree
+    if (!req || !req.strategies) return;
+    for (const box of form.querySelectorAll('input[name="strategy"]')) {
+      const at = req.strategies.indexOf(box.value);
+      box.checked = at >= 0;
+      const share = form.querySelector('input[name="weight-' + box.value + '"]');
+      if (at >= 0 && share) share.value = req.weights ? req.weights[at] : 1;
+    }
+    const set = (name, value) => { const el = form.querySelector('[name="' + name + '"]'); if (el) el.value = value ?? ""; };
+    set("start", req.start); set("end", req.end); set("rebalance", req.rebalance || ""); set("fill", req.fill);
+    set("slippage_bps", req.slippage_bps); set("fee_bps", req.fee_bps); set("benchmark", req.benchmark || "");
+  }
+
   async function poll(id) {
     const response = await fetch("/api/backtests/" + id + "?charts=0");
     const job = await response.json();
     if (!response.ok) { status.textContent = "error: " + job.error; return; }
     if (job.status === "done") {
       const full = await (await fetch("/api/backtests/" + id)).json();
+      if (status.dataset.show === id) fill(full.request);
       bar.hidden = true;
       status.textContent = "done: " + full.result.start + " → " + full.result.end + ", " + full.result.days + " sessions";
       draw(full);
