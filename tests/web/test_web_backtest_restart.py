@@ -79,3 +79,32 @@ def test_jobs_and_outputs_survive_a_killed_server(tmp_path: Path) -> None:
         assert rerun["status"] == "done", rerun
     finally:
         stop_web(again)
+
+
+def test_a_job_is_interrupted_only_when_its_process_is_gone(tmp_path: Path, monkeypatch: Any) -> None:
+    """Loading the kept jobs: our own process id (reused after a restart) or a dead one means the job was
+    cut off; a live other process (a second dashboard on the same home) may still be running it."""
+    import os
+
+    from alchemiser.web import jobstore
+    from alchemiser.web.backtests import Backtests
+    from alchemiser.web.context import WebContext
+
+    monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
+    ctx = WebContext.load(None, True)
+    root = tmp_path / "web" / "backtests"
+    for job_id, pid in (("ours", os.getpid()), ("other", os.getppid()), ("gone", 2**22 + 12345)):
+        meta = {"id": job_id, "status": "running", "created": job_id, "pid": pid, "request": SHORT}
+        jobstore.write_json(root / job_id / jobstore.JOB_FILE, meta)
+    (root / "junk").mkdir()
+    (root / "junk" / jobstore.JOB_FILE).write_text("{not json")  # a damaged file is skipped, not fatal
+    jobs = Backtests(ctx)
+    try:
+        assert {j["id"]: j["status"] for j in jobs.listing()} == {
+            "ours": "interrupted",
+            "other": "running",
+            "gone": "interrupted",
+        }
+        assert jobstore.read_json(root / "gone" / jobstore.JOB_FILE)["status"] == "interrupted"  # saved so
+    finally:
+        jobs.stop()

@@ -196,7 +196,8 @@ class Job:
                 job.result = result
             else:
                 job.status, job.error = "failed", f"its results are missing from {folder}; re-run it"
-        elif job.status in jobstore.UNFINISHED and not jobstore.alive(job.pid):
+        elif job.status in jobstore.UNFINISHED and (job.pid == os.getpid() or not jobstore.alive(job.pid)):
+            # (our own id: this process just started, so the id was reused and the job's process is gone)
             job.status = "interrupted"
             job.error = f"the dashboard stopped while this backtest was {meta.get('status')}; re-run it"
             job.save()
