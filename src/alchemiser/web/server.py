@@ -399,6 +399,15 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
     return app
 
 
+def _warm(ctx: WebContext) -> None:
+    """Compute the overview and the sleeves once at start-up; a problem here is the page's to report."""
+    try:
+        queries.overview(ctx)
+        sleeves.sleeves(ctx)
+    except Exception:  # the same call on a request reports it properly; here it is only logged
+        log.warning("warming the dashboard's caches failed", exc_info=True)
+
+
 def serve(ctx: WebContext, host: str, port: int, announce: Callable[[str], None]) -> None:
     """Run until interrupted. Off loopback the token is created (0600) and required."""
     token = security.load_or_create_token(ctx.home)
@@ -411,6 +420,9 @@ def serve(ctx: WebContext, host: str, port: int, announce: Callable[[str], None]
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
+        # fill the caches (market data, compiled strategies, daily marks, sleeves) off the request path, so
+        # the first page a user opens is as fast as the rest
+        warming = asyncio.get_running_loop().run_in_executor(None, _warm, ctx)
         bound = runner.addresses[0][1] if runner.addresses else port
         where = f"http://{host if ':' not in host else f'[{host}]'}:{bound}/"
         if ctx.loopback:
@@ -423,6 +435,7 @@ def serve(ctx: WebContext, host: str, port: int, announce: Callable[[str], None]
         try:
             await asyncio.Event().wait()
         finally:
+            warming.cancel()
             await runner.cleanup()
 
     with contextlib.suppress(KeyboardInterrupt, GracefulExit):
