@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -189,7 +190,9 @@ def json_qty(value: Any) -> float | int | None:
     return int(result) if float(result).is_integer() and abs(result) < 2**53 else float(result)
 
 
+@functools.lru_cache(maxsize=4096)
 def _kind(key: str) -> str | None:
+    """Which convention a key's value follows (memoised: the same few keys repeat thousands of times)."""
     key = key.lower()
     if key in MONEY_KEYS or key.endswith(MONEY_SUFFIXES):
         return "money"
@@ -234,12 +237,24 @@ def _convert(kind: str, value: Any) -> Any:
     return None if amount is None else float(amount)
 
 
+_PLAIN = (str, int, bool)  # exact types that no convention changes (floats may be NaN, so they are checked)
+
+
 def json_ready(payload: Any, key: str = "") -> Any:
     """A copy of `payload` that follows the JSON conventions above and that `json.dumps(allow_nan=False)` accepts.
 
     Decimals (and numeric strings under money, price and quantity keys) become rounded numbers, dates
     become ISO text, enums their value, dataclasses dicts, sets sorted lists, NaN/Infinity null.
     """
+    kind = _kind(key) if key else None
+    if kind is None and (payload is None or type(payload) in _PLAIN):  # the common case, decided fast
+        return payload
+    if (
+        type(payload) is float
+        and math.isfinite(payload)
+        and (kind is None or (kind == "money" and round(payload, 2) == payload))  # already whole cents
+    ):
+        return payload
     if isinstance(payload, Mapping):
         return {str(k): json_ready(v, str(k)) for k, v in payload.items()}
     if isinstance(payload, list | tuple):
@@ -252,7 +267,6 @@ def json_ready(payload: Any, key: str = "") -> Any:
         return payload.isoformat()
     if isinstance(payload, Enum):
         return json_ready(payload.value, key)
-    kind = _kind(key) if key else None
     if kind is not None:
         return _convert(kind, payload)
     converted = _number(payload)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -125,7 +126,15 @@ def test_a_several_thousand_node_tree_stays_interactive(browser: Any, tmp_path: 
         WebDriverWait(browser, WAIT_S).until(lambda b: "match" in b.find_element(By.ID, "search-result").text)
         assert time.monotonic() - started < 5.0
         assert browser.find_elements(By.CSS_SELECTOR, "#tree li.hit")
+        result = browser.find_element(By.ID, "search-result")
+        assert "512 match(es), first 200 shown · 1 of 200" in result.text
+        browser.find_element(By.ID, "tree-search").send_keys(Keys.ENTER)  # walks to the next hit
+        assert "· 2 of 200" in result.text
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#tree li.current-hit")) == 1
         screenshot(browser, "decision-large", tmp_path)
+        browser.find_element(By.ID, "collapse-untaken").click()  # back to the taken path only
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#tree li.taken")) == 12
+        assert not browser.find_elements(By.CSS_SELECTOR, "#tree li.hit")
         assert console_errors(browser) == []
     finally:
         stop_web(server)
@@ -144,3 +153,20 @@ def test_a_backtest_from_the_form_draws_its_charts(browser: Any, web_server: Web
     assert {"report.html", "equity.csv", "weights.csv", "trades.csv"} <= set(links)
     screenshot(browser, "backtests", tmp_path)
     assert console_errors(browser) == []
+
+
+def test_an_empty_home_shows_the_first_run_page(browser: Any, tmp_path: Path) -> None:
+    from tests.web.conftest import start_web, stop_web
+
+    home = tmp_path / "home"
+    home.mkdir()
+    server = start_web(home)
+    try:
+        console_errors(browser)
+        _load(browser, server.url, "#first-run")
+        text = browser.find_element(By.ID, "first-run").text
+        assert "make run" in text and "alchemiser trade" in text and "no runs yet" in text
+        assert console_errors(browser) == []
+        screenshot(browser, "first-run", tmp_path)
+    finally:
+        stop_web(server)

@@ -2,13 +2,17 @@
 
 The work is `backtest.service.run` and `backtest.report.write_report` — the same code and files as
 `alchemiser backtest --report DIR` — so a backtest run here and one run on the CLI agree. Jobs run one at
-a time in a single worker thread (a backtest is CPU-bound and the machine is shared) and live in memory;
-their files are written under `$ALCHEMISER_HOME/web/backtests/<id>/`.
+a time in a single worker thread (a backtest is CPU-bound and the machine is shared). Each job and its
+outputs are kept under `$ALCHEMISER_HOME/web/backtests/<id>/` (see `jobstore`), so after a restart the
+list still shows finished jobs with their charts and downloads, and a job the old process was running
+shows as interrupted, with a re-run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import re
 import threading
 import uuid
@@ -22,8 +26,11 @@ import numpy as np
 
 from alchemiser.errors import AlchemiserError
 from alchemiser.strategies.registry import BUILTINS
+from alchemiser.web import jobstore
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import QueryError
+
+log = logging.getLogger(__name__)
 
 FILES = ("report.html", "equity.csv", "weights.csv", "trades.csv", "equity.png", "drawdown.png", "weights.png")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
@@ -101,6 +108,20 @@ class BacktestRequest:
             benchmark,
         )
 
+    def as_body(self) -> dict[str, Any]:
+        """The request as the JSON body that `parse` accepts: what is stored, and what a re-run submits."""
+        return {
+            "strategies": list(self.strategies),
+            "weights": self.weights,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "rebalance": self.rebalance,
+            "fill": self.fill,
+            "slippage_bps": self.slippage_bps,
+            "fee_bps": self.fee_bps,
+            "benchmark": self.benchmark,
+        }
+
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
@@ -121,27 +142,68 @@ def _date(body: dict[str, Any], name: str) -> dt.date | None:
 @dataclass
 class Job:
     id: str
-    request: BacktestRequest
+    body: dict[str, Any]  # the request as submitted (validated), kept to show and to re-run
     folder: Path
-    status: str = "queued"  # queued | running | done | failed
+    status: str = "queued"  # queued | running | done | failed | interrupted
     done: int = 0
     total: int = 0
     error: str | None = None
     result: dict[str, Any] | None = None
     charts: dict[str, Any] | None = None
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    pid: int = field(default_factory=os.getpid)
 
     def state(self, with_charts: bool = True) -> dict[str, Any]:
+        charts = None
+        if with_charts and self.status == "done":
+            if self.charts is None:  # a job loaded from disk reads its charts on first view
+                self.charts = jobstore.read_json(self.folder / jobstore.CHARTS_FILE)
+            charts = self.charts
         return {
             "id": self.id,
             "status": self.status,
             "progress": {"done": self.done, "total": self.total},
             "error": self.error,
+            "request": self.body,
             "result": self.result,
-            "charts": self.charts if with_charts else None,
+            "charts": charts,
             "files": [f for f in FILES if (self.folder / f).exists()] if self.status == "done" else [],
             "created": self.created,
+            "rerunnable": self.status in ("failed", "interrupted", "done"),
         }
+
+    def save(self) -> None:
+        """Write job.json (and the results once done); called on every status change."""
+        meta = {k: getattr(self, k) for k in ("id", "status", "done", "total", "error", "created", "pid")}
+        if self.status == "done":
+            jobstore.write_json(self.folder / jobstore.RESULT_FILE, self.result)
+            jobstore.write_json(self.folder / jobstore.CHARTS_FILE, self.charts)
+        jobstore.write_json(self.folder / jobstore.JOB_FILE, {**meta, "request": self.body})
+
+    @classmethod
+    def load(cls, folder: Path, meta: dict[str, Any]) -> Job:
+        """A stored job; one a dead process left queued or running becomes `interrupted` (and is saved so)."""
+        stored = meta.get("request")
+        body: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        job = cls(str(meta["id"]), body, folder, str(meta.get("status", "interrupted")))
+        job.created = str(meta.get("created", ""))
+        job.error = meta.get("error") if isinstance(meta.get("error"), str) else None
+        job.done, job.total = (int(v) if isinstance(v, int) else 0 for v in (meta.get("done"), meta.get("total")))
+        job.pid = meta["pid"] if isinstance(meta.get("pid"), int) else 0
+        if job.status == "done":
+            result = jobstore.read_json(folder / jobstore.RESULT_FILE)
+            if isinstance(result, dict):
+                job.result = result
+            else:
+                job.status, job.error = "failed", f"its results are missing from {folder}; re-run it"
+        elif job.status in jobstore.UNFINISHED and (job.pid == os.getpid() or not jobstore.alive(job.pid)):
+            # (our own id: this process just started, so the id was reused and the job's process is gone)
+            job.status = "interrupted"
+            job.error = f"the dashboard stopped while this backtest was {meta.get('status')}; re-run it"
+            job.save()
+        elif job.status not in ("failed", "interrupted", *jobstore.UNFINISHED):
+            job.status, job.error = "failed", f"unknown status {job.status!r} in {folder / jobstore.JOB_FILE}"
+        return job
 
 
 def _series(values: Any) -> list[float | None]:
@@ -182,40 +244,58 @@ def metrics_table(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class Backtests:
-    """The dashboard's backtest jobs: one worker, the latest `MAX_JOBS` kept."""
+    """The dashboard's backtest jobs: one worker, the latest `MAX_JOBS` listed, all kept on disk."""
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
+        self.root = ctx.home / "web" / "backtests"
         self.jobs: dict[str, Job] = {}
+        for folder, meta in jobstore.stored_jobs(self.root)[-MAX_JOBS:]:
+            try:
+                job = Job.load(folder, meta)
+            except OSError as exc:  # an unwritable folder: list the job as it is rather than refuse to start
+                log.warning("backtest job %s: %s", folder.name, exc)
+                continue
+            self.jobs[job.id] = job
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backtest")
         self._lock = threading.Lock()
 
     def submit(self, request: BacktestRequest) -> Job:
         job_id = uuid.uuid4().hex[:12]
-        job = Job(job_id, request, self.ctx.home / "web" / "backtests" / job_id)
+        job = Job(job_id, request.as_body(), self.root / job_id)
+        job.save()
         with self._lock:
             self.jobs[job_id] = job
             while len(self.jobs) > MAX_JOBS:
                 self.jobs.pop(next(iter(self.jobs)))
-        self._pool.submit(self._run, job)
+        self._pool.submit(self._run, job, request)
         return job
+
+    def rerun(self, job_id: str) -> Job:
+        """A new job with the same request (checked again: the configuration may have changed since)."""
+        old = self.get(job_id)
+        return self.submit(BacktestRequest.parse(dict(old.body), self.ctx))
 
     def get(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
         if job is None:
-            raise QueryError(f"id: no backtest {job_id!r} (jobs live until the server stops)")
+            raise QueryError(f"id: no backtest {job_id!r} (the latest {MAX_JOBS} are kept)")
         return job
 
-    def _run(self, job: Job) -> None:
+    def listing(self) -> list[dict[str, Any]]:
+        """The kept jobs, newest first, without their charts."""
+        return [job.state(with_charts=False) for job in reversed(list(self.jobs.values()))]
+
+    def _run(self, job: Job, req: BacktestRequest) -> None:
         from alchemiser.backtest import service
         from alchemiser.backtest.report import write_report
 
         job.status = "running"
+        job.save()
 
         def progress(done: int, total: int) -> None:
             job.done, job.total = done, total
 
-        req = job.request
         try:
             outcome = service.run(
                 self.ctx.settings,
@@ -232,16 +312,19 @@ class Backtests:
             )
             write_report(outcome, job.folder)
             job.charts = chart_data(outcome)
-            job.result = outcome.as_dict()
-            job.result["table"] = metrics_table(job.result)
+            result = outcome.as_dict()
+            result["table"] = metrics_table(result)
+            job.result = result
             job.status = "done"
         except AlchemiserError as exc:
             job.error, job.status = str(exc), "failed"
         except Exception as exc:  # a backtest bug must not kill the worker; the log has the details
-            import logging
-
-            logging.getLogger(__name__).exception("backtest %s failed", job.id)
+            log.exception("backtest %s failed", job.id)
             job.error, job.status = f"internal error ({type(exc).__name__}); see the log", "failed"
+        try:
+            job.save()
+        except OSError as exc:
+            log.warning("backtest %s: could not save its state: %s", job.id, exc)
 
     def stop(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

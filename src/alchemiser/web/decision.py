@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from alchemiser import market_calendar
+from alchemiser.coverage import describe_gaps
 from alchemiser.errors import AlchemiserError
-from alchemiser.signals import compute_signals
-from alchemiser.strategies.registry import load_strategy
+from alchemiser.signals import resolve_as_of
 from alchemiser.strategies.symphony.program import (
     AssetNode,
     EmptyNode,
@@ -30,6 +31,7 @@ from alchemiser.strategies.symphony.program import (
     ProgramNode,
 )
 from alchemiser.strategies.symphony_strategy import SymphonyStrategy
+from alchemiser.web import cache
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import QueryError
 from alchemiser.web.readonly import open_readonly
@@ -187,9 +189,59 @@ def _strategy_source(ctx: WebContext, name: str) -> str:
     raise QueryError(f"strategy: {name!r} is not configured (configured: {names})")
 
 
+def decide_fresh(
+    ctx: WebContext, name: str, source: str, as_of: dt.date | None
+) -> tuple[list[dict[str, Any]], dict[str, float] | None, str | None, dt.date]:
+    """(trace, weights, error, session) of deciding `name` at `as_of`'s close, as `signal --as-of` does:
+    the same coverage check, history validation and evaluator, on the server's cached inputs."""
+    day = resolve_as_of(as_of)
+    try:
+        loaded = cache.strategy(source, name)
+    except AlchemiserError as exc:
+        return [], None, str(exc), day
+    symbols = frozenset(loaded.universe())
+    latest = market_calendar.last_completed_session()
+    # fast path: everything is covered at the latest session and has a close on `day`, so the history at
+    # `day` is a view of the cached full history; otherwise check and load for `day` exactly, as `signal` does
+    fast = None
+    if cache.coverage(ctx.settings, name, loaded, latest, check_length=False).ok:
+        fast = cache.history_at(ctx.settings, symbols, day, latest)
+    if fast is None:
+        gaps = cache.coverage(ctx.settings, name, loaded, day, check_length=False).gaps_in(symbols)
+        if gaps:
+            return [], None, describe_gaps(loaded, gaps, day), day
+        try:
+            fast = cache.history(ctx.settings, symbols, day)
+        except AlchemiserError as exc:
+            return [], None, f"market data: {exc}", day
+    history, indicators = fast
+    try:
+        with cache.locked():  # the indicator cache fills as the evaluator reads it
+            made = loaded.decide(history, indicators)
+    except AlchemiserError as exc:
+        return [], None, str(exc), day
+    return [t.as_dict() for t in made.trace], made.weights, None, day
+
+
 def decision(ctx: WebContext, strategy: str, as_of: dt.date | None, run_id: str | None) -> dict[str, Any]:
-    """The tree for `strategy`, from a recorded run's trace (`run_id`) or decided afresh at `as_of`."""
+    """The tree for `strategy`, from a recorded run's trace (`run_id`) or decided afresh at `as_of`.
+
+    A fresh decision is kept until the data store, the strategy file or the last session changes, so going
+    back to a date already viewed costs nothing (a large symphony's evaluation is the slow part)."""
     source = _strategy_source(ctx, strategy)
+    if run_id is None:
+        day = resolve_as_of(as_of)
+        try:
+            loaded = cache.strategy(source, strategy)
+        except AlchemiserError:
+            return _decision(ctx, strategy, source, day, None)  # reports the load error
+        stamp = (cache.store_stamp(ctx.settings), id(loaded), market_calendar.last_completed_session())
+        key = ("decision", id(ctx.settings), strategy, day)
+        return cache.memo(key, stamp, lambda: _decision(ctx, strategy, source, day, None))
+    return _decision(ctx, strategy, source, as_of, run_id)
+
+
+def _decision(ctx: WebContext, strategy: str, source: str, as_of: dt.date | None, run_id: str | None) -> dict[str, Any]:
     if run_id is not None:
         with open_readonly(ctx.ledger) as ledger:
             run = ledger.run(run_id) if ledger is not None else None
@@ -203,12 +255,10 @@ def decision(ctx: WebContext, strategy: str, as_of: dt.date | None, run_id: str 
         trace, weights, error = signal.get("trace") or [], signal.get("weights"), signal.get("error")
         when = str(day or run.trading_day)
     else:
-        report = compute_signals(ctx.settings, refs=[strategy], as_of=as_of)
-        sig = report.strategies[0]
-        trace, weights, error = [t.as_dict() for t in sig.trace], sig.weights, sig.error
-        when = report.as_of.isoformat()
+        trace, weights, error, day = decide_fresh(ctx, strategy, source, as_of)
+        when = day.isoformat()
     try:
-        loaded = load_strategy(source, strategy)
+        loaded = cache.strategy(source, strategy)
     except AlchemiserError as exc:
         raise QueryError(f"strategy: {strategy!r} cannot be loaded: {exc}") from None
     tree = build_tree(loaded.program, trace) if isinstance(loaded, SymphonyStrategy) else None

@@ -12,7 +12,9 @@ from typing import Any
 import pandas as pd
 
 from alchemiser import market_calendar
+from alchemiser.formatting import json_money
 from alchemiser.ledger import Ledger
+from alchemiser.web import cache
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import _conn
 from alchemiser.web.sleeves import closes_frame
@@ -61,4 +63,14 @@ def daily_marks(ctx: WebContext, ledger: Ledger) -> list[dict[str, Any]]:
     equity = cash + held_value.sum(axis=1, min_count=0)
     kept = equity[priced]
     days = pd.DatetimeIndex(kept.index)
-    return [{"day": d.date().isoformat(), "equity": float(v)} for d, v in zip(days, kept.to_numpy(), strict=True)]
+    # rounded to cents once here (the API would round every point on every request otherwise)
+    return [{"day": d.date().isoformat(), "equity": json_money(v)} for d, v in zip(days, kept.to_numpy(), strict=True)]
+
+
+def cached_marks(ctx: WebContext, ledger: Ledger) -> list[dict[str, Any]]:
+    """`daily_marks`, recomputed only when a run starts or finishes, the data store changes or a session
+    closes: the overview and the sleeves page both read it, and it is the slowest part of either."""
+    from alchemiser.web.queries import ledger_marker
+
+    stamp = (ledger_marker(ledger), cache.store_stamp(ctx.settings), market_calendar.last_completed_session())
+    return cache.memo(("marks", id(ctx.settings)), stamp, lambda: daily_marks(ctx, ledger))

@@ -168,8 +168,14 @@ def warnings(ctx: WebContext, last_run: dict[str, Any] | None) -> list[str]:
         summary = last_run.get("summary") or {}
         if summary.get("synthetic_sample_data"):
             found.append("the last run used synthetic sample data, not real market data")
-        found.extend(str(w) for w in summary.get("warnings") or [])
-        failed = notification_failure(ctx, str(last_run["started_at"]))
+        recorded = [str(w) for w in summary.get("warnings") or []]
+        found.extend(recorded)
+        # runs record an undelivered notification as a warning; the log is read only for runs that did not
+        failed = (
+            None
+            if any("notification" in w for w in recorded)
+            else notification_failure(ctx, str(last_run["started_at"]))
+        )
         if failed:
             found.append(failed)
         day = dt.date.fromisoformat(str(last_run["trading_day"]))
@@ -181,8 +187,10 @@ def warnings(ctx: WebContext, last_run: dict[str, Any] | None) -> list[str]:
 
 def overview(ctx: WebContext) -> dict[str, Any]:
     """Everything the overview page shows; `empty` when the home has no runs yet."""
+    gaps = data_gaps(ctx)
     base: dict[str, Any] = {
         "home": str(ctx.home),
+        "data_gaps": gaps,
         "strategies": [{"name": s.name, "source": s.source, "weight": s.weight} for s in ctx.settings.strategies],
         "next_run": next_run(ctx),
         "kill_switch": ctx.kill_reason(),
@@ -190,7 +198,8 @@ def overview(ctx: WebContext) -> dict[str, Any]:
     }
     with open_readonly(ctx.ledger) as ledger:
         if ledger is None or ledger.runs(1) == []:
-            return {**base, "empty": True, "warnings": warnings(ctx, None), "equity": [], "positions": []}
+            found = warnings(ctx, None) + ([data_warning(gaps)] if gaps else [])
+            return {**base, "empty": True, "warnings": found, "equity": [], "positions": []}
         last = ledger.runs(1)[0]
         last_run = jsonable(last.as_dict())
         points = equity_points(ledger)
@@ -198,11 +207,11 @@ def overview(ctx: WebContext) -> dict[str, Any]:
         target_run, targets = _latest_targets(ledger)
         account = snapshot["account"] if snapshot else None
         run_count = int(_conn(ledger).execute("SELECT count(*) FROM runs").fetchone()[0])
-        from alchemiser.web.marks import daily_marks
+        from alchemiser.web.marks import cached_marks
 
         mark_problem: str | None = None
         try:
-            marks = daily_marks(ctx, ledger)
+            marks = cached_marks(ctx, ledger)
         except AlchemiserError as exc:  # no market data for a holding: the run snapshots still draw
             marks, mark_problem = [], f"daily marks unavailable: {exc}"
     return {
@@ -223,7 +232,9 @@ def overview(ctx: WebContext) -> dict[str, Any]:
         "day_pnl": day_pnl(points),
         "targets_from_run": target_run,
         "positions": positions_view(snapshot, targets),
-        "warnings": warnings(ctx, last_run) + ([mark_problem] if mark_problem else []),
+        "warnings": warnings(ctx, last_run)
+        + ([data_warning(gaps)] if gaps else [])
+        + ([mark_problem] if mark_problem else []),
     }
 
 
@@ -321,14 +332,44 @@ def run_detail(ctx: WebContext, run_id: str) -> dict[str, Any]:
     return report
 
 
-def change_marker(ctx: WebContext) -> str:
-    """A cheap fingerprint of the ledger's runs: it changes when a run starts or finishes."""
-    with open_readonly(ctx.ledger) as ledger:
-        if ledger is None:
-            return "empty"
-        row = (
-            _conn(ledger)
-            .execute("SELECT count(*), max(started_at), max(finished_at), sum(finished_at IS NULL) FROM runs")
-            .fetchone()
-        )
+def ledger_marker(ledger: Ledger) -> str:
+    """A cheap fingerprint of the ledger's runs: it changes when a run starts or finishes (and a run's
+    snapshots are written before it finishes), so values derived from runs can be kept until it changes."""
+    row = (
+        _conn(ledger)
+        .execute("SELECT count(*), max(started_at), max(finished_at), sum(finished_at IS NULL) FROM runs")
+        .fetchone()
+    )
     return "|".join(str(v) for v in tuple(row))
+
+
+def change_marker(ctx: WebContext) -> str:
+    """`ledger_marker` of the home's ledger, for the event stream ("empty" before the first run)."""
+    with open_readonly(ctx.ledger) as ledger:
+        return "empty" if ledger is None else ledger_marker(ledger)
+
+
+def data_gaps(ctx: WebContext) -> dict[str, Any] | None:
+    """What `alchemiser data missing` reports for the configured strategies at the last completed session
+    — absent, stale or too-short tickers and the exact `data fetch` command — or None when all is covered."""
+    from alchemiser.web import cache
+
+    day = market_calendar.last_completed_session()
+    coverage = cache.coverage_all(ctx.settings, day)
+    if coverage.ok:
+        return None
+    return {
+        "as_of": day.isoformat(),
+        "gaps": [g.as_dict() for g in coverage.gaps],
+        "command": coverage.command,
+    }
+
+
+def data_warning(gaps: dict[str, Any]) -> str:
+    """One line for the warnings list, naming every ticker and the command (the full table is below it)."""
+    named = ", ".join(f"{g['symbol']} ({g['status']})" for g in gaps["gaps"])
+    count = len(gaps["gaps"])
+    return (
+        f"data missing or stale for a run at the close of {gaps['as_of']}: {count} ticker{'s' if count != 1 else ''} "
+        f"— {named}; fill them with: {gaps['command']}"
+    )

@@ -240,6 +240,16 @@ async def api_backtest_start(request: web.Request) -> web.Response:
     return _json(request.app[BACKTESTS].submit(backtests.BacktestRequest.parse(raw, request.app[CTX])).state(), 202)
 
 
+async def api_backtests(request: web.Request) -> web.Response:
+    _query(request, set())
+    return _json({"jobs": request.app[BACKTESTS].listing()})
+
+
+async def api_backtest_rerun(request: web.Request) -> web.Response:
+    await _body(request, {})
+    return _json(request.app[BACKTESTS].rerun(request.match_info["job"]).state(), 202)
+
+
 async def api_backtest(request: web.Request) -> web.Response:
     q = _query(request, {"charts"})
     charts = q.get("charts", "1")
@@ -311,11 +321,16 @@ async def page_decision(request: web.Request) -> web.Response:
 
 
 async def page_backtests(request: web.Request) -> web.Response:
-    _query(request, set())
+    shown = _query(request, {"job"}).get("job") or ""
+    jobs = request.app[BACKTESTS]
+    if shown:
+        jobs.get(shown)  # an unknown id is a 400 naming it, not an empty page
     ctx = request.app[CTX]
     names = sorted({s.name for s in ctx.settings.strategies} | set(BUILTINS))
     configured = {s.name: s.weight for s in ctx.settings.strategies}
-    return _page(request, "backtests.html", "backtests", names=names, configured=configured)
+    return _page(
+        request, "backtests.html", "backtests", names=names, configured=configured, jobs=jobs.listing(), shown=shown
+    )
 
 
 async def page_login(request: web.Request) -> web.Response:
@@ -387,12 +402,23 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
             web.post("/api/controls/pause", api_pause),
             web.post("/api/controls/liquidate", api_liquidate),
             web.get("/api/events", api_events),
+            web.get("/api/backtests", api_backtests),
             web.post("/api/backtests", api_backtest_start),
+            web.post("/api/backtests/{job}/rerun", api_backtest_rerun),
             web.get("/api/backtests/{job}", api_backtest),
             web.get("/api/backtests/{job}/files/{name}", backtest_file),
         ]
     )
     return app
+
+
+def _warm(ctx: WebContext) -> None:
+    """Compute the overview and the sleeves once at start-up; a problem here is the page's to report."""
+    try:
+        queries.overview(ctx)
+        sleeves.sleeves(ctx)
+    except Exception:  # the same call on a request reports it properly; here it is only logged
+        log.warning("warming the dashboard's caches failed", exc_info=True)
 
 
 def serve(ctx: WebContext, host: str, port: int, announce: Callable[[str], None]) -> None:
@@ -407,6 +433,9 @@ def serve(ctx: WebContext, host: str, port: int, announce: Callable[[str], None]
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
+        # fill the caches (market data, compiled strategies, daily marks, sleeves) off the request path, so
+        # the first page a user opens is as fast as the rest
+        warming = asyncio.get_running_loop().run_in_executor(None, _warm, ctx)
         bound = runner.addresses[0][1] if runner.addresses else port
         where = f"http://{host if ':' not in host else f'[{host}]'}:{bound}/"
         if ctx.loopback:
@@ -419,6 +448,7 @@ def serve(ctx: WebContext, host: str, port: int, announce: Callable[[str], None]
         try:
             await asyncio.Event().wait()
         finally:
+            warming.cancel()
             await runner.cleanup()
 
     with contextlib.suppress(KeyboardInterrupt, GracefulExit):

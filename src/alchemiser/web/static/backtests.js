@@ -50,18 +50,32 @@
     }
   }
 
+  function fill(req) {  // show the request a kept job ran with, so the form and the charts agree
+    if (!req || !req.strategies) return;
+    for (const box of form.querySelectorAll('input[name="strategy"]')) {
+      const at = req.strategies.indexOf(box.value);
+      box.checked = at >= 0;
+      const share = form.querySelector('input[name="weight-' + box.value + '"]');
+      if (at >= 0 && share) share.value = req.weights ? req.weights[at] : 1;
+    }
+    const set = (name, value) => { const el = form.querySelector('[name="' + name + '"]'); if (el) el.value = value ?? ""; };
+    set("start", req.start); set("end", req.end); set("rebalance", req.rebalance || ""); set("fill", req.fill);
+    set("slippage_bps", req.slippage_bps); set("fee_bps", req.fee_bps); set("benchmark", req.benchmark || "");
+  }
+
   async function poll(id) {
     const response = await fetch("/api/backtests/" + id + "?charts=0");
     const job = await response.json();
     if (!response.ok) { status.textContent = "error: " + job.error; return; }
     if (job.status === "done") {
       const full = await (await fetch("/api/backtests/" + id)).json();
+      if (status.dataset.show === id) fill(full.request);
       bar.hidden = true;
       status.textContent = "done: " + full.result.start + " → " + full.result.end + ", " + full.result.days + " sessions";
       draw(full);
-    } else if (job.status === "failed") {
+    } else if (job.status === "failed" || job.status === "interrupted") {
       bar.hidden = true;
-      status.textContent = "failed: " + job.error;
+      status.textContent = job.status + ": " + job.error;
     } else {
       bar.hidden = false;
       bar.max = job.progress.total || 1; bar.value = job.progress.done;
@@ -70,15 +84,23 @@
     }
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function start(url, body) {
     document.getElementById("backtest-result").hidden = true;
     status.textContent = "starting…";
-    const response = await fetch("/api/backtests", {
-      method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(request()),
+    const response = await fetch(url, {
+      method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body),
     });
     const job = await response.json();
     if (!response.ok) { status.textContent = "refused: " + job.error; return; }
     poll(job.id);
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    start("/api/backtests", request());
   });
+  for (const button of document.querySelectorAll("button.rerun")) {
+    button.addEventListener("click", () => start("/api/backtests/" + button.dataset.job + "/rerun", {}));
+  }
+  if (status.dataset.show) poll(status.dataset.show);  // /backtests?job=ID shows a kept result
 })();

@@ -100,20 +100,44 @@
   });
   const search = document.getElementById("tree-search");
   const result = document.getElementById("search-result");
+  const MAX_SHOWN = 200;  // opening more branches than this makes the page the slow part; the count says so
+  let shown = [];
+  let current = -1;
+
+  function focusHit(k) {
+    holder.querySelectorAll(".current-hit").forEach((e) => e.classList.remove("current-hit"));
+    if (!shown.length) return;
+    current = (k + shown.length) % shown.length;
+    const li = elementOf.get(shown[current]);
+    if (!li) return;
+    li.classList.add("current-hit");
+    li.scrollIntoView({ block: "center" });
+    result.textContent = result.dataset.total + " match(es)" + (result.dataset.more ? ", first " + MAX_SHOWN + " shown" : "") +
+      " · " + (current + 1) + " of " + shown.length + " (Enter: next, Shift+Enter: previous)";
+  }
+
   search.addEventListener("input", () => {
-    holder.querySelectorAll(".hit").forEach((e) => e.classList.remove("hit"));
     const term = search.value.trim().toUpperCase();
+    showTakenPath();  // each search starts from the taken path: earlier hits' branches close again
+    shown = []; current = -1;
     if (!term) { result.textContent = ""; return; }
     const hits = [];
     const stack = [root];
     while (stack.length) {
       const n = stack.pop();
       if (n.label.toUpperCase().split(/[^A-Z0-9.]+/).includes(term)) hits.push(n);
-      for (const c of n.children) stack.push(c);
+      for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]);  // document order
     }
-    const shown = hits.slice(0, 200);
+    shown = hits.slice(0, MAX_SHOWN);
     for (const n of shown) { const li = reveal(n); if (li) li.classList.add("hit"); }
-    result.textContent = hits.length + " match(es)" + (hits.length > shown.length ? ", first 200 shown" : "");
-    if (shown.length) { const first = elementOf.get(shown[0]); if (first) first.scrollIntoView({ block: "center" }); }
+    result.dataset.total = String(hits.length);
+    result.dataset.more = hits.length > shown.length ? "1" : "";
+    result.textContent = hits.length + " match(es)";
+    if (shown.length) focusHit(0);
+  });
+  search.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || !shown.length) return;
+    event.preventDefault();
+    focusHit(current + (event.shiftKey ? -1 : 1));
   });
 })();
