@@ -231,7 +231,7 @@ def check_value(axis: Axis, value: Any, where: str) -> Any:
                 pass
         raise SweepSpecError(f"{what}: must be a date such as 2015-01-02")
     if not isinstance(value, str):
-        raise SweepSpecError(f"{what}: must be text such as \"daily\"")
+        raise SweepSpecError(f'{what}: must be text such as "daily"')
     return value
 
 
