@@ -171,15 +171,15 @@ def option_cases(fx: Fixtures) -> list[Case]:
                 if value in allowed:
                     continue
                 args: list[str] = list(path)
-                for other in command.params:  # required arguments other than the one under test get a fine value
-                    if other is not param and other.param_type_name == "argument" and other.required:
+                for other in command.params:  # arguments in their order; the others get a fine value
+                    if other is param and param.param_type_name == "argument":
+                        args.append(value)
+                    elif other.param_type_name == "argument" and other.required:
                         args.append(fillers[other.name])
                 for bounded, extra in BOUNDS.get(label, {}).items():
                     if bounded != param.name:
                         args += extra
-                if param.param_type_name == "argument":
-                    args.append(value)
-                else:
+                if param.param_type_name != "argument":
                     args += [param.opts[0], value]
                 words = _words(param) + ((value,) if len(value) > 2 else ())
                 cases.append(Case(path, tuple(args), words))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from alchemiser.sweep.runner import SweepOutcome
 
 MAX_TOP = 1000
+MAX_VARIANTS = 10_000_000  # beyond it the plan alone would not fit in memory
 
 
 class SpecOrCommand(TyperGroup):
@@ -82,8 +83,8 @@ def sweep_run(
         )
     if not 1 <= top <= MAX_TOP:
         raise SweepCliError(f"--top must be between 1 and {MAX_TOP} (got {top})")
-    if max_variants is not None and max_variants < 1:
-        raise SweepCliError(f"--max-variants must be at least 1 (got {max_variants})")
+    if max_variants is not None and not 1 <= max_variants <= MAX_VARIANTS:
+        raise SweepCliError(f"--max-variants must be between 1 and {MAX_VARIANTS:,} (got {max_variants})")
     if out is not None and (out.is_dir() or not out.name):
         raise SweepCliError(f"--out {out} is a folder; give a file name such as results.parquet")
     if report is not None and report.exists() and not report.is_dir():
