@@ -82,7 +82,7 @@ def test_an_exported_row_is_a_strategy_whose_backtest_equals_the_row(spec: Path,
     assert checked.returncode == 0, checked.stdout + checked.stderr
     command = shlex.split(exported["backtest_command"])
     assert command[:2] == ["alchemiser", "backtest"]
-    backtest = _json(run([*command[2:], "--json"], home))
+    backtest = _json(run([*command[1:], "--json"], home))
     metrics = backtest["metrics"]
     for key in ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "exposure"):
         assert metrics[key] == best[key], key
