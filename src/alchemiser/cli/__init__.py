@@ -12,6 +12,7 @@ from rich.markup import escape
 # importing registers the commands, in the order `--help` lists them
 from alchemiser.cli import strategy_cmds, trading_cmds, report_cmds, backtest_cmds, data_cmds, data_needs_cmds, ops_cmds  # noqa: F401
 from alchemiser.cli import web_cmds  # noqa: F401
+from alchemiser.cli import sweep_cmds  # noqa: F401
 from alchemiser.cli.app import app, err_console
 from alchemiser.cli.render import is_terminal
 from alchemiser.errors import AlchemiserError

@@ -1,0 +1,150 @@
+"""A sweep run from spec to results: plan, skip what the journal holds, run the rest, write Parquet.
+
+The CLI renders what `run_sweep` returns; the engine only ever sees picklable tasks and the shared
+history. Resuming is the default: rows whose id is already in the run's journal are reused, not rerun.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alchemiser import market_calendar
+from alchemiser.config import Settings
+from alchemiser.sweep.engines.base import Engine
+from alchemiser.sweep.expand import DEFAULT_MAX_VARIANTS, Plan, build_plan
+from alchemiser.sweep.spec import LOWER_IS_BETTER, SweepSpecError, load_spec
+from alchemiser.sweep.store import RESULTS, Journal, record_run, run_dir, write_parquet
+from alchemiser.sweep.task import SharedData, run_task
+
+
+@dataclass
+class SweepOutcome:
+    run_id: str
+    folder: Path
+    spec_path: Path
+    total: int
+    reused: int
+    computed: int
+    failed: int
+    out: Path
+    rank_by: str
+    params: list[str]  # the p.<name> columns
+    rows: list[dict[str, Any]]  # every row of the spec, sorted by id
+    elapsed_s: float
+
+    def summary(self, top: int) -> dict[str, Any]:
+        """The `--json` shape (strict JSON through `dumps_json`)."""
+        return {
+            "run": self.run_id,
+            "folder": str(self.folder),
+            "spec": str(self.spec_path),
+            "configurations": self.total,
+            "computed": self.computed,
+            "reused": self.reused,
+            "failed": self.failed,
+            "out": str(self.out),
+            "rank_by": self.rank_by,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "top": [{"rank": i + 1, **row} for i, row in enumerate(ranked(self.rows, self.rank_by)[:top])],
+        }
+
+
+def resolve_end(end: dt.date | None) -> dt.date:
+    last = market_calendar.last_completed_session()
+    return min(end or last, last)
+
+
+def plan_sweep(settings: Settings, spec_path: Path, max_variants: int = DEFAULT_MAX_VARIANTS) -> Plan:
+    spec = load_spec(spec_path)
+    return build_plan(spec, spec_path, settings, resolve_end(spec.sweep.end), max_variants)
+
+
+def run_sweep(
+    settings: Settings,
+    spec_path: Path,
+    engine: Engine,
+    *,
+    out: Path | None = None,
+    max_variants: int = DEFAULT_MAX_VARIANTS,
+    on_start: Callable[[Plan, int], None] | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepOutcome:
+    """Run every task of the spec that the run's journal does not hold yet; rows are journaled as they come."""
+    began = time.perf_counter()
+    plan = plan_sweep(settings, spec_path, max_variants)
+    folder = run_dir(settings.home, plan.run_id)
+    record_run(
+        folder,
+        spec_path,
+        {
+            "run": plan.run_id,
+            "spec": str(spec_path.resolve()),
+            "spec_hash": plan.spec_hash,
+            "params": plan.columns,
+            "rank_by": plan.spec.sweep.rank_by,
+            "configurations": len(plan.tasks),
+            "end": plan.end.isoformat(),
+        },
+    )
+    journal = Journal(folder)
+    try:
+        done = journal.ids()
+        missing = [t for t in plan.tasks if t.id not in done]
+        reused = len(plan.tasks) - len(missing)
+        if on_start is not None:
+            on_start(plan, reused)
+        if missing:
+            shared = SharedData(_history(settings, plan, plan.symbols))
+            for row in engine.map_unordered(run_task, shared, missing):
+                journal.add(row)
+                if on_row is not None:
+                    on_row(row)
+        rows = journal.rows(t.id for t in plan.tasks)
+    finally:
+        journal.close()
+    write_parquet(rows, folder / RESULTS)
+    target = out if out is not None else folder / RESULTS
+    if out is not None:
+        write_parquet(rows, out)
+    record_run(folder, spec_path, {"finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+    return SweepOutcome(
+        plan.run_id,
+        folder,
+        spec_path,
+        len(plan.tasks),
+        reused,
+        len(missing),
+        sum(1 for r in rows if r.get("error")),
+        target,
+        plan.spec.sweep.rank_by,
+        plan.columns,
+        rows,
+        time.perf_counter() - began,
+    )
+
+
+def _history(settings: Settings, plan: Plan, symbols: set[str]) -> Any:
+    from alchemiser.data.history import load_history
+    from alchemiser.signals import build_market
+
+    start = plan.spec.sweep.start
+    last = market_calendar.last_completed_session()
+    if start and start > last:
+        raise SweepSpecError(f"{plan.spec_path}: sweep.start {start} is after the last completed session ({last})")
+    return load_history(build_market(settings), symbols, plan.end)
+
+
+def ranked(rows: Sequence[dict[str, Any]], rank_by: str) -> list[dict[str, Any]]:
+    """Best first by `rank_by` (lower first for volatility and drawdown); rows without it last; ties by id."""
+    sign = 1.0 if rank_by in LOWER_IS_BETTER else -1.0
+
+    def key(row: dict[str, Any]) -> tuple[int, float, str]:
+        value = row.get(rank_by)
+        return (1, 0.0, row["id"]) if value is None else (0, sign * float(value), row["id"])
+
+    return sorted(rows, key=key)
