@@ -39,6 +39,13 @@ class ReportError(AlchemiserError):
     """The report cannot be written or its settings do not fit the results; the message names which."""
 
 
+def label(value: Any) -> str:
+    """A parameter value as people read it: numbers without trailing zeros, anything else as text."""
+    if isinstance(value, float | int | np.floating | np.integer) and not isinstance(value, bool):
+        return f"{float(value):g}"
+    return str(value)
+
+
 def param_columns(rows: pd.DataFrame) -> list[str]:
     return [str(c) for c in rows.columns if str(c).startswith("p.")]
 
@@ -72,8 +79,8 @@ def heatmap_figure(rows: pd.DataFrame, axes: tuple[str, str], metric: str) -> Fi
     values = grid.to_numpy(dtype=np.float64)
     cmap = "RdYlGn_r" if ascending(metric) else "RdYlGn"
     image = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap)
-    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], rotation=45, fontsize=8)
-    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=8)
+    ax.set_xticks(range(grid.shape[1]), [label(v) for v in grid.columns], rotation=45, fontsize=8)
+    ax.set_yticks(range(grid.shape[0]), [label(v) for v in grid.index], fontsize=8)
     ax.set_xlabel(axes[0][2:])
     ax.set_ylabel(axes[1][2:])
     ax.set_title(f"{metric} (best over the other parameters)")
@@ -104,7 +111,7 @@ class Stability:
     """The best configuration against its neighbours (one grid step away in one parameter)."""
 
     best: float
-    neighbours: list[tuple[str, float, float]]  # (parameter, its value, the metric there)
+    neighbours: list[tuple[str, Any, float]]  # (parameter, its value, the metric there)
     spread: float  # interquartile range of the metric over every configuration
 
     @property
@@ -128,7 +135,7 @@ def stability(rows: pd.DataFrame, metric: str) -> Stability | None:
     if ranked.empty or not params or pd.isna(ranked.iloc[0][metric]):
         return None
     best = ranked.iloc[0]
-    found: list[tuple[str, float, float]] = []
+    found: list[tuple[str, Any, float]] = []
     for p in params:
         others = [q for q in params if q != p]
         same = rows
@@ -138,7 +145,7 @@ def stability(rows: pd.DataFrame, metric: str) -> Stability | None:
         at = values.index(best[p])
         for k in (at - 1, at + 1):
             if 0 <= k < len(values):
-                found.append((p, float(values[k]), float(same.loc[same[p] == values[k], metric].iloc[0])))
+                found.append((p, values[k], float(same.loc[same[p] == values[k], metric].iloc[0])))
     metric_values = rows[metric].to_numpy(dtype=np.float64)
     finite = metric_values[np.isfinite(metric_values)]
     spread = float(np.subtract(*np.percentile(finite, [75, 25]))) if finite.size else math.nan
@@ -151,11 +158,26 @@ def stability_figure(rows: pd.DataFrame, metric: str) -> Figure:
     fig, axes = plt.subplots(1, count, figsize=(min(4.0 * count, 16), 3.6), squeeze=False)
     best = rank(rows, metric).iloc[0] if len(rows) else None
     for ax, p in zip(axes[0], params, strict=False):
-        ax.scatter(rows[p], rows[metric], s=8, color="grey", alpha=0.35, label="every configuration")
         line = _best_by(rows, [p], metric)
-        ax.plot(line.index, line.to_numpy(), color="tab:blue", lw=1.4, marker="o", ms=3, label="best at this value")
+        numeric = pd.api.types.is_numeric_dtype(rows[p])
+        # text values (a rebalance schedule) are drawn as categories at 0, 1, 2, … in sorted order
+        where = {v: (float(v) if numeric else float(i)) for i, v in enumerate(line.index)}
+        ax.scatter(
+            [where[v] for v in rows[p]], rows[metric], s=8, color="grey", alpha=0.35, label="every configuration"
+        )
+        ax.plot(
+            list(where.values()),
+            line.to_numpy(),
+            color="tab:blue",
+            lw=1.4,
+            marker="o",
+            ms=3,
+            label="best at this value",
+        )
+        if not numeric:
+            ax.set_xticks(list(where.values()), [label(v) for v in where], fontsize=8)
         if best is not None:
-            ax.axvline(float(best[p]), color="tab:red", lw=0.9, ls="--", label="overall best")
+            ax.axvline(where[best[p]], color="tab:red", lw=0.9, ls="--", label="overall best")
         ax.set_xlabel(p[2:])
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -176,7 +198,7 @@ def _cell(key: str, value: Any) -> str:
         if not math.isfinite(number):
             return "—"
         if key.startswith("p."):
-            return f"{number:g}"
+            return label(number)
         if key in ("trades", "fold", "is_sessions", "oos_sessions"):
             return f"{number:.0f}"
         base = key.removeprefix("is_").removeprefix("oos_")
@@ -221,7 +243,8 @@ def _stability_html(found: Stability | None, metric: str) -> str:
     if found is None or not found.neighbours:
         return "<p>No neighbours to compare the best with (fewer than two values per parameter).</p>"
     rows = "".join(
-        f"<tr><td>{html.escape(p[2:])} = {v:g}</td><td>{_cell(metric, m)}</td></tr>" for p, v, m in found.neighbours
+        f"<tr><td>{html.escape(p[2:])} = {html.escape(label(v))}</td><td>{_cell(metric, m)}</td></tr>"
+        for p, v, m in found.neighbours
     )
     verdict = (
         '<p class="warn">The best configuration is an isolated spike: its neighbours score far lower. '

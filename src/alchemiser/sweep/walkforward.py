@@ -260,9 +260,9 @@ def best_in_sample(rows: pd.DataFrame, fold: int, rank_by: str) -> pd.Series:
     return top
 
 
-def parameters(row: Mapping[str, Any] | pd.Series) -> dict[str, float]:
-    """The `p.<name>` columns of a result row, as {name: value}."""
-    return {str(k)[2:]: float(v) for k, v in row.items() if str(k).startswith("p.")}
+def parameters(row: Mapping[str, Any] | pd.Series) -> dict[str, Any]:
+    """The `p.<name>` columns of a result row, as {name: value} (numbers, or text such as a rebalance)."""
+    return {str(k)[2:]: v for k, v in row.items() if str(k).startswith("p.")}
 
 
 def stitch(curves: Sequence[tuple[pd.DatetimeIndex, np.ndarray[Any, Any]]], capital: float) -> pd.Series:
@@ -304,9 +304,9 @@ def fold_table(rows: pd.DataFrame, folds: Sequence[Fold], rank_by: str) -> pd.Da
 
 def run_walk_forward(
     folds: Sequence[Fold],
-    configs: Sequence[Mapping[str, float]],
+    configs: Sequence[Mapping[str, Any]],
     rank_by: str,
-    evaluate: Callable[[list[tuple[int, str, Mapping[str, float]]]], pd.DataFrame],
+    evaluate: Callable[[list[tuple[int, str, Mapping[str, Any]]]], pd.DataFrame],
 ) -> pd.DataFrame:
     """Both phases through one `evaluate` (the sweep's engine): every config on every IS window, then each
     fold's IS winner on its OOS window. `evaluate` receives (fold, phase, params) triples and returns one

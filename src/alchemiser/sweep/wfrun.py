@@ -39,14 +39,16 @@ FULL = "full"  # the phase of a sweep's ordinary rows (the whole period), fold -
 CURVE = "_curve"  # the key under which an OOS row carries its curve until it is stitched
 
 
-def derive_id(base: str, fold: int, phase: str) -> str:
-    """The id of a configuration's fold task: deterministic, distinct per (fold, phase), as long as `base`."""
-    digest = hashlib.sha256(f"{base}\0{fold}\0{phase}".encode()).hexdigest()
+def derive_id(base: str, fold: Fold, phase: str) -> str:
+    """The id of a configuration's fold task: deterministic, and distinct per (fold, phase, window), so
+    changing the walk-forward sizes never reuses a row computed over other dates."""
+    start, end = fold.window(phase)
+    digest = hashlib.sha256(f"{base}\0{fold.index}\0{phase}\0{start}\0{end}".encode()).hexdigest()
     return digest[: max(len(base), 16)]
 
 
 def fold_task(task: BacktestTask, fold: Fold, phase: str) -> BacktestTask:
-    return replace(task, id=derive_id(task.id, fold.index, phase), window=fold.window(phase))
+    return replace(task, id=derive_id(task.id, fold, phase), window=fold.window(phase))
 
 
 def run_fold_task(shared: SharedData, item: tuple[int, str, BacktestTask]) -> dict[str, Any]:
@@ -160,6 +162,7 @@ def run(
     oos_rows = _frame(oos_raw)
     rows = pd.concat([is_rows, oos_rows], ignore_index=True).sort_values(["fold", "phase", "id"], ignore_index=True)
     table = fold_table(rows, folds, rank_by)
+    table["chosen"] = [base_of.get(c, c) for c in table["chosen"]]  # the configuration's own (exportable) id
     table["is_dsr"] = [_fold_dsr(is_rows, f.index).dsr for f in folds]
     metrics = compute_metrics(curve.to_numpy(), pd.DatetimeIndex(curve.index)).as_dict()
     metrics.pop("drawdown", None)
