@@ -10,6 +10,7 @@ the charts and the HTML page (`sweep --report DIR`), and copies them into the ru
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import shutil
@@ -21,11 +22,12 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from alchemiser import market_calendar
 from alchemiser.errors import AlchemiserError
 from alchemiser.sweep.deflated import Deflated, deflate_rows
 from alchemiser.sweep.engines.base import Engine
 from alchemiser.sweep.task import BacktestTask, SharedData
-from alchemiser.sweep.walkforward import WalkForwardSpec, rank
+from alchemiser.sweep.walkforward import WalkForwardError, WalkForwardSpec, plan_folds, rank
 from alchemiser.sweep.wfrun import FULL, WalkForwardOutcome, best_returns
 from alchemiser.sweep.wfrun import run as run_walk_forward
 
@@ -73,6 +75,29 @@ def walk_forward_spec(raw: Mapping[str, Any] | None, where: Path) -> WalkForward
 def report_spec(raw: Mapping[str, Any] | None, where: Path) -> ReportSpec:
     spec: ReportSpec | None = _validated(ReportSpec, "report", raw, where)
     return spec or ReportSpec()
+
+
+def precheck(
+    walk_raw: Mapping[str, Any] | None,
+    report_raw: Mapping[str, Any] | None,
+    spec_path: Path,
+    start: dt.date | None,
+    end: dt.date,
+) -> None:
+    """Refuse invalid `[walk_forward]` / `[report]` tables before any backtest runs; with a known start, also
+    windows that do not fit the period (planned on the exchange calendar; the real plan uses the data)."""
+    walk = walk_forward_spec(walk_raw, spec_path)
+    report_spec(report_raw, spec_path)
+    if walk is None or start is None:
+        return
+    try:
+        sessions = market_calendar.sessions(start, end)
+    except AlchemiserError:  # outside the calendar's years: the real plan will say
+        return
+    try:
+        plan_folds(sessions, walk)
+    except WalkForwardError as exc:
+        raise HonestyError(f"{spec_path}: {exc}") from None
 
 
 @dataclass

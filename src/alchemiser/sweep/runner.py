@@ -79,6 +79,9 @@ def run_sweep(
     """Run every task of the spec that the run's journal does not hold yet; rows are journaled as they come."""
     began = time.perf_counter()
     plan = plan_sweep(settings, spec_path, max_variants)
+    from alchemiser.sweep.honesty import precheck  # branch sweepwf: [walk_forward] and [report] tables
+
+    precheck(plan.spec.walk_forward, plan.spec.report, spec_path, plan.spec.sweep.start, plan.end)
     folder = run_dir(settings.home, plan.run_id)
     record_run(
         folder,
