@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from alchemiser.sweep.runner import SweepOutcome
 
 MAX_TOP = 1000
+MAX_VARIANTS = 10_000_000  # beyond it the plan alone would not fit in memory
 
 
 class SpecOrCommand(TyperGroup):
@@ -76,20 +77,20 @@ def sweep_run(
     from alchemiser.sweep.expand import DEFAULT_MAX_VARIANTS
     from alchemiser.sweep.runner import run_sweep
 
-    if not spec.is_file():
-        raise SweepCliError(
-            f"SPEC {spec}: {'is a folder' if spec.is_dir() else 'no such file'}; give a .toml sweep spec"
-        )
     if not 1 <= top <= MAX_TOP:
         raise SweepCliError(f"--top must be between 1 and {MAX_TOP} (got {top})")
-    if max_variants is not None and max_variants < 1:
-        raise SweepCliError(f"--max-variants must be at least 1 (got {max_variants})")
+    if max_variants is not None and not 1 <= max_variants <= MAX_VARIANTS:
+        raise SweepCliError(f"--max-variants must be between 1 and {MAX_VARIANTS:,} (got {max_variants})")
     if out is not None and (out.is_dir() or not out.name):
         raise SweepCliError(f"--out {out} is a folder; give a file name such as results.parquet")
     if report is not None and report.exists() and not report.is_dir():
         raise SweepCliError(f"--report {report} is a file; give a folder (it is created when missing)")
     if address is not None and not address.strip():
         raise SweepCliError("--address is empty; give auto or ray://HOST:PORT")
+    if not spec.is_file():
+        raise SweepCliError(
+            f"SPEC {spec}: {'is a folder' if spec.is_dir() else 'no such file'}; give a .toml sweep spec"
+        )
     write_report = _report_writer() if report is not None else None
     runner = make_engine(engine, workers=workers, address=address)
     settings = settings_of(ctx)
@@ -163,16 +164,14 @@ def _render(outcome: SweepOutcome, top: int) -> None:
     )
     params = [c.removeprefix("p.") for c in outcome.params]
     metrics = list(dict.fromkeys([outcome.rank_by, "cagr", "max_drawdown"]))
-    columns = ["#", "id", *params, *(m.replace("max_drawdown", "max dd") for m in metrics), "trades"]
-    numeric = {"#", *params, *columns[2 + len(params) :]}
+    columns = ["#", *params, *(m.replace("max_drawdown", "max dd") for m in metrics), "trades"]
+    numeric = {"#", *params, *columns[1 + len(params) :]}
     best = ranked(outcome.rows, outcome.rank_by)[:top]
     table = new_table(console, f"Top {len(best)} by {outcome.rank_by}", columns, numeric)
     for rank, row in enumerate(best, 1):
         cells = [_value(row.get(f"p.{p}")) for p in params]
         scores = [format_metric(m, row.get(m)) if m != "trades" else str(row.get(m)) for m in metrics]
-        table.add_row(
-            str(rank), row["id"][:8], *cells, *scores, "—" if row.get("trades") is None else str(row["trades"])
-        )
+        table.add_row(str(rank), *cells, *scores, "—" if row.get("trades") is None else str(row["trades"]))
     show(console, table)
     if outcome.honesty is not None:
         show(console, outcome.honesty.sentence())

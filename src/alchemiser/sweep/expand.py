@@ -60,6 +60,7 @@ class Axis:
     key: str  # the parameter's stable name; the setting's name; the strategy's name
     integer: bool
     entry: Vary
+    parameter: Any = None  # params.Parameter for a param axis
 
     def grid(self, where: str) -> list[Any]:
         e = self.entry
@@ -159,7 +160,7 @@ def resolve_axes(spec: Spec, spec_path: Path, strategies: list[LoadedStrategy]) 
                 hint = "" if names in str(exc) else f" (parameters of {strategy.name}: {names})"
                 raise SweepSpecError(f"{where}.param: {exc}{hint}") from None
             column = entry.name or found.name
-            axes.append(Axis(i, column, "param", strategy.name, found.name, bool(found.integer), entry))
+            axes.append(Axis(i, column, "param", strategy.name, found.name, bool(found.integer), entry, found))
         elif entry.share is not None:
             strategy = _which(entry.share, by_name, f"{where}.share")
             axes.append(Axis(i, entry.column, "share", strategy.name, strategy.name, False, entry))
@@ -214,10 +215,12 @@ def check_value(axis: Axis, value: Any, where: str) -> Any:
     if axis.kind in ("param", "share") or axis.key in ("slippage_bps", "fee_bps", "capital"):
         if not numeric or not math.isfinite(float(value)):
             raise SweepSpecError(f"{what}: must be a finite number")
-        if axis.kind == "param" and axis.integer:
-            if float(value) != int(value):
-                raise SweepSpecError(f"{what}: {axis.key} takes whole numbers")
-            return int(value)
+        if axis.kind == "param":
+            try:
+                checked: int | float = _params_api().check_value(axis.parameter, value)
+            except AlchemiserError as exc:
+                raise SweepSpecError(f"{what}: {exc}") from None
+            return checked
         if axis.kind == "share" and not float(value) > 0:
             raise SweepSpecError(f"{what}: a share must be above 0")
         return float(value)
@@ -318,7 +321,7 @@ def _task(
     try:
         total = sum(shares.values())
         refs = tuple(
-            StrategyRef(st.name, _text(st, substitutions.get(st.name)), str(st.path), shares[st.name] / total)
+            StrategyRef(st.name, st.text, str(st.path), shares[st.name] / total, _values(substitutions.get(st.name)))
             for st in strategies
         )
         config = _config(chosen, strategies, settings)
@@ -332,11 +335,9 @@ def _task(
     return BacktestTask(row_id(base, params, window), index, params, refs, config, window, benchmark)
 
 
-def _text(strategy: LoadedStrategy, values: dict[str, float] | None) -> str:
-    if not values:
-        return strategy.text
-    text: str = _params_api().substitute_text(strategy.path, values)
-    return text
+def _values(values: dict[str, float] | None) -> tuple[tuple[str, int | float], ...]:
+    """The parameter values a worker substitutes (each already checked; together they are checked there)."""
+    return tuple(values.items()) if values else ()
 
 
 def _config(chosen: Mapping[str, Any], strategies: Sequence[LoadedStrategy], settings: Settings) -> BacktestConfig:

@@ -60,24 +60,31 @@ def find_run(settings: Settings, run_id: str) -> Path:
     return folder
 
 
-def pick_row(rows: list[dict[str, Any]], row: str, rank_by: str) -> tuple[dict[str, Any], int]:
+def check_row(row: str) -> str:
     """ROW as a rank (a number below 10,000,000: 1 is the best) or as an id or a unique id prefix (4+ chars)."""
+    text = row.strip().lower()
+    if not (re.fullmatch(r"\d{1,7}", text) or re.fullmatch(r"[0-9a-f]{4,16}", text)):
+        raise SweepExportError(f"ROW {row!r} is neither a rank (1 = best) nor a row id (hex, 4 to 16 characters)")
+    return text
+
+
+def pick_row(rows: list[dict[str, Any]], row: str, rank_by: str) -> tuple[dict[str, Any], int]:
+    """The row that ROW names (see `check_row`), and its rank."""
     order = ranked(rows, rank_by)
-    text = row.strip()
+    text = check_row(row)
     if re.fullmatch(r"\d{1,7}", text):
         rank = int(text)
         if not 1 <= rank <= len(order):
             raise SweepExportError(f"ROW {text}: ranks of this run go from 1 to {len(order)}")
         return order[rank - 1], rank
-    if not re.fullmatch(r"[0-9a-f]{4,16}", text.lower()):
-        raise SweepExportError(f"ROW {row!r} is neither a rank (1 = best) nor a row id (hex, 4 to 16 characters)")
-    matches = [(r, i + 1) for i, r in enumerate(order) if str(r["id"]).startswith(text.lower())]
+    matches = [(r, i + 1) for i, r in enumerate(order) if str(r["id"]).startswith(text)]
     if len(matches) != 1:
         raise SweepExportError(f"ROW {text}: {'no row' if not matches else 'several rows'} of this run start so")
     return matches[0]
 
 
 def export_row(settings: Settings, run_id: str, row: str, output: Path | None) -> Exported:
+    check_row(row)
     folder = find_run(settings, run_id)
     info = read_run(folder)
     journal = Journal(folder)

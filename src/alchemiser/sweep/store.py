@@ -7,6 +7,7 @@ had not finished and can never leave a half-written row; the Parquet file is wri
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -85,9 +86,10 @@ def write_parquet(rows: Sequence[dict[str, Any]], path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, tmp)
         os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise SweepStoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except (OSError, pa.ArrowException) as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise SweepStoreError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def read_parquet(path: Path) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from alchemiser.backtest.metrics import compute_metrics, relative
 from alchemiser.data.history import PriceHistory
 from alchemiser.errors import AlchemiserError
 from alchemiser.strategies.symphony.evaluator import AllocationMatrix, IndicatorCache
+from alchemiser.strategies.symphony.program import Program
 from alchemiser.strategies.symphony_strategy import SymphonyStrategy
 
 METRICS = (
@@ -30,6 +32,7 @@ METRICS = (
     "exposure", "turnover", "days",
 )  # fmt: skip
 RELATIVE = ("beta", "correlation", "alpha")
+MEMO_SIZE = 20_000  # metric rows kept per process (a few hundred bytes each)
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,10 @@ class StrategyRef:
     """One strategy of a task: its name, its (substituted) source and its share of the blend."""
 
     name: str
-    text: str
+    text: str  # the source as written; `values` are substituted by the worker
     filename: str  # where the text came from: names errors, and `.json` means a Composer score
     share: float
+    values: tuple[tuple[str, int | float], ...] = ()  # parameter name → value, for `params`
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class _WorkerState:
     history: PriceHistory | None = None
     cache: IndicatorCache | None = None
     programs: dict[str, SymphonyStrategy] = {}  # noqa: RUF012 - deliberately per process
+    templates: dict[str, Any] = {}  # noqa: RUF012 - params' parsed templates by text hash
+    outcomes: dict[str, dict[str, Any]] = {}  # noqa: RUF012 - metrics by `_outcome_key`
 
 
 def indicator_cache(history: PriceHistory) -> IndicatorCache:
@@ -75,11 +81,14 @@ def indicator_cache(history: PriceHistory) -> IndicatorCache:
     if _WorkerState.history is not history or _WorkerState.cache is None:
         _WorkerState.history = history
         _WorkerState.cache = IndicatorCache(history)
+        _WorkerState.outcomes = {}  # keyed without the history: valid for one history only
     return _WorkerState.cache
 
 
 def _strategy(ref: StrategyRef) -> SymphonyStrategy:
     key = hashlib.sha256(f"{ref.filename}\0{ref.name}\0{ref.text}".encode()).hexdigest()
+    if ref.values:
+        return SymphonyStrategy(_variant(key, ref), ref.name)
     strategy = _WorkerState.programs.get(key)
     if strategy is None:
         if ref.filename.lower().endswith(".json"):
@@ -93,6 +102,23 @@ def _strategy(ref: StrategyRef) -> SymphonyStrategy:
             _WorkerState.programs.clear()
         _WorkerState.programs[key] = strategy
     return strategy
+
+
+def _variant(key: str, ref: StrategyRef) -> Program:
+    """The source compiled with the task's values, through `params`' incremental compiler.
+
+    The parsed template is kept per process (keyed by the text's hash), so each variant recompiles only
+    the subtrees whose numbers changed. It is built from the task's text, not from a path, so workers on
+    other machines need no copy of the file.
+    """
+    from alchemiser.strategies.symphony import params
+
+    template = _WorkerState.templates.get(key)
+    if template is None:
+        template = params._Template(Path(ref.filename), ref.text)  # text-based: no file on the worker
+        _WorkerState.templates = {key: template}  # a sweep varies one or two files; keep the last
+    program: Program = params._compile(template, params._assign(template, dict(ref.values)))
+    return program
 
 
 def run_task(shared: SharedData, task: BacktestTask) -> dict[str, Any]:
@@ -131,6 +157,10 @@ def _measure(history: PriceHistory, task: BacktestTask) -> dict[str, Any]:
         if config.decide == "previous-close":
             matrix = decided_day_before(matrix)
         signals.append((matrix, ref.share))
+    key = _outcome_key(signals, config, task)
+    known = _WorkerState.outcomes.get(key)
+    if known is not None:
+        return dict(known)
     result = simulate(signals, history, config)
     out = _metrics(result)
     if task.benchmark:
@@ -139,7 +169,23 @@ def _measure(history: PriceHistory, task: BacktestTask) -> dict[str, Any]:
         out.update(dict.fromkeys(RELATIVE))
     for ref, share in zip(task.strategies, result.contributions, strict=True):
         out[f"contribution.{ref.name}"] = _finite(float(share))
+    if len(_WorkerState.outcomes) >= MEMO_SIZE:
+        _WorkerState.outcomes.clear()
+    _WorkerState.outcomes[key] = dict(out)
     return out
+
+
+def _outcome_key(signals: list[tuple[AllocationMatrix, float]], config: BacktestConfig, task: BacktestTask) -> str:
+    """What a simulation is a pure function of (besides the history): the daily targets, shares and settings.
+
+    Many threshold variants never change a single day's decision; they share one simulation.
+    """
+    digest = hashlib.sha256(repr((config, task.benchmark, [r.name for r in task.strategies])).encode())
+    for matrix, share in signals:
+        digest.update(repr((matrix.symbols, share)).encode())
+        digest.update(matrix.weights.tobytes())
+        digest.update(matrix.valid.tobytes())
+    return digest.hexdigest()
 
 
 def _metrics(result: BacktestResult) -> dict[str, Any]:

@@ -481,9 +481,13 @@ def compile_text(text: str, filename: str = "<input>") -> Program:
     return compile_forms(forms, filename)
 
 
-def compile_forms(forms: list[Node], filename: str) -> Program:
-    """Compile read forms, from a `.clj` file or from a JSON score (which reads into the same forms)."""
-    compiler = _Compiler(filename)
+def compile_forms(forms: list[Node], filename: str, compiler: _Compiler | None = None) -> Program:
+    """Compile read forms, from a `.clj` file or from a JSON score (which reads into the same forms).
+
+    `compiler` may carry what an earlier compile of the same file learnt (`symphony.variant` compiles
+    parameter variants that way, walking only the subtrees whose numbers changed).
+    """
+    compiler = compiler if compiler is not None else _Compiler(filename)
     name = Path(filename).stem
     settings: dict[str, object] = {}
     body: Node | None = None
