@@ -113,16 +113,10 @@ def sweep_run(
 
 
 def _report_writer() -> Any:
-    """sweep/report.py's `write_report(outcome, folder)` (branch sweepwf), or a clear "not yet"."""
-    import importlib
+    """sweep/honesty.py's `write_run_report(outcome, folder)` (branch sweepwf)."""
+    from alchemiser.sweep.honesty import write_run_report
 
-    try:
-        module = importlib.import_module("alchemiser.sweep.report")
-    except ImportError:
-        raise SweepCliError(
-            "--report is not available in this version yet (the sweep report is still being built)"
-        ) from None
-    return module.write_report
+    return write_run_report
 
 
 def _run_with_progress(call: Any, quiet: bool) -> SweepOutcome:
@@ -179,6 +173,8 @@ def _render(outcome: SweepOutcome, top: int) -> None:
         scores = [format_metric(m, row.get(m)) if m != "trades" else str(row.get(m)) for m in metrics]
         table.add_row(str(rank), *cells, *scores, "—" if row.get("trades") is None else str(row["trades"]))
     show(console, table)
+    if outcome.honesty is not None:
+        show(console, outcome.honesty.sentence())
     show(console, f"results: {outcome.out}", wrap=False)
     if best:
         show(console, f"export the best: alchemiser sweep export {outcome.run_id} 1 -o best.clj", wrap=False)

@@ -168,6 +168,7 @@ class Spec(_Strict):
     strategies: list[StrategySpec] = Field(min_length=1)
     vary: list[Vary] = Field(default_factory=list)
     walk_forward: dict[str, Any] | None = None  # read by sweep/walkforward.py (branch sweepwf)
+    report: dict[str, Any] | None = None  # read by sweep/honesty.py (branch sweepwf): heatmap = ["a", "b"]
 
     @model_validator(mode="after")
     def _names(self) -> Spec:
