@@ -72,6 +72,21 @@ def _route_ray_logs() -> None:
     ray_logger.propagate = False
     if not ray_logger.handlers:
         ray_logger.addHandler(logging.NullHandler())
+    # the driver prints the cluster's error messages ("Task _run failed. There are 5 retries remaining")
+    # straight to sys.stdout from a thread, which would corrupt --json: they go to the log file instead
+    import ray._private.worker as ray_worker
+
+    if hasattr(ray_worker, "print_to_stdstream"):
+        ray_worker.print_to_stdstream = _log_cluster_lines
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _log_cluster_lines(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+    """Stand-in for Ray's print_to_stdstream: each line a warning of the `ray.cluster` logger (our file)."""
+    for line in data.get("lines", []):
+        logging.getLogger("ray.cluster").warning(_ANSI.sub("", str(line)), extra={"ray_pid": str(data.get("pid"))})
 
 
 def _connect(address: str | None) -> None:
