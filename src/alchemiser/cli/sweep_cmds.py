@@ -58,7 +58,7 @@ def sweep_run(
     ] = None,
     engine: Annotated[str, typer.Option(help="embedded (a local process pool) or ray.")] = "embedded",
     address: Annotated[
-        str | None, typer.Option(help="Ray cluster: auto or ray://HOST:PORT (with --engine ray).")
+        str | None, typer.Option(help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (with --engine ray).")
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Processes of the embedded engine (default: the usable CPUs).")
@@ -86,7 +86,7 @@ def sweep_run(
     if report is not None and report.exists() and not report.is_dir():
         raise SweepCliError(f"--report {report} is a file; give a folder (it is created when missing)")
     if address is not None and not address.strip():
-        raise SweepCliError("--address is empty; give auto or ray://HOST:PORT")
+        raise SweepCliError("--address is empty; give auto, HOST:PORT or ray://HOST:PORT")
     if not spec.is_file():
         raise SweepCliError(
             f"SPEC {spec}: {'is a folder' if spec.is_dir() else 'no such file'}; give a .toml sweep spec"
