@@ -37,9 +37,8 @@ def test_sweep_ranks_every_variant_and_a_rerun_reuses_them(spec: Path, home: Pat
     lines = first.stdout.splitlines()
     assert "8 configurations tried (8 computed)" in lines[0]
     assert "Top 3 by sharpe" in first.stdout
-    assert all(len(line) <= 80 for line in lines if not line.startswith(("results:", "export"))), first.stdout
-    table_rows = [line for line in lines if line.split()[:1] in (["1"], ["2"], ["3"])]
-    assert len(table_rows) == 3
+    table_rows = [line for line in lines if line.split()[:1] in (["#"], ["1"], ["2"], ["3"])]
+    assert len(table_rows) == 4 and all(len(line) <= 80 for line in table_rows), first.stdout  # piped: no wrapping
     second = _json(run(["sweep", str(spec), "--json", "--top", "8"], home))
     assert (second["configurations"], second["computed"], second["reused"], second["failed"]) == (8, 0, 8, 0)
     assert second["run"] in first.stdout
