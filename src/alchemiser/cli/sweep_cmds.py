@@ -49,7 +49,7 @@ class SweepCliError(AlchemiserError):
     """A sweep flag with an impossible value."""
 
 
-@sweep_app.command("run")
+@sweep_app.command("run", short_help="Run a sweep spec (resuming) and rank its variants.")
 def sweep_run(
     ctx: typer.Context,
     spec: Annotated[Path, typer.Argument(help="The sweep spec (TOML); see the README's Sweeps section.")],
@@ -205,7 +205,7 @@ def _value(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-@sweep_app.command("export")
+@sweep_app.command("export", short_help="Write one row as a strategy file (.clj or JSON).")
 def sweep_export(
     ctx: typer.Context,
     run: Annotated[
