@@ -194,7 +194,10 @@ def finish(
     if not usable.empty:
         best_id = str(rank(usable, "sharpe").iloc[0]["id"])
         best_task = next(t for t in tasks if t.id == best_id)
-        best_curve, returns = best_returns(data, best_task)
+        try:
+            best_curve, returns = best_returns(data, best_task)
+        except AlchemiserError:  # its row has metrics, so this cannot fail; if it did, normal moments are used
+            best_curve, returns = None, None
         curve = walk.curve if walk is not None else best_curve
     deflated = deflate_rows(frame if "sharpe" in frame.columns else pd.DataFrame({"sharpe": []}), returns=returns)
     honesty = Honesty(rank_by, frame, deflated, curve, walk, report, title)
