@@ -64,7 +64,11 @@ def sweep_run(
         int | None, typer.Option(help="Processes of the embedded engine (default: the usable CPUs).")
     ] = None,
     report: Annotated[
-        Path | None, typer.Option(help="Write the heat map and stability report into this folder.")
+        Path | None,
+        typer.Option(
+            help="Write the report into this folder: heat map, walk-forward OOS (or best) curve, parameter "
+            "stability; PNG + report.html."
+        ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows in the ranked table (and in --json's top).")] = 10,
     max_variants: Annotated[

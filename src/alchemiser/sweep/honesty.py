@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import math
 import shutil
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,11 @@ class Honesty:
         )
         return out
 
-    def sentence(self) -> str:
-        """One line for the terminal."""
+    def sentence(self, width: int = 80) -> str:
+        """The terminal's lines, wrapped at `width` (piped output is never wrapped by the console)."""
+        return "\n".join(textwrap.fill(part, width) for part in self._sentence().split("\n"))
+
+    def _sentence(self) -> str:
         d = self.deflated
         dsr = "—" if not math.isfinite(d.dsr) else f"{d.dsr:.1%}"
         text = (
