@@ -37,9 +37,8 @@ def test_sweep_ranks_every_variant_and_a_rerun_reuses_them(spec: Path, home: Pat
     lines = first.stdout.splitlines()
     assert "8 configurations tried (8 computed)" in lines[0]
     assert "Top 3 by sharpe" in first.stdout
-    assert all(len(line) <= 80 for line in lines if not line.startswith(("results:", "export"))), first.stdout
-    table_rows = [line for line in lines if line.split()[:1] in (["1"], ["2"], ["3"])]
-    assert len(table_rows) == 3
+    table_rows = [line for line in lines if line.split()[:1] in (["#"], ["1"], ["2"], ["3"])]
+    assert len(table_rows) == 4 and all(len(line) <= 80 for line in table_rows), first.stdout  # piped: no wrapping
     second = _json(run(["sweep", str(spec), "--json", "--top", "8"], home))
     assert (second["configurations"], second["computed"], second["reused"], second["failed"]) == (8, 0, 8, 0)
     assert second["run"] in first.stdout
@@ -82,7 +81,7 @@ def test_an_exported_row_is_a_strategy_whose_backtest_equals_the_row(spec: Path,
     assert checked.returncode == 0, checked.stdout + checked.stderr
     command = shlex.split(exported["backtest_command"])
     assert command[:2] == ["alchemiser", "backtest"]
-    backtest = _json(run([*command[2:], "--json"], home))
+    backtest = _json(run([*command[1:], "--json"], home))
     metrics = backtest["metrics"]
     for key in ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "exposure"):
         assert metrics[key] == best[key], key
@@ -143,3 +142,58 @@ def test_a_sigkilled_sweep_loses_no_finished_row_and_a_rerun_completes_it(tmp_pa
     after, fresh = (pq.read_table(s["out"]).drop_columns(["runtime_s"]) for s in (resumed, clean))
     assert after.num_rows == 20 and len(set(after.column("id").to_pylist())) == 20
     assert _bytes(after) == _bytes(fresh)
+
+
+def test_ctrl_c_keeps_the_finished_rows_and_says_how_to_resume(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path / "specs", '[[vary]]\nsetting = "fee_bps"\nvalues = [0, 1, 2]\n', start="2010-01-04", name="int"
+    )
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
+    env.update({"ALCHEMISER_HOME": str(home)})
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "alchemiser.cli", "sweep", str(spec), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while _journal_rows(home / "sweeps") < 1:
+            assert victim.poll() is None, "the sweep ended before it could be interrupted"
+            assert time.monotonic() < deadline, "no row reached the journal in 180 s"
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGINT)
+        _, err = victim.communicate(timeout=60)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    assert victim.returncode == 130, err
+    assert "Traceback" not in err and "interrupted: " in err and "run the same command again" in err
+    saved = int(err.split("interrupted: ")[1].split()[0])
+    assert saved == _journal_rows(home / "sweeps") >= 1
+
+
+def test_a_composer_json_score_is_swept_and_exported_as_json(tmp_path: Path, home: Path) -> None:
+    folder = tmp_path / "specs"
+    write_spec(folder, "")
+    converted = run(["fmt", str(folder / "tecl.clj"), "--to", "json"], home)
+    assert converted.returncode == 0, converted.stderr
+    (folder / "tecl.json").write_text(converted.stdout)
+    spec = folder / "json.toml"
+    spec.write_text(
+        '[sweep]\nstart = 2016-01-04\nend = 2017-12-29\n[[strategies]]\nsource = "tecl.json"\n'
+        '[[vary]]\nparam = "rsi_tqqq_gt"\nvalues = [70, 79]\n'
+    )
+    summary = _json(run(["sweep", str(spec), "--json"], home))
+    assert summary["configurations"] == 2 and summary["failed"] == 0
+    best = summary["top"][0]
+    target = tmp_path / "best.json"
+    exported = _json(run(["sweep", "export", summary["run"], "1", "-o", str(target), "--json"], home))
+    score = json.loads(target.read_text())
+    assert isinstance(score, dict)
+    assert run(["check", str(target)], home).returncode == 0
+    backtest = _json(run([*shlex.split(exported["backtest_command"])[1:], "--json"], home))
+    assert backtest["metrics"]["sharpe"] == best["sharpe"] and backtest["trades"] == best["trades"]

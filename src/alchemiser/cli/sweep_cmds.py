@@ -58,7 +58,7 @@ def sweep_run(
     ] = None,
     engine: Annotated[str, typer.Option(help="embedded (a local process pool) or ray.")] = "embedded",
     address: Annotated[
-        str | None, typer.Option(help="Ray cluster: auto or ray://HOST:PORT (with --engine ray).")
+        str | None, typer.Option(help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (with --engine ray).")
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Processes of the embedded engine (default: the usable CPUs).")
@@ -90,7 +90,7 @@ def sweep_run(
     if report is not None and report.exists() and not report.is_dir():
         raise SweepCliError(f"--report {report} is a file; give a folder (it is created when missing)")
     if address is not None and not address.strip():
-        raise SweepCliError("--address is empty; give auto or ray://HOST:PORT")
+        raise SweepCliError("--address is empty; give auto, HOST:PORT or ray://HOST:PORT")
     if not spec.is_file():
         raise SweepCliError(
             f"SPEC {spec}: {'is a folder' if spec.is_dir() else 'no such file'}; give a .toml sweep spec"
@@ -146,11 +146,30 @@ def _run_with_progress(call: Any, quiet: bool) -> SweepOutcome:
         disable=quiet or not err_console.is_terminal,
     ) as bar:
         task = bar.add_task("sweeping", total=None)
+        seen: dict[str, Any] = {"run": None, "saved": 0, "reused": 0}
 
         def on_start(plan: Any, reused: int) -> None:
+            seen.update(run=plan.run_id, reused=reused)
             bar.update(task, total=len(plan.tasks) - reused, description=f"sweep {plan.run_id}")
 
-        outcome: SweepOutcome = call(on_start=on_start, on_row=lambda row: bar.advance(task))
+        def on_row(row: dict[str, Any]) -> None:
+            seen["saved"] += 1
+            bar.advance(task)
+
+        try:
+            outcome: SweepOutcome = call(on_start=on_start, on_row=on_row)
+        except KeyboardInterrupt:
+            bar.stop()
+            if seen["run"] is None:
+                err_console.print("interrupted before any backtest ran", highlight=False)
+            else:
+                err_console.print(
+                    f"interrupted: {seen['saved'] + seen['reused']:,} finished backtests are saved in run "
+                    f"{seen['run']}; run the same command again to compute only the missing ones",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            raise typer.Exit(130) from None
     return outcome
 
 
