@@ -156,8 +156,11 @@ def _run_with_progress(call: Any, quiet: bool) -> SweepOutcome:
             seen["saved"] += 1
             bar.advance(task)
 
+        def on_phase(description: str, total: int) -> None:  # walk-forward's folds (sweep/honesty.py)
+            bar.reset(task, total=total, description=description)
+
         try:
-            outcome: SweepOutcome = call(on_start=on_start, on_row=on_row)
+            outcome: SweepOutcome = call(on_start=on_start, on_row=on_row, on_phase=on_phase)
         except KeyboardInterrupt:
             bar.stop()
             if seen["run"] is None:

@@ -178,6 +178,7 @@ def finish(
     done: Mapping[str, dict[str, Any]],
     on_row: Callable[[dict[str, Any]], None] | None,
     folder: Path,
+    on_phase: Callable[[str, int], None] | None = None,
 ) -> tuple[Honesty, list[dict[str, Any]]]:
     """Walk-forward (if asked), DSR and the run folder's summary files; returns (honesty, the fold rows)."""
     walk_spec = walk_forward_spec(walk_raw, spec_path)
@@ -187,7 +188,7 @@ def finish(
     walk = None
     extra: list[dict[str, Any]] = []
     if walk_spec is not None:
-        walk = run_walk_forward(engine, data, tasks, walk_spec, rank_by, done=done, on_row=on_row)
+        walk = run_walk_forward(engine, data, tasks, walk_spec, rank_by, done=done, on_row=on_row, on_phase=on_phase)
         extra = [
             {str(k): (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
             for r in walk.rows.to_dict("records")
