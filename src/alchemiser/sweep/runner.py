@@ -75,6 +75,7 @@ def run_sweep(
     max_variants: int = DEFAULT_MAX_VARIANTS,
     on_start: Callable[[Plan, int], None] | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    on_phase: Callable[[str, int], None] | None = None,
 ) -> SweepOutcome:
     """Run every task of the spec that the run's journal does not hold yet; rows are journaled as they come."""
     began = time.perf_counter()
@@ -116,7 +117,7 @@ def run_sweep(
                 if on_row is not None:
                     on_row(row)
         rows = journal.rows(t.id for t in plan.tasks)
-        honesty, written = _honesty(plan, rows, engine, shared, journal, on_row, folder)
+        honesty, written = _honesty(plan, rows, engine, shared, journal, on_row, folder, on_phase)
     finally:
         journal.close()
     write_parquet(written, folder / RESULTS)
@@ -149,6 +150,7 @@ def _honesty(
     journal: Journal,
     on_row: Callable[[dict[str, Any]], None] | None,
     folder: Path,
+    on_phase: Callable[[str, int], None] | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """sweep/honesty.py (branch sweepwf): walk-forward through this engine and journal, the DSR, and the
     run folder's summary; returns it with the rows to write (fold rows added under walk-forward)."""
@@ -174,6 +176,7 @@ def _honesty(
         shared=shared,
         done={r["id"]: r for r in journal.rows()},
         on_row=journaled,
+        on_phase=on_phase,
         folder=folder,
     )
     return honesty, (with_phase(rows) + fold_rows) if fold_rows else rows
