@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import pytest
 
 from alchemiser.errors import AlchemiserError
 from alchemiser.sweep.engines.ray_engine import RayEngine, check_address
+from tests.helpers import run
 
 ray = pytest.importorskip("ray", reason="LOUD SKIP: ray is not installed (pip install -e '.[test]' brings it)")
 
@@ -234,6 +236,37 @@ def test_a_sweep_on_the_two_node_cluster_gives_the_embedded_rows(
     assert worker_logs, "the worker node ran no task"
 
 
+SHARED_ONCE = f"""
+import json, os
+from alchemiser.sweep.engines.ray_engine import RayEngine
+
+def square_with_origin(shared, task):
+    shared["calls"] = shared.get("calls", 0) + 1  # per-process state survives between tasks
+    return task * task, os.getpid(), id(shared), shared["calls"]
+
+print(json.dumps(list(RayEngine({ADDRESS!r}).map_unordered(square_with_origin, {{"payload": "x" * 1000}}, range(60)))))
+"""
+
+
+def test_every_task_runs_once_and_shared_reaches_each_worker_once(cluster: Cluster) -> None:
+    done = subprocess.run(
+        [*cluster.enter, sys.executable, "-c", SHARED_ONCE],
+        capture_output=True,
+        text=True,
+        env=cluster.env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert sorted(r[0] for r in results) == [t * t for t in range(60)]
+    by_worker: dict[int, set[int]] = {}
+    for _, pid, identity, _ in results:
+        by_worker.setdefault(pid, set()).add(identity)
+    assert all(len(ids) == 1 for ids in by_worker.values()), "a worker unpickled `shared` more than once"
+    for pid in by_worker:  # one `shared` per worker process, kept across its tasks
+        assert sorted(r[3] for r in results if r[1] == pid) == list(range(1, sum(r[1] == pid for r in results) + 1))
+
+
 # this test kills the cluster's worker node: it stays the last one to use the module's cluster
 def test_killing_the_worker_node_mid_sweep_loses_no_result(
     cluster: Cluster, embedded_rows: pd.DataFrame, tmp_path: Path
@@ -295,6 +328,25 @@ def _busy_worker(cluster: Cluster) -> bool:
         if b"ray::_run" in title:
             return True
     return False
+
+
+def test_an_unreachable_cluster_is_one_message_naming_address(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    home = tmp_path / "home"
+    for address, words in (
+        (f"127.0.0.1:{port}", "Connection refused"),
+        (f"ray://127.0.0.1:{port}", "Ray client server"),
+        ("localhost", "give auto, HOST:PORT"),
+    ):
+        done = run(["sweep", str(spec), "--engine", "ray", "--address", address], home)
+        assert done.returncode == 2, done.stderr
+        assert f"--address {address}" in done.stderr or f"--address '{address}'" in done.stderr
+        assert words in done.stderr
+        assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
 
 
 def test_addresses_are_checked_before_ray_is_touched() -> None:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import re
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TASKS_PER_CPU = 4  # in flight per cluster CPU: enough to keep every worker busy between two ray.wait calls
 MAX_IN_FLIGHT = 10_000
+PROBE_TIMEOUT_S = 10.0  # to open a TCP connection to the cluster's address before handing it to Ray
 MAX_RETRIES = 5  # a task is rerun this often when its worker process or node dies
 _ADDRESS = re.compile(r"^(auto|ray://[^\s/:]+:\d{1,5}|[^\s/:]+:\d{1,5})$")
 
@@ -98,6 +100,8 @@ def _connect(address: str | None) -> None:
     if address is None:  # Ray's default for a new local Ray, said explicitly so it is not announced on stderr
         os.environ.setdefault("RAY_AUTH_MODE", "token")
     where = "a local Ray" if address is None else f"the Ray cluster at --address {address}"
+    if address is not None and address != "auto":
+        _probe(address, where)  # Ray itself retries an unreachable address for minutes, printing as it goes
     try:
         ray.init(
             address=address or "local",
@@ -117,6 +121,20 @@ def _connect(address: str | None) -> None:
         "ray connected",
         extra={"address": address or "local", "resources": ray.cluster_resources()},  # type: ignore[no-untyped-call]
     )
+
+
+def _probe(address: str, where: str) -> None:
+    """Fail fast and clearly when nothing listens at HOST:PORT."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        port_of = "Ray client server (10001 by default)" if address.startswith("ray://") else "head (6379 by default)"
+        raise AlchemiserError(
+            f"cannot connect to {where}: {reason} (is the cluster running, and is that port its {port_of}?)"
+        ) from None
 
 
 def _first_line(err: BaseException) -> str:
