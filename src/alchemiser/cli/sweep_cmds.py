@@ -77,10 +77,6 @@ def sweep_run(
     from alchemiser.sweep.expand import DEFAULT_MAX_VARIANTS
     from alchemiser.sweep.runner import run_sweep
 
-    if not spec.is_file():
-        raise SweepCliError(
-            f"SPEC {spec}: {'is a folder' if spec.is_dir() else 'no such file'}; give a .toml sweep spec"
-        )
     if not 1 <= top <= MAX_TOP:
         raise SweepCliError(f"--top must be between 1 and {MAX_TOP} (got {top})")
     if max_variants is not None and not 1 <= max_variants <= MAX_VARIANTS:
@@ -91,6 +87,10 @@ def sweep_run(
         raise SweepCliError(f"--report {report} is a file; give a folder (it is created when missing)")
     if address is not None and not address.strip():
         raise SweepCliError("--address is empty; give auto, HOST:PORT or ray://HOST:PORT")
+    if not spec.is_file():
+        raise SweepCliError(
+            f"SPEC {spec}: {'is a folder' if spec.is_dir() else 'no such file'}; give a .toml sweep spec"
+        )
     write_report = _report_writer() if report is not None else None
     runner = make_engine(engine, workers=workers, address=address)
     settings = settings_of(ctx)
@@ -113,16 +113,10 @@ def sweep_run(
 
 
 def _report_writer() -> Any:
-    """sweep/report.py's `write_report(outcome, folder)` (branch sweepwf), or a clear "not yet"."""
-    import importlib
+    """sweep/honesty.py's `write_run_report(outcome, folder)` (branch sweepwf)."""
+    from alchemiser.sweep.honesty import write_run_report
 
-    try:
-        module = importlib.import_module("alchemiser.sweep.report")
-    except ImportError:
-        raise SweepCliError(
-            "--report is not available in this version yet (the sweep report is still being built)"
-        ) from None
-    return module.write_report
+    return write_run_report
 
 
 def _run_with_progress(call: Any, quiet: bool) -> SweepOutcome:
@@ -148,11 +142,30 @@ def _run_with_progress(call: Any, quiet: bool) -> SweepOutcome:
         disable=quiet or not err_console.is_terminal,
     ) as bar:
         task = bar.add_task("sweeping", total=None)
+        seen: dict[str, Any] = {"run": None, "saved": 0, "reused": 0}
 
         def on_start(plan: Any, reused: int) -> None:
+            seen.update(run=plan.run_id, reused=reused)
             bar.update(task, total=len(plan.tasks) - reused, description=f"sweep {plan.run_id}")
 
-        outcome: SweepOutcome = call(on_start=on_start, on_row=lambda row: bar.advance(task))
+        def on_row(row: dict[str, Any]) -> None:
+            seen["saved"] += 1
+            bar.advance(task)
+
+        try:
+            outcome: SweepOutcome = call(on_start=on_start, on_row=on_row)
+        except KeyboardInterrupt:
+            bar.stop()
+            if seen["run"] is None:
+                err_console.print("interrupted before any backtest ran", highlight=False)
+            else:
+                err_console.print(
+                    f"interrupted: {seen['saved'] + seen['reused']:,} finished backtests are saved in run "
+                    f"{seen['run']}; run the same command again to compute only the missing ones",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            raise typer.Exit(130) from None
     return outcome
 
 
@@ -170,17 +183,17 @@ def _render(outcome: SweepOutcome, top: int) -> None:
     )
     params = [c.removeprefix("p.") for c in outcome.params]
     metrics = list(dict.fromkeys([outcome.rank_by, "cagr", "max_drawdown"]))
-    columns = ["#", "id", *params, *(m.replace("max_drawdown", "max dd") for m in metrics), "trades"]
-    numeric = {"#", *params, *columns[2 + len(params) :]}
+    columns = ["#", *params, *(m.replace("max_drawdown", "max dd") for m in metrics), "trades"]
+    numeric = {"#", *params, *columns[1 + len(params) :]}
     best = ranked(outcome.rows, outcome.rank_by)[:top]
     table = new_table(console, f"Top {len(best)} by {outcome.rank_by}", columns, numeric)
     for rank, row in enumerate(best, 1):
         cells = [_value(row.get(f"p.{p}")) for p in params]
         scores = [format_metric(m, row.get(m)) if m != "trades" else str(row.get(m)) for m in metrics]
-        table.add_row(
-            str(rank), row["id"][:8], *cells, *scores, "—" if row.get("trades") is None else str(row["trades"])
-        )
+        table.add_row(str(rank), *cells, *scores, "—" if row.get("trades") is None else str(row["trades"]))
     show(console, table)
+    if outcome.honesty is not None:
+        show(console, outcome.honesty.sentence())
     show(console, f"results: {outcome.out}", wrap=False)
     if best:
         show(console, f"export the best: alchemiser sweep export {outcome.run_id} 1 -o best.clj", wrap=False)

@@ -36,6 +36,7 @@ class SweepOutcome:
     params: list[str]  # the p.<name> columns
     rows: list[dict[str, Any]]  # every row of the spec, sorted by id
     elapsed_s: float
+    honesty: Any = None  # sweep/honesty.py's Honesty: DSR, walk-forward (branch sweepwf)
 
     def summary(self, top: int) -> dict[str, Any]:
         """The `--json` shape (strict JSON through `dumps_json`)."""
@@ -51,6 +52,7 @@ class SweepOutcome:
             "rank_by": self.rank_by,
             "elapsed_s": round(self.elapsed_s, 3),
             "top": [{"rank": i + 1, **row} for i, row in enumerate(ranked(self.rows, self.rank_by)[:top])],
+            **({"honesty": self.honesty.summary()} if self.honesty is not None else {}),
         }
 
 
@@ -77,6 +79,9 @@ def run_sweep(
     """Run every task of the spec that the run's journal does not hold yet; rows are journaled as they come."""
     began = time.perf_counter()
     plan = plan_sweep(settings, spec_path, max_variants)
+    from alchemiser.sweep.honesty import precheck  # branch sweepwf: [walk_forward] and [report] tables
+
+    precheck(plan.spec.walk_forward, plan.spec.report, spec_path, plan.spec.sweep.start, plan.end)
     folder = run_dir(settings.home, plan.run_id)
     record_run(
         folder,
@@ -98,19 +103,26 @@ def run_sweep(
         reused = len(plan.tasks) - len(missing)
         if on_start is not None:
             on_start(plan, reused)
+        loaded: list[SharedData] = []
+
+        def shared() -> SharedData:
+            if not loaded:
+                loaded.append(SharedData(_history(settings, plan, plan.symbols)))
+            return loaded[0]
+
         if missing:
-            shared = SharedData(_history(settings, plan, plan.symbols))
-            for row in engine.map_unordered(run_task, shared, missing):
+            for row in engine.map_unordered(run_task, shared(), missing):
                 journal.add(row)
                 if on_row is not None:
                     on_row(row)
         rows = journal.rows(t.id for t in plan.tasks)
+        honesty, written = _honesty(plan, rows, engine, shared, journal, on_row, folder)
     finally:
         journal.close()
-    write_parquet(rows, folder / RESULTS)
+    write_parquet(written, folder / RESULTS)
     target = out if out is not None else folder / RESULTS
     if out is not None:
-        write_parquet(rows, out)
+        write_parquet(written, out)
     record_run(folder, spec_path, {"finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
     return SweepOutcome(
         plan.run_id,
@@ -125,7 +137,46 @@ def run_sweep(
         plan.columns,
         rows,
         time.perf_counter() - began,
+        honesty,
     )
+
+
+def _honesty(
+    plan: Plan,
+    rows: list[dict[str, Any]],
+    engine: Engine,
+    shared: Callable[[], SharedData],
+    journal: Journal,
+    on_row: Callable[[dict[str, Any]], None] | None,
+    folder: Path,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """sweep/honesty.py (branch sweepwf): walk-forward through this engine and journal, the DSR, and the
+    run folder's summary; returns it with the rows to write (fold rows added under walk-forward)."""
+    from alchemiser.sweep.honesty import finish, with_phase
+
+    if not rows:
+        return None, rows
+
+    def journaled(row: dict[str, Any]) -> None:
+        journal.add(row)
+        if on_row is not None:
+            on_row(row)
+
+    honesty, fold_rows = finish(
+        spec_path=plan.spec_path,
+        walk_raw=plan.spec.walk_forward,
+        report_raw=plan.spec.report,
+        rank_by=plan.spec.sweep.rank_by,
+        title=f"Sweep {plan.run_id}",
+        tasks=plan.tasks,
+        rows=rows,
+        engine=engine,
+        shared=shared,
+        done={r["id"]: r for r in journal.rows()},
+        on_row=journaled,
+        folder=folder,
+    )
+    return honesty, (with_phase(rows) + fold_rows) if fold_rows else rows
 
 
 def _history(settings: Settings, plan: Plan, symbols: set[str]) -> Any:

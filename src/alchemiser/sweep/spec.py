@@ -88,7 +88,7 @@ class Vary(_Strict):
     param: str | None = None
     setting: Literal["rebalance", "slippage_bps", "fee_bps", "start", "end", "fill", "decide", "capital"] | None = None
     share: str | None = None  # the strategy whose share varies
-    values: list[float | str | dt.date] | None = None
+    values: list[int | float | str | dt.date] | None = None
     range: Range | None = None
     uniform: tuple[float, float] | None = None
     integers: tuple[int, int] | None = None
@@ -143,7 +143,7 @@ class SweepSettings(_Strict):
     fee_bps: float = Field(default=0.0, ge=0, le=1000)
     samples: int | None = Field(default=None, ge=1)
     seed: int = Field(default=0, ge=0)
-    combinations: list[dict[str, float | str | dt.date]] | None = None
+    combinations: list[dict[str, int | float | str | dt.date]] | None = None
 
     @field_validator("rank_by")
     @classmethod
@@ -168,6 +168,7 @@ class Spec(_Strict):
     strategies: list[StrategySpec] = Field(min_length=1)
     vary: list[Vary] = Field(default_factory=list)
     walk_forward: dict[str, Any] | None = None  # read by sweep/walkforward.py (branch sweepwf)
+    report: dict[str, Any] | None = None  # read by sweep/honesty.py (branch sweepwf): heatmap = ["a", "b"]
 
     @model_validator(mode="after")
     def _names(self) -> Spec:
