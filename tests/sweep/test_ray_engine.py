@@ -340,6 +340,7 @@ def test_an_unreachable_cluster_is_one_message_naming_address(tmp_path: Path) ->
     for address, words in (
         (f"127.0.0.1:{port}", "Connection refused"),
         (f"ray://127.0.0.1:{port}", "Ray client server"),
+        ("127.0.0.1:99999", "the port must be between 1 and 65535"),
     ):
         done = run(["sweep", str(spec), "--engine", "ray", "--address", address], home)
         assert done.returncode == 2, done.stderr
@@ -353,7 +354,7 @@ def test_addresses_are_checked_before_ray_is_touched() -> None:
     assert check_address(" auto ") == "auto"
     assert check_address("ray://head.example:10001") == "ray://head.example:10001"
     assert check_address("10.0.0.5:6379") == "10.0.0.5:6379"
-    for bad in ("", "ray://", "http://x:1", "host", "host:port", "a b:1"):
+    for bad in ("", "ray://", "http://x:1", "host", "host:port", "a b:1", "h:0", "ray://h:70000"):
         with pytest.raises(AlchemiserError, match="--address"):
             RayEngine(bad)
 

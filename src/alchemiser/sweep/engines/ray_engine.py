@@ -5,6 +5,8 @@ Why it looks the way it does:
   reference, wrapped in a list so Ray does not resolve it per task. Each worker process fetches and
   unpickles it once and keeps it, exactly like the embedded engine's pool initializer, so `fn`'s
   per-process caches work the same way.
+- Neighbouring tasks travel in chunks of up to 8, like the embedded engine (grid neighbours reuse one
+  worker's indicator series and simulations; and 100,000 variants are 12,500 Ray tasks).
 - A bounded window of tasks is in flight (a few per cluster CPU): 100,000 variants never become 100,000
   pending futures, and results stream back through `ray.wait` as they complete.
 - Tasks are retried (`max_retries`) when their worker or node dies, so losing a node loses no result; if
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 TASKS_PER_CPU = 4  # in flight per cluster CPU: enough to keep every worker busy between two ray.wait calls
 MAX_IN_FLIGHT = 10_000
 PROBE_TIMEOUT_S = 10.0  # to open a TCP connection to the cluster's address before handing it to Ray
+MAX_CHUNK = 8  # tasks per Ray task, as the embedded engine: grid neighbours share indicator series
 MAX_RETRIES = 5  # a task is rerun this often when its worker process or node dies
 _ADDRESS = re.compile(r"^(auto|ray://[^\s/:]+:\d{1,5}|[^\s/:]+:\d{1,5})$")
 
@@ -42,8 +45,9 @@ _ADDRESS = re.compile(r"^(auto|ray://[^\s/:]+:\d{1,5}|[^\s/:]+:\d{1,5})$")
 _SHARED: dict[str, Any] = {}
 
 
-def _run(fn: Callable[[Any, Any], Any], holder: list[Any], task: Any) -> Any:
-    """One task on a Ray worker; `holder` is `[ObjectRef]` (a list, so Ray does not resolve it per task)."""
+def _run_many(fn: Callable[[Any, Any], Any], holder: list[Any], tasks: list[Any]) -> list[Any]:
+    """A chunk of neighbouring tasks on one Ray worker; `holder` is `[ObjectRef]` (a list, so Ray does not
+    resolve it per task)."""
     import ray
 
     (ref,) = holder
@@ -51,7 +55,7 @@ def _run(fn: Callable[[Any, Any], Any], holder: list[Any], task: Any) -> Any:
     if key not in _SHARED:
         _SHARED.clear()  # a new sweep in a reused worker: drop the previous one's data
         _SHARED[key] = ray.get(ref)
-    return fn(_SHARED[key], task)
+    return [fn(_SHARED[key], task) for task in tasks]
 
 
 def check_address(address: str | None) -> str | None:
@@ -61,6 +65,8 @@ def check_address(address: str | None) -> str | None:
     cleaned = address.strip()
     if not _ADDRESS.match(cleaned):
         raise AlchemiserError(f"--address {address!r}: give auto, HOST:PORT (a node of the cluster) or ray://HOST:PORT")
+    if cleaned != "auto" and not 1 <= int(cleaned.rpartition(":")[2]) <= 65535:
+        raise AlchemiserError(f"--address {address!r}: the port must be between 1 and 65535")
     return cleaned
 
 
@@ -142,12 +148,10 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
-def _in_flight() -> int:
-    """How many tasks to keep submitted: a few per CPU the cluster has now."""
+def _cluster_cpus() -> int:
     import ray
 
-    cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
-    return max(2, min(MAX_IN_FLIGHT, cpus * TASKS_PER_CPU))
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
 
 
 class RayEngine:
@@ -168,19 +172,21 @@ class RayEngine:
             _connect(self.address)
         pending: list[Any] = []
         try:
-            remote = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(_run)
+            remote = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(_run_many)
             holder = [ray.put(shared)]  # once: every task gets the reference, not the data
-            window = _in_flight()
-            queue = iter(tasks)
-            for task in queue:
-                pending.append(remote.remote(fn, holder, task))
+            cpus = _cluster_cpus()
+            window = min(MAX_IN_FLIGHT, cpus * TASKS_PER_CPU)
+            size = max(1, min(MAX_CHUNK, len(tasks) // (cpus * 8)))
+            chunks = (list(tasks[i : i + size]) for i in range(0, len(tasks), size))
+            for chunk in chunks:
+                pending.append(remote.remote(fn, holder, chunk))
                 if len(pending) >= window:
                     break
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
                 for ref in ready:
                     try:
-                        yield ray.get(ref)
+                        results = ray.get(ref)
                     except RayTaskError as err:
                         cause = err.cause
                         if isinstance(cause, AlchemiserError):
@@ -191,8 +197,9 @@ class RayEngine:
                             f"a sweep task was lost on the Ray cluster after {MAX_RETRIES} retries "
                             f"({_first_line(err)}); rerun the same command to compute only what is missing"
                         ) from None
-                for task in queue:
-                    pending.append(remote.remote(fn, holder, task))
+                    yield from results
+                for chunk in chunks:
+                    pending.append(remote.remote(fn, holder, chunk))
                     if len(pending) >= window:
                         break
         finally:
