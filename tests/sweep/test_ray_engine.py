@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from alchemiser.errors import AlchemiserError
-from alchemiser.sweep.engines.ray_engine import RayEngine, check_address
+from alchemiser.sweep.engines.ray_engine import RayEngine, check_address, runtime_env
 from tests.helpers import run
 
 ray = pytest.importorskip("ray", reason="LOUD SKIP: ray is not installed (pip install -e '.[test]' brings it)")
@@ -357,6 +357,22 @@ def test_addresses_are_checked_before_ray_is_touched() -> None:
     for bad in ("", "ray://", "http://x:1", "host", "host:port", "a b:1", "h:0", "ray://h:70000"):
         with pytest.raises(AlchemiserError, match="--address"):
             RayEngine(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{pip", "ALCHEMISER_RAY_RUNTIME_ENV is not JSON"), ('["x"]', "ALCHEMISER_RAY_RUNTIME_ENV must be a JSON object")],
+)
+def test_a_bad_runtime_env_is_named(monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
+    monkeypatch.setenv("ALCHEMISER_RAY_RUNTIME_ENV", text)
+    with pytest.raises(AlchemiserError, match=message):
+        runtime_env()
+
+
+def test_a_runtime_env_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runtime_env() is None
+    monkeypatch.setenv("ALCHEMISER_RAY_RUNTIME_ENV", ' {"pip": ["alchemiser[ray]"]} ')
+    assert runtime_env() == {"pip": ["alchemiser[ray]"]}
 
 
 def test_importing_the_sweep_package_does_not_import_ray() -> None:

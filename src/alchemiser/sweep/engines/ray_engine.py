@@ -19,6 +19,7 @@ Why it looks the way it does:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -39,6 +40,7 @@ MAX_IN_FLIGHT = 10_000
 PROBE_TIMEOUT_S = 10.0  # to open a TCP connection to the cluster's address before handing it to Ray
 MAX_CHUNK = 8  # tasks per Ray task, as the embedded engine: grid neighbours share indicator series
 MAX_RETRIES = 5  # a task is rerun this often when its worker process or node dies
+RUNTIME_ENV_VAR = "ALCHEMISER_RAY_RUNTIME_ENV"  # JSON: Ray's runtime_env for the sweep's workers
 _ADDRESS = re.compile(r"^(auto|ray://[^\s/:]+:\d{1,5}|[^\s/:]+:\d{1,5})$")
 
 # this worker process's copy of `shared`, keyed by its object id: fetched and unpickled once per process
@@ -68,6 +70,21 @@ def check_address(address: str | None) -> str | None:
     if cleaned != "auto" and not 1 <= int(cleaned.rpartition(":")[2]) <= 65535:
         raise AlchemiserError(f"--address {address!r}: the port must be between 1 and 65535")
     return cleaned
+
+
+def runtime_env() -> dict[str, Any] | None:
+    """The runtime_env of $ALCHEMISER_RAY_RUNTIME_ENV (e.g. {"pip": ["alchemiser[ray]==0.1.0"]}): how workers
+    that do not have the package get it. Unset or empty: the nodes already have it (the same image)."""
+    text = os.environ.get(RUNTIME_ENV_VAR, "").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise AlchemiserError(f"{RUNTIME_ENV_VAR} is not JSON: {err.msg} at character {err.pos}") from None
+    if not isinstance(value, dict):
+        raise AlchemiserError(f'{RUNTIME_ENV_VAR} must be a JSON object, such as {{"pip": ["alchemiser[ray]"]}}')
+    return value
 
 
 def _route_ray_logs() -> None:
@@ -101,6 +118,7 @@ def _connect(address: str | None) -> None:
     """`ray.init` for `address` (None: a Ray started for this sweep on this machine), errors naming --address."""
     import ray
 
+    environment = runtime_env()
     _route_ray_logs()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no telemetry from a sweep
     if address is None:  # Ray's default for a new local Ray, said explicitly so it is not announced on stderr
@@ -115,13 +133,15 @@ def _connect(address: str | None) -> None:
             log_to_driver=False,  # workers' stdout/stderr stay in the cluster's log files
             include_dashboard=False if address is None else None,
             ignore_reinit_error=False,
+            runtime_env=environment,
         )
     except (ConnectionError, TimeoutError) as err:
         raise AlchemiserError(f"cannot connect to {where}: {_first_line(err)} (is the cluster running?)") from None
     except Exception as err:  # Ray raises RuntimeError/ValueError/... for a cluster it cannot use
+        hint = f"; check {RUNTIME_ENV_VAR}" if environment else ""
         raise AlchemiserError(
             f"cannot use {where}: {_first_line(err)} "
-            "(the cluster must run the same Ray and Python versions as this machine)"
+            f"(the cluster must run the same Ray and Python versions as this machine{hint})"
         ) from None
     log.info(
         "ray connected",
