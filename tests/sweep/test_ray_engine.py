@@ -236,7 +236,7 @@ def test_a_sweep_on_the_two_node_cluster_gives_the_embedded_rows(
     assert worker_logs, "the worker node ran no task"
 
 
-SHARED_ONCE = f"""
+SHARED_ONCE = """
 import json, os
 from alchemiser.sweep.engines.ray_engine import RayEngine
 
@@ -244,7 +244,7 @@ def square_with_origin(shared, task):
     shared["calls"] = shared.get("calls", 0) + 1  # per-process state survives between tasks
     return task * task, os.getpid(), id(shared), shared["calls"]
 
-print(json.dumps(list(RayEngine({ADDRESS!r}).map_unordered(square_with_origin, {{"payload": "x" * 1000}}, range(60)))))
+print(json.dumps(list(RayEngine(ADDRESS).map_unordered(square_with_origin, {"payload": "x" * 1000}, range(60)))))
 """
 
 

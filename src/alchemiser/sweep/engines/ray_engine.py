@@ -87,12 +87,15 @@ def runtime_env() -> dict[str, Any] | None:
     return value
 
 
-def _route_ray_logs() -> None:
+def _route_ray_logs(name: str = "ray") -> None:
     """Ray's Python loggers write to our log file only (the handlers setup_logging put on the root logger
-    that are files), never to the console where the progress bar is."""
+    that are files), never to the console where the progress bar is.
+
+    `ray.init(configure_logging=False)` empties the "ray" logger while it starts, and warns meanwhile, so
+    `_connect` routes "ray._private" too until `ray.init` returns, then "ray" again."""
     from alchemiser.logs import JsonFileHandler
 
-    ray_logger = logging.getLogger("ray")
+    ray_logger = logging.getLogger(name)
     ray_logger.handlers = [h for h in logging.getLogger().handlers if isinstance(h, JsonFileHandler)]
     ray_logger.propagate = False
     if not ray_logger.handlers:
@@ -120,9 +123,8 @@ def _connect(address: str | None) -> None:
 
     environment = runtime_env()
     _route_ray_logs()
+    _route_ray_logs("ray._private")  # ray.init empties "ray" while it starts
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no telemetry from a sweep
-    if address is None:  # Ray's default for a new local Ray, said explicitly so it is not announced on stderr
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
     where = "a local Ray" if address is None else f"the Ray cluster at --address {address}"
     if address is not None and address != "auto":
         _probe(address, where)  # Ray itself retries an unreachable address for minutes, printing as it goes
@@ -139,10 +141,12 @@ def _connect(address: str | None) -> None:
         raise AlchemiserError(f"cannot connect to {where}: {_first_line(err)} (is the cluster running?)") from None
     except Exception as err:  # Ray raises RuntimeError/ValueError/... for a cluster it cannot use
         hint = f"; check {RUNTIME_ENV_VAR}" if environment else ""
-        raise AlchemiserError(
-            f"cannot use {where}: {_first_line(err)} "
-            f"(the cluster must run the same Ray and Python versions as this machine{hint})"
-        ) from None
+        need = "the cluster must run the same Ray and Python versions as this machine" if address else "see Ray's logs"
+        raise AlchemiserError(f"cannot use {where}: {_first_line(err)} ({need}{hint})") from None
+    finally:
+        _route_ray_logs()
+        logging.getLogger("ray._private").handlers = []
+        logging.getLogger("ray._private").propagate = True
     log.info(
         "ray connected",
         extra={"address": address or "local", "resources": ray.cluster_resources()},  # type: ignore[no-untyped-call]
