@@ -248,15 +248,14 @@ print(json.dumps(list(RayEngine(ADDRESS).map_unordered(square_with_origin, {"pay
 """
 
 
-def test_every_task_runs_once_and_shared_reaches_each_worker_once(cluster: Cluster) -> None:
+@pytest.mark.parametrize("address", [ADDRESS, None], ids=["the cluster", "a local Ray started for the sweep"])
+def test_every_task_runs_once_and_shared_reaches_each_worker_once(cluster: Cluster, address: str | None) -> None:
+    script = f"ADDRESS = {address!r}\n{SHARED_ONCE}"
     done = subprocess.run(
-        [*cluster.enter, sys.executable, "-c", SHARED_ONCE],
-        capture_output=True,
-        text=True,
-        env=cluster.env,
-        check=False,
+        [*cluster.enter, sys.executable, "-c", script], capture_output=True, text=True, env=cluster.env, check=False
     )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == "", f"Ray's own output reached the terminal: {done.stderr}"
     results = json.loads(done.stdout)
     assert sorted(r[0] for r in results) == [t * t for t in range(60)]
     by_worker: dict[int, set[int]] = {}
