@@ -122,7 +122,7 @@ def _option_values(command: str, name: str, kind: str, fx: Fixtures) -> list[str
         "spec": [fx.missing, str(fx.folder), str(fx.existing)],
         "out": [str(fx.folder)],
         "engine": ["", "bogus"],
-        "address": [""],
+        "address": ["", "ray:/x", "localhost", "127.0.0.1:99999"],
         "workers": ["-1", "0", "", "1e3", "99999999999999999999"],
         "top": ["-1", "0", "", "1e3", "99999999999999999999"],
         "max_variants": ["-1", "0", "", "1e3", "99999999999999999999"],

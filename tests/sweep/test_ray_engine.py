@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,8 @@ import pandas as pd
 import pytest
 
 from alchemiser.errors import AlchemiserError
-from alchemiser.sweep.engines.ray_engine import RayEngine, check_address
+from alchemiser.sweep.engines.ray_engine import RayEngine, check_address, runtime_env
+from tests.helpers import run
 
 ray = pytest.importorskip("ray", reason="LOUD SKIP: ray is not installed (pip install -e '.[test]' brings it)")
 
@@ -212,7 +214,7 @@ def embedded_rows(tmp_path_factory: pytest.TempPathFactory, cluster: Cluster) ->
     folder = tmp_path_factory.mktemp("embedded")
     spec = folder / "spec.toml"
     spec.write_text(SPEC)
-    code, out, err = _sweep(cluster, folder / "home", spec, "--workers", "1")
+    code, out, err = _sweep(cluster, folder / "home", spec, "--workers", "2")
     assert code == 0, err
     rows = _rows(out)
     assert len(rows) == VARIANTS
@@ -232,6 +234,36 @@ def test_a_sweep_on_the_two_node_cluster_gives_the_embedded_rows(
     # both nodes did work: the worker node started worker processes of its own
     worker_logs = list((cluster.folder / "worker").glob("session_*/logs/*worker*"))
     assert worker_logs, "the worker node ran no task"
+
+
+SHARED_ONCE = """
+import json, os
+from alchemiser.sweep.engines.ray_engine import RayEngine
+
+def square_with_origin(shared, task):
+    shared["calls"] = shared.get("calls", 0) + 1  # per-process state survives between tasks
+    return task * task, os.getpid(), id(shared), shared["calls"]
+
+print(json.dumps(list(RayEngine(ADDRESS).map_unordered(square_with_origin, {"payload": "x" * 1000}, range(60)))))
+"""
+
+
+@pytest.mark.parametrize("address", [ADDRESS, None], ids=["the cluster", "a local Ray started for the sweep"])
+def test_every_task_runs_once_and_shared_reaches_each_worker_once(cluster: Cluster, address: str | None) -> None:
+    script = f"ADDRESS = {address!r}\n{SHARED_ONCE}"
+    done = subprocess.run(
+        [*cluster.enter, sys.executable, "-c", script], capture_output=True, text=True, env=cluster.env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", f"Ray's own output reached the terminal: {done.stderr}"
+    results = json.loads(done.stdout)
+    assert sorted(r[0] for r in results) == [t * t for t in range(60)]
+    by_worker: dict[int, set[int]] = {}
+    for _, pid, identity, _ in results:
+        by_worker.setdefault(pid, set()).add(identity)
+    assert all(len(ids) == 1 for ids in by_worker.values()), "a worker unpickled `shared` more than once"
+    for pid in by_worker:  # one `shared` per worker process, kept across its tasks
+        assert sorted(r[3] for r in results if r[1] == pid) == list(range(1, sum(r[1] == pid for r in results) + 1))
 
 
 # this test kills the cluster's worker node: it stays the last one to use the module's cluster
@@ -297,14 +329,49 @@ def _busy_worker(cluster: Cluster) -> bool:
     return False
 
 
+def test_an_unreachable_cluster_is_one_message_naming_address(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    home = tmp_path / "home"
+    for address, words in (
+        (f"127.0.0.1:{port}", "Connection refused"),
+        (f"ray://127.0.0.1:{port}", "Ray client server"),
+        ("127.0.0.1:99999", "the port must be between 1 and 65535"),
+    ):
+        done = run(["sweep", str(spec), "--engine", "ray", "--address", address], home)
+        assert done.returncode == 2, done.stderr
+        assert f"--address {address}" in done.stderr or f"--address '{address}'" in done.stderr
+        assert words in done.stderr
+        assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
 def test_addresses_are_checked_before_ray_is_touched() -> None:
     assert check_address(None) is None
     assert check_address(" auto ") == "auto"
     assert check_address("ray://head.example:10001") == "ray://head.example:10001"
     assert check_address("10.0.0.5:6379") == "10.0.0.5:6379"
-    for bad in ("", "ray://", "http://x:1", "host", "host:port", "a b:1"):
+    for bad in ("", "ray://", "http://x:1", "host", "host:port", "a b:1", "h:0", "ray://h:70000"):
         with pytest.raises(AlchemiserError, match="--address"):
             RayEngine(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{pip", "ALCHEMISER_RAY_RUNTIME_ENV is not JSON"), ('["x"]', "ALCHEMISER_RAY_RUNTIME_ENV must be a JSON object")],
+)
+def test_a_bad_runtime_env_is_named(monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
+    monkeypatch.setenv("ALCHEMISER_RAY_RUNTIME_ENV", text)
+    with pytest.raises(AlchemiserError, match=message):
+        runtime_env()
+
+
+def test_a_runtime_env_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runtime_env() is None
+    monkeypatch.setenv("ALCHEMISER_RAY_RUNTIME_ENV", ' {"pip": ["alchemiser[ray]"]} ')
+    assert runtime_env() == {"pip": ["alchemiser[ray]"]}
 
 
 def test_importing_the_sweep_package_does_not_import_ray() -> None:
