@@ -7,6 +7,7 @@ history. Resuming is the default: rows whose id is already in the run's journal 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,11 +16,18 @@ from typing import Any
 
 from alchemiser import market_calendar
 from alchemiser.config import Settings
+from alchemiser.errors import AlchemiserError
 from alchemiser.sweep.engines.base import Engine
 from alchemiser.sweep.expand import DEFAULT_MAX_VARIANTS, Plan, build_plan
 from alchemiser.sweep.spec import LOWER_IS_BETTER, SweepSpecError, load_spec
 from alchemiser.sweep.store import RESULTS, Journal, record_run, run_dir, write_parquet
 from alchemiser.sweep.task import SharedData, run_task
+
+log = logging.getLogger(__name__)
+
+
+class SweepRunError(AlchemiserError):
+    """A sweep that stopped before every backtest ran (its finished rows are kept)."""
 
 
 @dataclass
@@ -112,10 +120,19 @@ def run_sweep(
             return loaded[0]
 
         if missing:
-            for row in engine.map_unordered(run_task, shared(), missing):
-                journal.add(row)
-                if on_row is not None:
-                    on_row(row)
+            try:
+                for row in engine.map_unordered(run_task, shared(), missing):
+                    journal.add(row)
+                    if on_row is not None:
+                        on_row(row)
+            except AlchemiserError:
+                raise
+            except Exception as exc:  # a bug or a dead worker: say so, keep what finished, never a traceback
+                log.exception("sweep %s stopped", plan.run_id)
+                raise SweepRunError(
+                    f"sweep {plan.run_id} stopped: {type(exc).__name__}: {exc} (details in the log); "
+                    f"{journal.count():,} finished backtests are saved, and running it again computes the rest"
+                ) from None
         rows = journal.rows(t.id for t in plan.tasks)
         honesty, written = _honesty(plan, rows, engine, shared, journal, on_row, folder, on_phase)
     finally:
