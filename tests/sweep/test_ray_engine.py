@@ -230,7 +230,7 @@ def test_a_sweep_on_the_two_node_cluster_gives_the_embedded_rows(
     assert code == 0, err
     assert json.loads(out)["computed"] == VARIANTS
     pd.testing.assert_frame_equal(_rows(out), embedded_rows)
-    assert "ray" not in err.lower(), f"Ray's own output reached the terminal: {err}"
+    assert not _noise(err), f"Ray's own output reached the terminal: {err}"
     # both nodes did work: the worker node started worker processes of its own
     worker_logs = list((cluster.folder / "worker").glob("session_*/logs/*worker*"))
     assert worker_logs, "the worker node ran no task"
@@ -255,7 +255,7 @@ def test_every_task_runs_once_and_shared_reaches_each_worker_once(cluster: Clust
         [*cluster.enter, sys.executable, "-c", script], capture_output=True, text=True, env=cluster.env, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "", f"Ray's own output reached the terminal: {done.stderr}"
+    assert not _noise(done.stderr), f"Ray's own output reached the terminal: {done.stderr}"
     results = json.loads(done.stdout)
     assert sorted(r[0] for r in results) == [t * t for t in range(60)]
     by_worker: dict[int, set[int]] = {}
@@ -295,6 +295,16 @@ def test_killing_the_worker_node_mid_sweep_loses_no_result(
         assert code == 0, err
         assert json.loads(out)["computed"] == VARIANTS - finished
     pd.testing.assert_frame_equal(_rows(out), embedded_rows)
+
+
+def _noise(stderr: str) -> list[str]:
+    """stderr lines, less the one Ray's C++ core prints in our namespace only: it has no outward interface
+    to find a node address from (on a real machine there is one, and the line does not appear)."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and "Failed to determine local IP via external connectivity" not in line
+    ]
 
 
 def _journal(home: Path) -> Any:
