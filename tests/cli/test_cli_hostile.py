@@ -85,6 +85,8 @@ class Fixtures:
         self.existing.write_text("already here\n")
         self.strategy = root / "ok.clj"
         self.strategy.write_text(VALID_CLJ)
+        self.spec = root / "ok.toml"
+        self.spec.write_text('[sweep]\nstart = 2024-01-02\nend = 2024-02-01\n[[strategies]]\nsource = "ok.clj"\n')
         self.config_dir = root / "configs"
         self.config_dir.mkdir()
 
@@ -118,6 +120,16 @@ def _option_values(command: str, name: str, kind: str, fx: Fixtures) -> list[str
         "seed": ["-1", "", "99999999999999999999"],
         "port": ["-1", "", "70000"],
         "name": ["", "no-such-strategy", "[sim]"],  # strategy pause/resume NAME
+        "spec": [fx.missing, str(fx.folder), str(fx.existing)],
+        "out": [str(fx.folder)],
+        "engine": ["", "bogus"],
+        "address": ["", "ray:/x", "localhost", "127.0.0.1:99999"],
+        "workers": ["-1", "0", "", "1e3", "99999999999999999999"],
+        "top": ["-1", "0", "", "1e3", "99999999999999999999"],
+        "max_variants": ["-1", "0", "", "1e3", "99999999999999999999"],
+        "run": ["", "no-such-run", "../escape"],
+        "row": ["", "not-a-row!", "12345678901234567890"],
+        "output": [str(fx.folder)],
     }
     if command == "config init" and name == "path":
         return [str(fx.folder), str(fx.existing)]
@@ -144,7 +156,15 @@ def option_cases(fx: Fixtures) -> list[Case]:
     cases = []
     for path, command in _commands(typer.main.get_command(app)):
         label = " ".join(path)
-        fillers = {"symbol": "SPY", "files": str(fx.strategy), "file": str(fx.strategy), "run_id": "no-such-run"}
+        fillers = {
+            "symbol": "SPY",
+            "files": str(fx.strategy),
+            "file": str(fx.strategy),
+            "run_id": "no-such-run",
+            "spec": str(fx.spec),
+            "run": "no-such-run",
+            "row": "1",
+        }
         for param in command.params:
             kind = str(param.bare_type())
             if kind == "bool":
@@ -154,15 +174,15 @@ def option_cases(fx: Fixtures) -> list[Case]:
                 if value in allowed:
                     continue
                 args: list[str] = list(path)
-                for other in command.params:  # required arguments other than the one under test get a fine value
-                    if other is not param and other.param_type_name == "argument" and other.required:
+                for other in command.params:  # arguments in their order; the others get a fine value
+                    if other is param and param.param_type_name == "argument":
+                        args.append(value)
+                    elif other.param_type_name == "argument" and other.required:
                         args.append(fillers[other.name])
                 for bounded, extra in BOUNDS.get(label, {}).items():
                     if bounded != param.name:
                         args += extra
-                if param.param_type_name == "argument":
-                    args.append(value)
-                else:
+                if param.param_type_name != "argument":
                     args += [param.opts[0], value]
                 words = _words(param) + ((value,) if len(value) > 2 else ())
                 cases.append(Case(path, tuple(args), words))
@@ -289,6 +309,9 @@ SUBPROCESS_CASES = [
     (["liquidate", "--broker", "sim", "--live", "--yes"], "--live"),
     (["liquidate", "--broker", "bogus", "--yes"], "bogus"),
     (["ledger", "actions", "--limit", "0"], "--limit"),
+    (["sweep", "/no/such/spec.toml"], "/no/such/spec.toml"),  # the shorthand for `sweep run SPEC`
+    (["sweep", "/no/such/spec.toml", "--top", "0"], "--top"),
+    (["sweep", "export", "no-such-run", "1"], "no-such-run"),
 ]
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 # importing registers the commands, in the order `--help` lists them
 from alchemiser.cli import strategy_cmds, trading_cmds, report_cmds, backtest_cmds, data_cmds, data_needs_cmds, ops_cmds  # noqa: F401
-from alchemiser.cli import control_cmds, web_cmds  # noqa: F401
+from alchemiser.cli import control_cmds, sweep_cmds, web_cmds  # noqa: F401
 from alchemiser.cli.app import app, err_console
 from alchemiser.cli import params_cmds  # noqa: F401  (registers `params`)
 from alchemiser.cli.render import is_terminal

@@ -27,7 +27,7 @@ from aiohttp.web_runner import GracefulExit
 from alchemiser.errors import AlchemiserError
 from alchemiser.formatting import json_ready
 from alchemiser.strategies.registry import BUILTINS
-from alchemiser.web import backtests, controls, decision, queries, security, sleeves
+from alchemiser.web import backtests, controls, decision, queries, security, sleeves, sweep_routes
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import QueryError
 
@@ -407,6 +407,7 @@ def make_app(ctx: WebContext, token: str) -> web.Application:
             web.post("/api/backtests/{job}/rerun", api_backtest_rerun),
             web.get("/api/backtests/{job}", api_backtest),
             web.get("/api/backtests/{job}/files/{name}", backtest_file),
+            *sweep_routes.routes(CTX, _page, _json, _query, _off_loop),
         ]
     )
     return app
