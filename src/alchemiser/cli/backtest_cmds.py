@@ -18,7 +18,6 @@ from alchemiser.cli.app import (
     settings_of,
 )
 from alchemiser.cli.render import new_table, show
-from alchemiser.data.base import SAMPLE_NOTICE
 
 
 # -- backtest --------------------------------------------------------------------------------------------
@@ -104,6 +103,8 @@ def backtest(
 
 
 def _render_backtest(data: dict[str, Any]) -> None:
+    from alchemiser.data.base import SAMPLE_NOTICE
+
     note = f"  [yellow]({SAMPLE_NOTICE})[/]" if data["synthetic_sample_data"] else ""
     console.print(
         f"[bold]Backtest {data['start']} – {data['end']}[/] ({data['days']} days, rebalance {data['rebalance']}, "

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from alchemiser.cli.app import JsonFlag, console, data_app, err_console, print_json, settings_of
-from alchemiser.config import Settings
 from alchemiser.errors import DataError
-from alchemiser.strategies.base import Strategy
+
+if TYPE_CHECKING:  # command modules import heavy things (pandas, the calendar) inside functions
+    from alchemiser.config import Settings
+    from alchemiser.strategies.base import Strategy
 
 FIRST_DAY = dt.date(2004, 1, 1)
 

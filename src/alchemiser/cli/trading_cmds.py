@@ -26,7 +26,6 @@ from alchemiser.cli.render import new_table, show
 from alchemiser.cli.strategy_cmds import PriceOption, price_of, render_signals
 from alchemiser.formatting import money, pct, price, qty
 from alchemiser.models import RunStatus
-from alchemiser.signals import build_market
 
 STATUS_COLOURS = {RunStatus.OK: "green", RunStatus.NOTHING_TO_DO: "green", RunStatus.ALREADY_RAN: "yellow"}
 
@@ -190,6 +189,7 @@ def sim_reset(
     from decimal import Decimal
 
     from alchemiser.execution.sim import SimBroker, valid_starting_cash
+    from alchemiser.signals import build_market
 
     starting = None
     if cash is not None:

@@ -14,11 +14,18 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-import apprise
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alchemiser.formatting import money, pct, price, qty
 from alchemiser.models import RunStatus
+
+
+def apprise() -> Any:
+    """The apprise module, imported on first use: it costs ~0.1 s and most commands never notify."""
+    import apprise as module
+
+    return module
+
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,7 @@ class NotifyConfig(BaseModel):
         """A mistyped URL would otherwise only show up as a silent non-delivery after a real run. apprise
         parses a URL into its service without contacting it, so this sends nothing."""
         for url in urls:
-            if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
+            if apprise().Apprise.instantiate(url, suppress_exceptions=True) is None:
                 raise ValueError(f"{url!r} is not a notification URL apprise supports (e.g. ntfy://my-topic)")
         return urls
 
@@ -149,7 +156,7 @@ class Notifier:
         if not send:
             return "skipped"
         title, body = compose(summary, day_pnl)
-        sender = apprise.Apprise()
+        sender = apprise().Apprise()
         for url in self.config.urls:
             sender.add(url)
         if not sender.notify(title=title, body=body):
