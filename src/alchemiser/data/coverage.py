@@ -4,7 +4,8 @@ Why this exists: a run used to stop at the first missing ticker, so a 91-ticker 
 to learn what it needs. Here every ticker of every strategy is checked in one pass and classified as
 absent (no data at all), stale (its last bar is older than the session a run decides on) or short (fewer
 bars than the strategy's longest indicator window on it needs), and the exact command that fills them is
-spelled out. It reads strategies and market data, so it sits above both, like `signals`.
+spelled out. It lives in `data/` because only `data/` reads market data; of the strategies it reads
+only what they declare (universes and indicator windows), never a decision.
 """
 
 from __future__ import annotations
