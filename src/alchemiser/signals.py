@@ -15,9 +15,9 @@ from typing import Any
 
 from alchemiser import market_calendar
 from alchemiser.config import Settings, StrategyConfig
-from alchemiser.data.coverage import TickerGap, check_coverage, describe_gaps, fill_command
 from alchemiser.data.base import MarketData
 from alchemiser.data.composite import FallbackMarketData
+from alchemiser.data.coverage import TickerGap, check_coverage, describe_gaps, fill_command
 from alchemiser.data.history import PriceHistory, load_history
 from alchemiser.data.live import (
     LivePrice,

@@ -123,8 +123,8 @@ def data_missing(
     json_out: JsonFlag = False,
 ) -> None:
     """Every ticker the strategies need that the data lacks: absent, stale or too short. Exit 1 if any."""
-    from alchemiser.data.coverage import check_coverage
     from alchemiser.data.base import SAMPLE_NOTICE
+    from alchemiser.data.coverage import check_coverage
     from alchemiser.signals import build_market, resolve_as_of
 
     settings = settings_of(ctx)
