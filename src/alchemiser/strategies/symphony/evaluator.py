@@ -146,6 +146,12 @@ class AllocationMatrix:
         return {s: float(w) for s, w in zip(self.symbols, self.weights[index], strict=True) if w > 1e-12}
 
 
+def _sum_into(weights: dict[str, FloatArray], parts: dict[str, FloatArray]) -> None:
+    """Add each symbol's part to its running weight (a symbol met first takes its part as it is)."""
+    for symbol, part in parts.items():
+        weights[symbol] = weights[symbol] + part if symbol in weights else part
+
+
 def _any_not_finite(columns: list[FloatArray]) -> BoolArray:
     """Days on which any of the columns is NaN or infinite.
 
@@ -285,11 +291,7 @@ class SymphonyEvaluator:
         bad = np.zeros(self.n, dtype=bool)
         for result, share in parts:
             bad |= result.bad
-            for symbol, w in result.weights.items():
-                if symbol in weights:
-                    weights[symbol] = weights[symbol] + share * w
-                else:
-                    weights[symbol] = share * w
+            _sum_into(weights, {s: share * w for s, w in result.weights.items()})
         return _Result(weights, bad)
 
     def _if(self, cond: Condition, then: _Result, other: _Result, detail: dict[str, Any], at: int | None) -> _Result:
@@ -327,11 +329,8 @@ class SymphonyEvaluator:
         bad = undecided.copy()
         for k, child in enumerate(node.children):
             mask = chosen[:, k]
-            res = results[child]
-            bad |= mask & res.bad
-            for symbol, w in res.weights.items():
-                part = np.where(mask, share * w, 0.0)
-                weights[symbol] = weights[symbol] + part if symbol in weights else part
+            bad |= mask & results[child].bad
+            _sum_into(weights, {s: np.where(mask, share * w, 0.0) for s, w in results[child].weights.items()})
         if at is not None:
             detail.update(
                 scores=[float(s) for s in scores[at]],
@@ -359,11 +358,8 @@ class SymphonyEvaluator:
         weights: dict[str, FloatArray] = {}
         bad = undecided.copy()
         for k, child in enumerate(node.children):
-            res = results[child]
-            bad |= res.bad
-            for symbol, w in res.weights.items():
-                part = shares[:, k] * w
-                weights[symbol] = weights[symbol] + part if symbol in weights else part
+            bad |= results[child].bad
+            _sum_into(weights, {s: shares[:, k] * w for s, w in results[child].weights.items()})
         if at is not None:
             detail.update(
                 vols=[float(v) for v in vols[at]],
