@@ -143,7 +143,7 @@ class TradeRun:
             "synthetic_sample_data": self.signals.uses_sample if self.signals else False,
             "price_mode": self.signals.price_mode if self.signals else None,
             "live_prices": (
-                {s: p.as_dict() for s, p in sorted(self.signals.live_prices.items())} if self.signals else {}
+                {s: p.to_json() for s, p in sorted(self.signals.live_prices.items())} if self.signals else {}
             ),
             "price_notice": self.signals.price_notice if self.signals else None,
             "targets": self.targets,
@@ -154,7 +154,7 @@ class TradeRun:
             "orders": [o.as_dict() for o in self.execution.orders] if self.execution else [],
             "warnings": self.warnings,
             "plan": self.plan.as_dict() if self.plan else None,
-            "strategies": [s.as_dict() for s in self.signals.strategies] if self.signals else [],
+            "strategies": [s.to_json() for s in self.signals.strategies] if self.signals else [],
             "timings": self.timings,
             "day_pnl": self.day_pnl,
         }
@@ -290,7 +290,7 @@ def run_session(
             stale.run_id, RunStatus.FAILED, message=f"interrupted (the process died); resumed by run {run_id}"
         )
     ledger.start_run(run_id, mode=mode, broker=broker.name, trading_day=day, config_digest=config_digest(settings))
-    ledger.record_signals(run_id, [s.as_dict() for s in report.strategies])
+    ledger.record_signals(run_id, [s.to_json() for s in report.strategies])
     run = TradeRun(run_id, RunStatus.RUNNING, "", report, timings=dict(decided.timings), trading_day=day)
     rails = Rails(settings.rails, settings.home / "KILL")
     executor: Executor | None = None

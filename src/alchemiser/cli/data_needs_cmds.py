@@ -131,7 +131,7 @@ def data_missing(
     day = resolve_as_of(as_of.date() if as_of else None)
     coverage = check_coverage(build_market(settings), _strategies(settings, strategy), day)
     if json_out:
-        print_json(coverage.as_dict())
+        print_json(coverage.to_json())
         raise typer.Exit(0 if coverage.ok else 1)
     tickers = len(set().union(*(u for _, u in coverage.universes)))
     sample = sorted(s for s, src in coverage.sources.items() if src == "sample")

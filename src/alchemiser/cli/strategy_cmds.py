@@ -103,7 +103,7 @@ def signal(
 
     report = signals_now(settings_of(ctx), strategy, as_of.date() if as_of else None, price_of(price))
     if json_out:
-        print_json(report.as_dict())
+        print_json(report.to_json())
     else:
         render_signals(report)
     if not report.ok:

@@ -124,11 +124,11 @@ def plan(
             {
                 "as_of": report.as_of.isoformat(),
                 "price_mode": report.price_mode,
-                "live_prices": {s: p.as_dict() for s, p in sorted(report.live_prices.items())},
+                "live_prices": {s: p.to_json() for s, p in sorted(report.live_prices.items())},
                 "price_notice": report.price_notice,
                 "target": target,
                 "plan": trade_plan.as_dict() if trade_plan else None,
-                "strategies": [s.as_dict() for s in report.strategies],
+                "strategies": [s.to_json() for s in report.strategies],
             }
         )
     else:

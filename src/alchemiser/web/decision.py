@@ -205,7 +205,7 @@ def decision(ctx: WebContext, strategy: str, as_of: dt.date | None, run_id: str 
     else:
         report = compute_signals(ctx.settings, refs=[strategy], as_of=as_of)
         sig = report.strategies[0]
-        trace, weights, error = [t.as_dict() for t in sig.trace], sig.weights, sig.error
+        trace, weights, error = [t.to_json() for t in sig.trace], sig.weights, sig.error
         when = report.as_of.isoformat()
     try:
         loaded = load_strategy(source, strategy)

@@ -12,10 +12,11 @@ asset's t−1→t return, and price-like metrics use the equity curve compounded
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import TypedDict  # pydantic reads these types only from typing_extensions on 3.11
 
 from alchemiser.data.history import PriceHistory
 from alchemiser.errors import DataError, InsufficientHistoryError, StrategyError
@@ -97,6 +98,16 @@ class _Snapshot:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+class TraceStepJson(TypedDict):
+    """One line of a decision's path, as `--json` prints it."""
+
+    depth: Annotated[int, "nesting level, 0 for the symphony itself"]
+    kind: Annotated[str, "the node's kind (if, filter, asset, group, …), which the tree view colours by"]
+    text: Annotated[str, "the line as the tree view prints it, with the values read"]
+    location: Annotated[str, "file:line:col of the node in the symphony source"]
+    share: Annotated[float, "fraction of the strategy this node carries (0–1)"]
+
+
 @dataclass(frozen=True)
 class TraceStep:
     depth: int
@@ -105,7 +116,7 @@ class TraceStep:
     location: str
     share: float
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> TraceStepJson:
         return {
             "depth": self.depth,
             "kind": self.kind,

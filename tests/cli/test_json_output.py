@@ -1,0 +1,106 @@
+"""`--json` output has exactly the fields and types its result type declares, and the README says so.
+
+The README's "JSON output" section is generated from the same types (`alchemiser.cli.json_docs`), so a
+field added to an output without its type, or to the type without the README, fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from typing_extensions import is_typeddict
+
+from alchemiser.cli.json_docs import BEGIN, COMMANDS, END, render
+from alchemiser.data.coverage import CoverageJson
+from alchemiser.signals import SignalJson
+from tests.helpers import run
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+NO_SAMPLE = {"ALCHEMISER_DATA__SAMPLE_FALLBACK": "false"}  # every ticker absent: the gap fields appear
+
+
+def problems(value: Any, tp: Any, path: str = "$") -> list[str]:
+    """Where `value` (parsed JSON) departs from `tp`: missing or extra keys, wrong types. [] when it conforms."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        return problems(value, args[0], path)
+    if is_typeddict(tp):
+        if not isinstance(value, dict):
+            return [f"{path}: expected an object, got {value!r}"]
+        hints = get_type_hints(tp, include_extras=True)
+        found = [f"{path}: missing keys {sorted(set(hints) - set(value))}"] if set(hints) - set(value) else []
+        found += [f"{path}: undeclared keys {sorted(set(value) - set(hints))}"] if set(value) - set(hints) else []
+        for key in set(hints) & set(value):
+            found += problems(value[key], hints[key], f"{path}.{key}")
+        return found
+    if origin in (Union, types.UnionType):
+        options = [problems(value, arg, path) for arg in args]
+        return [] if any(not p for p in options) else min(options, key=len)
+    if origin is Literal:
+        return [] if value in args else [f"{path}: {value!r} is not one of {args}"]
+    if origin is list:
+        if not isinstance(value, list):
+            return [f"{path}: expected a list, got {value!r}"]
+        return [p for i, item in enumerate(value) for p in problems(item, args[0], f"{path}[{i}]")]
+    if origin is dict:
+        if not isinstance(value, dict):
+            return [f"{path}: expected an object, got {value!r}"]
+        return [p for k, item in value.items() for p in problems(item, args[1], f"{path}.{k}")]
+    ok = {
+        str: isinstance(value, str),
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, int | float) and not isinstance(value, bool),
+        type(None): value is None,
+    }[tp]
+    return [] if ok else [f"{path}: expected {tp.__name__}, got {value!r}"]
+
+
+def json_of(args: list[str], home: Path, **env: str) -> Any:
+    done = run([*args, "--json"], home, **env)
+    assert done.stderr == "" or done.returncode != 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_readme_json_section_is_generated_from_the_types() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert BEGIN in text and END in text, "README lost its generated JSON output block"
+    block = text[text.index(BEGIN) : text.index(END) + len(END)]
+    assert block == render(), "README's JSON output section is stale: paste `python -m alchemiser.cli.json_docs`"
+
+
+def test_every_documented_command_is_checked_below() -> None:
+    assert set(COMMANDS) == {"signal --json", "data missing --json"}
+
+
+def test_signal_json_has_exactly_the_declared_fields(home: Path) -> None:
+    payload = json_of(["signal"], home)
+    assert problems(payload, SignalJson) == []
+    assert payload["ok"] is True and payload["strategies"][0]["trace"], "the trace and weights were exercised"
+
+
+def test_failed_signal_json_has_the_gap_fields_too(home: Path) -> None:
+    payload = json_of(["signal"], home, **NO_SAMPLE)
+    assert problems(payload, SignalJson) == []
+    assert payload["ok"] is False and payload["data"]["missing"] and payload["target"] is None
+
+
+def test_data_missing_json_has_exactly_the_declared_fields(home: Path) -> None:
+    complete = json_of(["data", "missing"], home)
+    absent = json_of(["data", "missing"], home, **NO_SAMPLE)
+    for payload in (complete, absent):
+        assert problems(payload, CoverageJson) == []
+    assert complete["ok"] is True and absent["gaps"] and absent["fill_command"]
+
+
+def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:
+    good = {"price": 1.5, "time": "2025-06-30T15:59:00-04:00"}
+    from alchemiser.data.live import LivePriceJson
+
+    assert problems(good, LivePriceJson) == []
+    assert problems({**good, "extra": 1}, LivePriceJson) == ["$: undeclared keys ['extra']"]
+    assert problems({"price": 1.5}, LivePriceJson) == ["$: missing keys ['time']"]
+    assert problems({**good, "price": "1.5"}, LivePriceJson) == ["$.price: expected float, got '1.5'"]
