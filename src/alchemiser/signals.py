@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from typing_extensions import TypedDict  # pydantic reads these types only from typing_extensions on 3.11
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser import market_calendar
 from alchemiser.config import Settings, StrategyConfig

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from typing_extensions import TypedDict  # pydantic reads these types only from typing_extensions on 3.11
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.data.base import MarketData, Source
 from alchemiser.errors import DataError

@@ -20,7 +20,7 @@ from typing import Annotated, Literal, Protocol, cast
 
 import numpy as np
 import pandas as pd
-from typing_extensions import TypedDict  # pydantic reads these types only from typing_extensions on 3.11
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser import market_calendar
 from alchemiser.data.history import PriceHistory

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-from typing_extensions import TypedDict  # pydantic reads these types only from typing_extensions on 3.11
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.data.history import PriceHistory
 from alchemiser.errors import DataError, InsufficientHistoryError, StrategyError
