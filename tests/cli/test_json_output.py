@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import types
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -15,6 +16,8 @@ from typing_extensions import is_typeddict
 
 from alchemiser.cli.json_docs import BEGIN, COMMANDS, END, render
 from alchemiser.data.coverage import CoverageJson
+from alchemiser.formatting import JsonNumber
+from alchemiser.runner import TradeRunJson
 from alchemiser.signals import SignalJson
 from tests.helpers import run
 
@@ -26,7 +29,11 @@ def problems(value: Any, tp: Any, path: str = "$") -> list[str]:
     """Where `value` (parsed JSON) departs from `tp`: missing or extra keys, wrong types. [] when it conforms."""
     origin, args = get_origin(tp), get_args(tp)
     if origin is Annotated:
+        if any(isinstance(m, JsonNumber) for m in tp.__metadata__):  # exact text in Python, a number in JSON
+            return problems(value, float, path)
         return problems(value, args[0], path)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return [] if value in {m.value for m in tp} else [f"{path}: {value!r} is not a {tp.__name__}"]
     if is_typeddict(tp):
         if not isinstance(value, dict):
             return [f"{path}: expected an object, got {value!r}"]
@@ -73,7 +80,7 @@ def test_readme_json_section_is_generated_from_the_types() -> None:
 
 
 def test_every_documented_command_is_checked_below() -> None:
-    assert set(COMMANDS) == {"signal --json", "data missing --json"}
+    assert set(COMMANDS) == {"signal --json", "data missing --json", "trade --json"}
 
 
 def test_signal_json_has_exactly_the_declared_fields(home: Path) -> None:
@@ -94,6 +101,15 @@ def test_data_missing_json_has_exactly_the_declared_fields(home: Path) -> None:
     for payload in (complete, absent):
         assert problems(payload, CoverageJson) == []
     assert complete["ok"] is True and absent["gaps"] and absent["fill_command"]
+
+
+def test_trade_json_has_exactly_the_declared_fields(home: Path) -> None:
+    traded = json_of(["trade"], home)
+    assert problems(traded, TradeRunJson) == []
+    assert traded["orders"] and traded["plan"]["items"], "orders and plan lines were exercised"
+    again = json_of(["trade"], home)  # refused before deciding: the nulls of a run without signals
+    assert problems(again, TradeRunJson) == []
+    assert again["status"] == "already_ran" and again["plan"] is None
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:

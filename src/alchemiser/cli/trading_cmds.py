@@ -63,7 +63,7 @@ def trade(
     progress = None if json_out or is_quiet(ctx) else (lambda message: console.print(f"  {message}", highlight=False))
     run = run_trade(settings, broker, progress, force=force, live=live, price=mode)
     if json_out:
-        print_json(run.as_dict())
+        print_json(run.to_json())
     else:
         if run.signals is not None:
             render_signals(run.signals)
@@ -127,7 +127,7 @@ def plan(
                 "live_prices": {s: p.to_json() for s, p in sorted(report.live_prices.items())},
                 "price_notice": report.price_notice,
                 "target": target,
-                "plan": trade_plan.as_dict() if trade_plan else None,
+                "plan": trade_plan.to_json() if trade_plan else None,
                 "strategies": [s.to_json() for s in report.strategies],
             }
         )

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,8 +63,8 @@ class NotifyConfig(BaseModel):
         return urls
 
 
-def compose(summary: dict[str, Any], day_pnl: float | None = None) -> tuple[str, str]:
-    """(title, body) of the message for a run summary (`TradeRun.as_dict()`)."""
+def compose(summary: Mapping[str, Any], day_pnl: float | None = None) -> tuple[str, str]:
+    """(title, body) of the message for a run summary (`TradeRun.to_json()`)."""
     status = summary["status"]
     title = f"Alchemiser {summary['run_id']}: {status}"
     lines = [f"{status}: {summary.get('message', '')}"]
@@ -130,7 +131,7 @@ class Notifier:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         self.state_path.write_text(json.dumps(state), encoding="utf-8")
 
-    def should_send(self, summary: dict[str, Any], now: dt.datetime) -> tuple[bool, str | None]:
+    def should_send(self, summary: Mapping[str, Any], now: dt.datetime) -> tuple[bool, str | None]:
         """Whether to send, and the failure fingerprint to remember (None for successes)."""
         status = summary["status"]
         failure = status in FAILURE_STATUSES
@@ -147,7 +148,7 @@ class Notifier:
         return True, fingerprint
 
     def notify_run(
-        self, summary: dict[str, Any], day_pnl: float | None = None, now: dt.datetime | None = None
+        self, summary: Mapping[str, Any], day_pnl: float | None = None, now: dt.datetime | None = None
     ) -> Delivery:
         """Send the run's message: "sent", "skipped" (not configured, filtered out, deduplicated) or "failed"
         (some target refused or could not be reached), so the run can report a failed delivery."""
