@@ -2,8 +2,9 @@
 
 Targets (issue 15): `alchemiser --help` ≤ 0.3 s and `alchemiser signal` on the built-ins ≤ 1 s wall.
 Each command runs as a real `python -m alchemiser.cli` process in a fresh home (so `signal` decides on
-the synthetic sample market), REPEATS times; the figures are the median and the best run. The last table
-is `python -X importtime` of each command: the packages with the largest cumulative import time.
+the synthetic sample market), REPEATS times; the figures are the median and the best run, of wall time
+and of the process's CPU time (user + system), which says more when other work shares the cores. The
+last tables are `python -X importtime` of each command: the largest cumulative imports.
 
     .venv/bin/python bench/bench_startup.py [REPEATS] [SRC]
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,13 +38,20 @@ def environment(home: Path) -> dict[str, str]:
     return {**env, "ALCHEMISER_HOME": str(home), "COLUMNS": "100"}
 
 
-def wall_times(args: list[str], home: Path) -> list[float]:
-    times = []
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_runs(args: list[str], home: Path) -> tuple[list[float], list[float]]:
+    """(wall seconds, CPU seconds) of each of REPEATS runs."""
+    walls, cpus = [], []
     for _ in range(REPEATS):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         subprocess.run([sys.executable, "-m", "alchemiser.cli", *args], env=environment(home), capture_output=True)
-        times.append(time.perf_counter() - start)
-    return times
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds() - cpu)
+    return walls, cpus
 
 
 def top_imports(args: list[str], home: Path, count: int = 8) -> list[tuple[str, float]]:
@@ -71,11 +80,14 @@ def main() -> None:
         home = Path(tmp) / "home"
         subprocess.run([sys.executable, "-m", "alchemiser.cli", "signal"], env=environment(home), capture_output=True)
         print(f"CLI start-up, {REPEATS} runs each (load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores)")
-        print(f"{'command':<12}{'median s':>10}{'best s':>10}{'target s':>10}")
+        print(f"{'command':<12}{'wall median':>12}{'wall best':>10}{'CPU median':>11}{'CPU best':>9}{'target':>8}")
         for name, args in COMMANDS.items():
-            times = wall_times(args, home)
+            walls, cpus = timed_runs(args, home)
             target = f"{TARGETS[name]:.1f}" if name in TARGETS else "-"
-            print(f"{name:<12}{statistics.median(times):>10.3f}{min(times):>10.3f}{target:>10}")
+            print(
+                f"{name:<12}{statistics.median(walls):>12.3f}{min(walls):>10.3f}"
+                f"{statistics.median(cpus):>11.3f}{min(cpus):>9.3f}{target:>8}"
+            )
         for args in COMMANDS.values():
             print(f"\nimporttime of `alchemiser {' '.join(args)}`: largest cumulative imports")
             for package, seconds in top_imports(args, home):
