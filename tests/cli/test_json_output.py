@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_typ
 from typing_extensions import is_typeddict
 
 from alchemiser.cli.json_docs import BEGIN, COMMANDS, END, render
+from alchemiser.data.base import BarsJson
 from alchemiser.data.coverage import CoverageJson
 from alchemiser.formatting import JsonNumber
 from alchemiser.runner import TradeRunJson
@@ -80,7 +81,7 @@ def test_readme_json_section_is_generated_from_the_types() -> None:
 
 
 def test_every_documented_command_is_checked_below() -> None:
-    assert set(COMMANDS) == {"signal --json", "data missing --json", "trade --json"}
+    assert set(COMMANDS) == {"signal --json", "data missing --json", "trade --json", "data show SYMBOL --json"}
 
 
 def test_signal_json_has_exactly_the_declared_fields(home: Path) -> None:
@@ -110,6 +111,12 @@ def test_trade_json_has_exactly_the_declared_fields(home: Path) -> None:
     again = json_of(["trade"], home)  # refused before deciding: the nulls of a run without signals
     assert problems(again, TradeRunJson) == []
     assert again["status"] == "already_ran" and again["plan"] is None
+
+
+def test_data_show_json_has_exactly_the_declared_fields(home: Path) -> None:
+    payload = json_of(["data", "show", "spy", "--tail", "3"], home)
+    assert problems(payload, BarsJson) == []
+    assert payload["symbol"] == "SPY" and len(payload["bars"]) == 3 and payload["source"] == "sample"
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:

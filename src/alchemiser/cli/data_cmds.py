@@ -103,9 +103,7 @@ def data_show(
     json_out: JsonFlag = False,
 ) -> None:
     """The latest daily bars of one symbol."""
-    import pandas as pd
-
-    from alchemiser.data.base import SAMPLE_NOTICE
+    from alchemiser.data.base import BAR_COLUMNS, SAMPLE_NOTICE, ShownBars
     from alchemiser.signals import build_market
 
     market = build_market(settings_of(ctx))
@@ -114,21 +112,18 @@ def data_show(
     source = market.source_of(symbol)
     if bars.empty:
         raise DataError(f"{symbol} has no bars in the {'sample market' if source == 'sample' else 'local store'}")
-    shown = bars.tail(tail)
+    view = ShownBars.of(symbol, source, bars, tail)
     if json_out:
-        records = [
-            {"date": day.isoformat(), **{str(c): float(v) for c, v in row.items()}}
-            for day, row in zip(pd.DatetimeIndex(shown.index).date, shown.to_dict("records"), strict=True)
-        ]
-        print_json({"symbol": symbol, "source": source, "synthetic_sample_data": source == "sample", "bars": records})
+        print_json(view.to_json())
         return
     label = SAMPLE_NOTICE if source == "sample" else "local store"
-    table = Table(title=f"{symbol} — {label} ({len(bars)} bars, {bars.index[0].date()} … {bars.index[-1].date()})")
+    table = Table(title=f"{symbol} — {label} ({view.total} bars, {view.first} … {view.last})")
     table.add_column("date")
-    for column in bars.columns:
-        table.add_column(str(column), justify="right")
-    for day, row in zip(pd.DatetimeIndex(shown.index).date, shown.to_dict("records"), strict=True):
-        table.add_row(str(day), *(f"{v:,.4f}" if c != "volume" else f"{v:,.0f}" for c, v in row.items()))
+    for column in BAR_COLUMNS:
+        table.add_column(column, justify="right")
+    for row in view.rows:
+        prices = (f"{row[c]:,.4f}" for c in ("open", "high", "low", "close"))  # type: ignore[literal-required]
+        table.add_row(row["date"], *prices, f"{row['volume']:,.0f}")
     console.print(table)
 
 
