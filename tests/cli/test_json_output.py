@@ -10,10 +10,11 @@ import json
 import types
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, NotRequired, Union, get_args, get_origin, get_type_hints
 
 from typing_extensions import is_typeddict
 
+from alchemiser.backtest.schema import BacktestJson
 from alchemiser.cli.json_docs import BEGIN, COMMANDS, END, render
 from alchemiser.data.base import BarsJson
 from alchemiser.data.coverage import CoverageJson
@@ -29,6 +30,8 @@ NO_SAMPLE = {"ALCHEMISER_DATA__SAMPLE_FALLBACK": "false"}  # every ticker absent
 def problems(value: Any, tp: Any, path: str = "$") -> list[str]:
     """Where `value` (parsed JSON) departs from `tp`: missing or extra keys, wrong types. [] when it conforms."""
     origin, args = get_origin(tp), get_args(tp)
+    if origin is NotRequired:
+        return problems(value, args[0], path)
     if origin is Annotated:
         if any(isinstance(m, JsonNumber) for m in tp.__metadata__):  # exact text in Python, a number in JSON
             return problems(value, float, path)
@@ -39,7 +42,8 @@ def problems(value: Any, tp: Any, path: str = "$") -> list[str]:
         if not isinstance(value, dict):
             return [f"{path}: expected an object, got {value!r}"]
         hints = get_type_hints(tp, include_extras=True)
-        found = [f"{path}: missing keys {sorted(set(hints) - set(value))}"] if set(hints) - set(value) else []
+        missing = set(tp.__required_keys__) - set(value)
+        found = [f"{path}: missing keys {sorted(missing)}"] if missing else []
         found += [f"{path}: undeclared keys {sorted(set(value) - set(hints))}"] if set(value) - set(hints) else []
         for key in set(hints) & set(value):
             found += problems(value[key], hints[key], f"{path}.{key}")
@@ -81,7 +85,9 @@ def test_readme_json_section_is_generated_from_the_types() -> None:
 
 
 def test_every_documented_command_is_checked_below() -> None:
-    assert set(COMMANDS) == {"signal --json", "data missing --json", "trade --json", "data show SYMBOL --json"}
+    assert set(COMMANDS) == {
+        "signal --json", "data missing --json", "trade --json", "data show SYMBOL --json", "backtest --json"
+    }
 
 
 def test_signal_json_has_exactly_the_declared_fields(home: Path) -> None:
@@ -117,6 +123,14 @@ def test_data_show_json_has_exactly_the_declared_fields(home: Path) -> None:
     payload = json_of(["data", "show", "spy", "--tail", "3"], home)
     assert problems(payload, BarsJson) == []
     assert payload["symbol"] == "SPY" and len(payload["bars"]) == 3 and payload["source"] == "sample"
+
+
+def test_backtest_json_has_exactly_the_declared_fields(home: Path, tmp_path: Path) -> None:
+    args = ["backtest", "-s", "klm", "-s", "tecl", "--start", "2004-01-01", "--end", "2005-06-30"]
+    payload = json_of([*args, "--report", str(tmp_path / "report")], home)
+    assert problems(payload, BacktestJson) == []
+    assert payload["benchmark"] and payload["undecided"] and payload["report"], "the optional parts were exercised"
+    assert problems({k: v for k, v in payload.items() if k != "report"}, BacktestJson) == []
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:

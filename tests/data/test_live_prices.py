@@ -329,8 +329,8 @@ def test_backtest_decide_modes_differ_and_match_the_signal_command(
     refs = ["nuclear", "tecl", "klm"]
     close = run_service(settings, refs, start=dt.date(2024, 1, 1), end=end)
     previous = run_service(settings, refs, start=dt.date(2024, 1, 1), end=end, decide="previous-close")
-    assert close.as_dict()["live_price_mode"] == "live" and previous.as_dict()["live_price_mode"] == "previous_close"
-    assert "previous_close" in previous.as_dict()["corresponds_to"]
+    assert close.to_json()["live_price_mode"] == "live" and previous.to_json()["live_price_mode"] == "previous_close"
+    assert "previous_close" in previous.to_json()["corresponds_to"]
     assert close.result.equity[-1] != pytest.approx(previous.result.equity[-1], rel=1e-6)
     changed = sum(
         close.result.target_on(d.date()) != pytest.approx(previous.result.target_on(d.date()))

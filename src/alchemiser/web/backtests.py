@@ -232,7 +232,7 @@ class Backtests:
             )
             write_report(outcome, job.folder)
             job.charts = chart_data(outcome)
-            job.result = outcome.as_dict()
+            job.result = dict[str, Any](outcome.to_json())  # the page adds its table
             job.result["table"] = metrics_table(job.result)
             job.status = "done"
         except AlchemiserError as exc:
