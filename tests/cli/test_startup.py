@@ -101,3 +101,12 @@ def test_every_command_help_imports_nothing_heavy(home: Path) -> None:
         assert run["code"] == 0, path
         assert "Usage" in str(run["out"]), path
     assert loaded == [], f"printing every command's --help imported {loaded}"
+
+
+def test_signal_on_the_built_ins_needs_only_pandas_and_numpy(home: Path) -> None:
+    """Deciding loads the data stack, but not the exchange calendar library (its facts are a shipped
+    table), the broker SDK, the web server, the scheduler or the notifier."""
+    runs, loaded = probe([["signal"]], home)
+    assert runs[0]["code"] == 0
+    assert "Blended target" in str(runs[0]["out"])
+    assert loaded == ["numpy", "pandas"]
