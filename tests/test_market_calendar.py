@@ -113,6 +113,8 @@ def test_sessions_from_the_table_equal_the_library_calendar(tmp_path: Path) -> N
     cal = mc.calendar()
     assert from_library.days.equals(pd.DatetimeIndex(cal.sessions))
     assert from_table.days.equals(from_library.days)
+    assert from_table.days.dtype == from_library.days.dtype == "datetime64[ns]"  # equals() ignores the unit
+    assert from_table.early.dtype == pd.DatetimeIndex(cal.early_closes).dtype
     assert np.array_equal(from_table.opens, from_library.opens)
     assert np.array_equal(from_table.closes, from_library.closes)
     assert from_table.early.equals(pd.DatetimeIndex(cal.early_closes))

@@ -109,10 +109,12 @@ def load_sessions(path: Path) -> _Sessions:
         cal = calendar()
         return _Sessions(pd.DatetimeIndex(cal.sessions), _utc_ns(cal.opens), _utc_ns(cal.closes), cal.early_closes)
     days = pd.bdate_range(CALENDAR_START, CALENDAR_END).difference(pd.DatetimeIndex(table["holidays"]))
-    days = pd.DatetimeIndex(days.to_numpy())  # no business-day frequency: a plain list of dates, as the library's
+    # no business-day frequency and nanosecond labels: a plain list of dates, exactly as the library's
+    days = pd.DatetimeIndex(days.to_numpy().astype("datetime64[ns]"))
     opens = _at(days, REGULAR_OPEN, table["late_opens"])
     closes = _at(days, REGULAR_CLOSE, table["early_closes"])
-    return _Sessions(days, opens, closes, pd.DatetimeIndex(sorted(table["early_closes"])))
+    early = pd.DatetimeIndex(np.array(sorted(table["early_closes"]), dtype="datetime64[ns]"))
+    return _Sessions(days, opens, closes, early)
 
 
 def _closes_ns() -> np.ndarray:
