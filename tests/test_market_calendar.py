@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -94,3 +97,27 @@ def test_last_completed_session_default_and_naive() -> None:
     assert today <= dt.datetime.now(tz=NY).date()
     with pytest.raises(ValueError, match="timezone-aware"):
         mc.last_completed_session(dt.datetime(2025, 12, 12, 12, 0))
+
+
+def test_shipped_table_is_what_the_installed_exchange_calendars_says() -> None:
+    """After an `exchange_calendars` upgrade this fails: rerun `market_calendar.write_table()` and commit."""
+    shipped = json.loads(mc.TABLE.read_text(encoding="utf-8"))
+    assert shipped == mc.table_from_calendar()
+
+
+def test_sessions_from_the_table_equal_the_library_calendar(tmp_path: Path) -> None:
+    from_table = mc.load_sessions(mc.TABLE)
+    other_version = json.loads(mc.TABLE.read_text(encoding="utf-8")) | {"exchange_calendars": "0.0.0"}
+    (tmp_path / "table.json").write_text(json.dumps(other_version), encoding="utf-8")
+    from_library = mc.load_sessions(tmp_path / "table.json")  # not this version's table: asks the library
+    cal = mc.calendar()
+    assert from_library.days.equals(pd.DatetimeIndex(cal.sessions))
+    assert from_table.days.equals(from_library.days)
+    assert from_table.days.dtype == from_library.days.dtype == "datetime64[ns]"  # equals() ignores the unit
+    assert from_table.early.dtype == pd.DatetimeIndex(cal.early_closes).dtype
+    assert np.array_equal(from_table.opens, from_library.opens)
+    assert np.array_equal(from_table.closes, from_library.closes)
+    assert from_table.early.equals(pd.DatetimeIndex(cal.early_closes))
+    for day in (dt.date(2025, 11, 28), dt.date(2025, 12, 1), dt.date(2001, 9, 17)):
+        assert mc.session_close(day) == pd.Timestamp(cal.session_close(pd.Timestamp(day))).tz_convert(NY)
+        assert mc.session_open(day) == pd.Timestamp(cal.session_open(pd.Timestamp(day))).tz_convert(NY)

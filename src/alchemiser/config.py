@@ -24,13 +24,21 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from alchemiser.errors import ConfigError
 from alchemiser.execution.rails import RailsConfig
 from alchemiser.execution.rules import ExecutionRules
-from alchemiser.execution.sim import SimConfig
+from alchemiser.execution.sim.config import SimConfig
 from alchemiser.portfolio.plan import RebalanceRules
 from alchemiser.reporting.notify import NotifyConfig
-from alchemiser.scheduling import ScheduleConfig
 
 DEFAULT_HOME = Path("~/.alchemiser")
 WEIGHT_TOLERANCE = 1e-6
+
+
+class ScheduleConfig(BaseModel):
+    """`[schedule]`: when the daily run fires (here, not in `scheduling`, which loads APScheduler)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes_before_close: int = Field(default=10, ge=1, le=389, description="run this long before each close")
+    grace_minutes: int = Field(default=5, ge=1, le=60, description="a run may start this late (cron, misfires)")
 
 
 def alchemiser_home() -> Path:

@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from enum import Enum
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 __all__ = [
     "DASH",
@@ -52,6 +52,21 @@ __all__ = [
 
 DASH: Final = "—"
 CENT: Final = Decimal("0.01")
+
+@dataclasses.dataclass(frozen=True)
+class JsonNumber:
+    """Type metadata: exact decimal text in Python that `json_ready` turns into a rounded JSON number.
+
+    Result types (`to_json()`'s `TypedDict`s) keep money and quantities as exact text, and their key
+    decides the rounding; this marker lets the README's schema and its test say "number" all the same.
+    """
+
+    unit: str
+
+
+Dollars = Annotated[str, JsonNumber("dollars, to the cent")]
+Price = Annotated[str, JsonNumber("dollars, four decimals")]
+Shares = Annotated[str, JsonNumber("shares, up to nine decimals")]
 
 MONEY_KEYS: Final = frozenset(
     {

@@ -85,7 +85,7 @@ def liquidate(
                 rules = settings.rebalance.model_copy(update={"min_trade_usd": Decimal(0), "drift_band_pct": 0.0})
                 assets = broker.get_assets(sorted({p.symbol for p in positions}))
                 run.plan = plan_rebalance({}, account, positions, {}, assets, rules)
-                ledger.record_plan(run_id, [i.as_dict() for i in run.plan.items])
+                ledger.record_plan(run_id, [i.to_json() for i in run.plan.items])
                 if run.plan.is_empty:
                     status, message = RunStatus.NOTHING_TO_DO, "liquidate: no positions; already all cash"
                 else:

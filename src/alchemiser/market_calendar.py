@@ -1,7 +1,11 @@
 """NYSE trading days and hours, so every module agrees on what "a session" and "the last bar" mean.
 
-One `exchange_calendars` XNYS instance is built lazily and cached: construction costs ~0.1 s, and a
-fixed span (2000 to 2040) keeps answers stable instead of depending on "today + 1 year" defaults.
+The sessions, opens and closes come from `exchange_calendars`' XNYS calendar over a fixed span (2000 to
+2040), which keeps answers stable instead of depending on "today + 1 year" defaults. Building that
+calendar costs ~0.3 s and importing it ~0.1 s, a third of a `signal`'s budget, so its facts are shipped in
+`xnys_sessions.json` (holidays and early closes, written by `write_table`, checked against the library by
+a test) and used whenever the installed `exchange_calendars` is the version that wrote them; any other
+version is asked directly. Only `why_closed` (holiday names) always builds the calendar.
 Session dates are tz-naive midnight timestamps (the form used by bar indexes); open/close instants are
 tz-aware in America/New_York, the market's own clock.
 """
@@ -9,35 +13,120 @@ tz-aware in America/New_York, the market's own clock.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
+import json
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xc
 import numpy as np
 import pandas as pd
 
 from alchemiser.errors import DataError
 
+if TYPE_CHECKING:
+    import exchange_calendars as xc
+
 NY = ZoneInfo("America/New_York")
 CALENDAR_START = dt.date(2000, 1, 1)
 CALENDAR_END = dt.date(2040, 12, 31)
+TABLE = Path(__file__).with_name("xnys_sessions.json")
+REGULAR_OPEN, REGULAR_CLOSE = "09:30", "16:00"
 
 
 @lru_cache(maxsize=1)
 def calendar() -> xc.ExchangeCalendar:
     """The shared XNYS calendar (2000–2040); cached because building it is the expensive part."""
+    import exchange_calendars as xc
+
     with warnings.catch_warnings():
         # exchange_calendars 4.x reads tz-aware `Series.values`, which pandas 3.1 flags as deprecated.
         warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
         return xc.get_calendar("XNYS", start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat())
 
 
+@dataclass(frozen=True)
+class _Sessions:
+    """Every session of the span with its open and close (UTC, datetime64[ns]) and the early closes."""
+
+    days: pd.DatetimeIndex  # tz-naive midnights, sorted
+    opens: np.ndarray
+    closes: np.ndarray
+    early: pd.DatetimeIndex
+
+
+def _utc_ns(instants: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray(pd.DatetimeIndex(instants).tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"))
+
+
+def table_from_calendar() -> dict[str, Any]:
+    """The span's facts in `xnys_sessions.json`'s form, from `exchange_calendars` itself."""
+    cal = calendar()
+    opens = cal.opens.dt.tz_convert(NY).dt.strftime("%H:%M")
+    closes = cal.closes.dt.tz_convert(NY).dt.strftime("%H:%M")
+    weekdays = pd.bdate_range(CALENDAR_START, CALENDAR_END)
+    return {
+        "exchange_calendars": importlib.metadata.version("exchange_calendars"),
+        "start": CALENDAR_START.isoformat(),
+        "end": CALENDAR_END.isoformat(),
+        "holidays": [d.date().isoformat() for d in weekdays.difference(pd.DatetimeIndex(cal.sessions))],
+        "late_opens": {d.date().isoformat(): t for d, t in opens.items() if t != REGULAR_OPEN},
+        "early_closes": {d.date().isoformat(): t for d, t in closes.items() if t != REGULAR_CLOSE},
+    }
+
+
+def write_table(path: Path = TABLE) -> None:
+    """Rewrite the shipped table after an `exchange_calendars` upgrade (its test says when)."""
+    path.write_text(json.dumps(table_from_calendar(), indent=1) + "\n", encoding="utf-8")
+
+
+def _at(days: pd.DatetimeIndex, regular: str, exceptions: dict[str, str]) -> np.ndarray:
+    """Each day's New York wall-clock time (`regular` unless listed), as UTC datetime64[ns]."""
+
+    def minutes(hh_mm: str) -> int:
+        hours, mins = hh_mm.split(":")
+        return int(hours) * 60 + int(mins)
+
+    offsets = np.full(len(days), minutes(regular))
+    if exceptions:
+        offsets[days.get_indexer(pd.DatetimeIndex(list(exceptions)))] = [minutes(t) for t in exceptions.values()]
+    return _utc_ns((days + pd.to_timedelta(offsets, unit="min")).tz_localize(NY))
+
+
 @lru_cache(maxsize=1)
+def _sessions() -> _Sessions:
+    return load_sessions(TABLE)
+
+
+def load_sessions(path: Path) -> _Sessions:
+    """The sessions from the table at `path`, or from the library when it was written by another version."""
+    table = json.loads(path.read_text(encoding="utf-8"))
+    current = (CALENDAR_START.isoformat(), CALENDAR_END.isoformat(), importlib.metadata.version("exchange_calendars"))
+    if (table["start"], table["end"], table["exchange_calendars"]) != current:
+        cal = calendar()
+        return _Sessions(pd.DatetimeIndex(cal.sessions), _utc_ns(cal.opens), _utc_ns(cal.closes), cal.early_closes)
+    days = pd.bdate_range(CALENDAR_START, CALENDAR_END).difference(pd.DatetimeIndex(table["holidays"]))
+    # no business-day frequency and nanosecond labels: a plain list of dates, exactly as the library's
+    days = pd.DatetimeIndex(days.to_numpy().astype("datetime64[ns]"))
+    opens = _at(days, REGULAR_OPEN, table["late_opens"])
+    closes = _at(days, REGULAR_CLOSE, table["early_closes"])
+    early = pd.DatetimeIndex(np.array(sorted(table["early_closes"]), dtype="datetime64[ns]"))
+    return _Sessions(days, opens, closes, early)
+
+
 def _closes_ns() -> np.ndarray:
-    """Session closes as UTC epoch nanoseconds, sorted, for fast `searchsorted` look-ups."""
-    closes = calendar().closes
-    return np.asarray(closes.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))
+    """Session closes as UTC datetime64[ns], sorted, for fast `searchsorted` look-ups."""
+    return _sessions().closes
+
+
+def _position(ts: pd.Timestamp) -> int | None:
+    """`ts`'s index among the sessions, or None when it is not one."""
+    days = _sessions().days
+    i = int(days.searchsorted(ts))
+    return i if i < len(days) and days[i] == ts else None
 
 
 def _ts(d: dt.date) -> pd.Timestamp:
@@ -51,7 +140,7 @@ def _ts(d: dt.date) -> pd.Timestamp:
 
 
 def _sessions_index() -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(calendar().sessions)
+    return _sessions().days
 
 
 def sessions(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
@@ -64,7 +153,7 @@ def sessions(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
 
 def is_session(d: dt.date) -> bool:
     """Whether the NYSE trades on `d` (weekends and holidays are not sessions)."""
-    return bool(calendar().is_session(_ts(d)))
+    return _position(_ts(d)) is not None
 
 
 def previous_session(d: dt.date) -> dt.date:
@@ -85,29 +174,32 @@ def next_session(d: dt.date) -> dt.date:
     return idx[i].date()
 
 
-def _require_session(d: dt.date) -> pd.Timestamp:
+def _require_session(d: dt.date) -> int:
     ts = _ts(d)
-    if not calendar().is_session(ts):
+    i = _position(ts)
+    if i is None:
         raise DataError(f"{ts.date()} is not an NYSE trading session")
-    return ts
+    return i
+
+
+def _new_york(instant: np.datetime64) -> dt.datetime:
+    return pd.Timestamp(instant).tz_localize("UTC").tz_convert(NY).to_pydatetime()
 
 
 def session_open(d: dt.date) -> dt.datetime:
     """When session `d` opens, in New York time (raises `DataError` for a non-session)."""
-    ts = _require_session(d)
-    return pd.Timestamp(calendar().session_open(ts)).tz_convert(NY).to_pydatetime()
+    return _new_york(_sessions().opens[_require_session(d)])
 
 
 def session_close(d: dt.date) -> dt.datetime:
     """When session `d` closes, in New York time: 16:00, or 13:00 on early-close days."""
-    ts = _require_session(d)
-    return pd.Timestamp(calendar().session_close(ts)).tz_convert(NY).to_pydatetime()
+    return _new_york(_sessions().closes[_require_session(d)])
 
 
 def is_early_close(d: dt.date) -> bool:
     """Whether `d` is a session that closes early (e.g. the day after Thanksgiving); False if no session."""
     ts = _ts(d)
-    return bool(ts in calendar().early_closes)
+    return bool(ts in _sessions().early)
 
 
 def last_completed_session(now: dt.datetime | None = None) -> dt.date:

@@ -13,23 +13,26 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.config import Settings
 from alchemiser.data.base import MarketData
-from alchemiser.data.live import PriceMode, feed_of
+from alchemiser.data.live import LivePriceJson, PriceMode, feed_of
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.broker import Broker
 from alchemiser.execution.crashpoints import maybe_wrap
-from alchemiser.execution.executor import ExecutionResult, Executor
+from alchemiser.execution.executor import ExecutedOrderJson, ExecutionResult, Executor
 from alchemiser.execution.rails import Rails
+from alchemiser.formatting import Dollars
 from alchemiser.ledger import Ledger, RunRow
 from alchemiser.models import Account, Position, RunStatus
-from alchemiser.portfolio.plan import TradePlan, plan_rebalance
-from alchemiser.signals import SignalReport, build_market, compute_signals
+from alchemiser.portfolio.plan import TradePlan, TradePlanJson, plan_rebalance
+from alchemiser.signals import SignalReport, StrategySignalJson, build_market, compute_signals
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -111,6 +114,30 @@ def target_with_failures(report: SignalReport, account: Account, positions: list
     return {s: w for s, w in sorted(target.items()) if w > 1e-12}
 
 
+class TradeRunJson(TypedDict):
+    """`trade --json`: one run, also the ledger's run summary and the notification's source."""
+
+    run_id: str
+    status: Annotated[RunStatus, "the run's outcome; it decides the exit code"]
+    message: Annotated[str, "the outcome in words"]
+    as_of: Annotated[str | None, "the session the signals decided on (YYYY-MM-DD), null if none were computed"]
+    synthetic_sample_data: Annotated[bool, "true when any ticker came from the synthetic sample market"]
+    price_mode: Annotated[PriceMode | None, "previous_close or live, null if no signals were computed"]
+    live_prices: Annotated[dict[str, LivePriceJson], "symbol → live price read ({} with previous_close)"]
+    price_notice: Annotated[str | None, "e.g. live was asked for but the market is closed"]
+    targets: Annotated[dict[str, float], "symbol → target weight of equity (0–1)"]
+    weights_before: Annotated[dict[str, float], "symbol → weight of equity before trading (0–1)"]
+    weights_after: Annotated[dict[str, float], "symbol → weight of equity after trading (0–1)"]
+    cash_after_weight: Annotated[float | None, "cash as a fraction of equity after trading"]
+    equity_after: Annotated[Dollars | None, "equity after trading"]
+    orders: list[ExecutedOrderJson]
+    warnings: Annotated[list[str], "everything to look at: refused orders, undelivered notifications, …"]
+    plan: TradePlanJson | None
+    strategies: list[StrategySignalJson]
+    timings: Annotated[dict[str, float], "phase → seconds"]
+    day_pnl: Annotated[float | None, "dollars gained since the previous session's close, null if unknown"]
+
+
 @dataclass
 class TradeRun:
     run_id: str
@@ -134,7 +161,7 @@ class TradeRun:
         """Everything the user should look at: the execution's warnings, then the run's own."""
         return [*(self.execution.warnings if self.execution else []), *self.notices]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> TradeRunJson:
         return {
             "run_id": self.run_id,
             "status": self.status,
@@ -143,7 +170,7 @@ class TradeRun:
             "synthetic_sample_data": self.signals.uses_sample if self.signals else False,
             "price_mode": self.signals.price_mode if self.signals else None,
             "live_prices": (
-                {s: p.as_dict() for s, p in sorted(self.signals.live_prices.items())} if self.signals else {}
+                {s: p.to_json() for s, p in sorted(self.signals.live_prices.items())} if self.signals else {}
             ),
             "price_notice": self.signals.price_notice if self.signals else None,
             "targets": self.targets,
@@ -151,10 +178,10 @@ class TradeRun:
             "weights_after": self.weights_after,
             "cash_after_weight": self.cash_after_weight,
             "equity_after": self.equity_after,
-            "orders": [o.as_dict() for o in self.execution.orders] if self.execution else [],
+            "orders": [o.to_json() for o in self.execution.orders] if self.execution else [],
             "warnings": self.warnings,
-            "plan": self.plan.as_dict() if self.plan else None,
-            "strategies": [s.as_dict() for s in self.signals.strategies] if self.signals else [],
+            "plan": self.plan.to_json() if self.plan else None,
+            "strategies": [s.to_json() for s in self.signals.strategies] if self.signals else [],
             "timings": self.timings,
             "day_pnl": self.day_pnl,
         }
@@ -206,7 +233,7 @@ def refused_again(previous: RunRow) -> str:
     )
 
 
-def notify(settings: Settings, summary: dict[str, Any], pnl: float | None = None) -> str | None:
+def notify(settings: Settings, summary: Mapping[str, Any], pnl: float | None = None) -> str | None:
     """Send the run's notification. A notification problem never fails the run; it comes back as a warning
     for the run to show (console, --json, ledger), not only as a line in the log file."""
     from alchemiser.reporting.notify import Notifier
@@ -296,7 +323,7 @@ def run_session(
             stale.run_id, RunStatus.FAILED, message=f"interrupted (the process died); resumed by run {run_id}"
         )
     ledger.start_run(run_id, mode=mode, broker=broker.name, trading_day=day, config_digest=config_digest(settings))
-    ledger.record_signals(run_id, [s.as_dict() for s in report.strategies])
+    ledger.record_signals(run_id, [s.to_json() for s in report.strategies])
     run = TradeRun(run_id, RunStatus.RUNNING, "", report, timings=dict(decided.timings), trading_day=day)
     rails = Rails(settings.rails, settings.home / "KILL")
     executor: Executor | None = None
@@ -321,7 +348,7 @@ def run_session(
         if target is None or plan is None:
             return _finish(settings, ledger, run, RunStatus.FAILED, "no target: every strategy failed")
         run.targets, run.plan = target, plan
-        ledger.record_plan(run_id, [i.as_dict() for i in plan.items])
+        ledger.record_plan(run_id, [i.to_json() for i in plan.items])
         if plan.is_empty:
             status, message = RunStatus.NOTHING_TO_DO, "portfolio already matches the target"
         else:
@@ -355,16 +382,16 @@ def _finish(settings: Settings, ledger: Ledger, run: TradeRun, status: RunStatus
     """Record the outcome first (a crash while notifying must not lose it), then notify; an undelivered
     notification becomes a run warning and the record is updated to say so."""
     run.status, run.message = status, _with_warnings(message, run)
-    ledger.finish_run(run.run_id, status, message=run.message, summary=run.as_dict(), timings=run.timings)
+    ledger.finish_run(run.run_id, status, message=run.message, summary=run.to_json(), timings=run.timings)
     log.info("run finished", extra={"run_id": run.run_id, "status": str(status), "detail": run.message})
     if run.equity_after is not None and run.trading_day is not None:
         before = ledger.equity_before(run.trading_day)
         run.day_pnl = None if before is None else float(Decimal(run.equity_after) - before)
-    problem = notify(settings, run.as_dict(), run.day_pnl)
+    problem = notify(settings, run.to_json(), run.day_pnl)
     if problem is not None:
         run.notices.append(problem)
         run.message = _with_warnings(message, run)
-        ledger.finish_run(run.run_id, status, message=run.message, summary=run.as_dict(), timings=run.timings)
+        ledger.finish_run(run.run_id, status, message=run.message, summary=run.to_json(), timings=run.timings)
     return run
 
 

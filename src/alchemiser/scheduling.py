@@ -19,21 +19,14 @@ from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
-from pydantic import BaseModel, ConfigDict, Field
 
 from alchemiser import market_calendar
+from alchemiser.config import ScheduleConfig as ScheduleConfig  # re-exported: it was defined here
 from alchemiser.errors import AlchemiserError
 
 log = logging.getLogger(__name__)
 NY = market_calendar.NY
 SCAN_DAYS = 15  # the longest run of non-sessions is far shorter
-
-
-class ScheduleConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    minutes_before_close: int = Field(default=10, ge=1, le=389, description="run this long before each close")
-    grace_minutes: int = Field(default=5, ge=1, le=60, description="a run may start this late (cron, misfires)")
 
 
 def fire_time(day: dt.date, minutes_before_close: int) -> dt.datetime:

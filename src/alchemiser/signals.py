@@ -12,17 +12,20 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser import market_calendar
 from alchemiser.config import Settings, StrategyConfig
-from alchemiser.coverage import TickerGap, check_coverage, describe_gaps, fill_command
 from alchemiser.data.base import MarketData
 from alchemiser.data.composite import FallbackMarketData
+from alchemiser.data.coverage import TickerGap, TickerGapJson, check_coverage, describe_gaps, fill_command
 from alchemiser.data.history import PriceHistory, load_history
 from alchemiser.data.live import (
     LivePrice,
     LivePriceFeed,
+    LivePriceJson,
     PriceMode,
     feed_of,
     live_problems,
@@ -34,9 +37,45 @@ from alchemiser.errors import AlchemiserError, ConfigError, DataError
 from alchemiser.portfolio.blend import blend
 from alchemiser.strategies.base import Strategy
 from alchemiser.strategies.registry import load_strategy
-from alchemiser.strategies.symphony.evaluator import IndicatorCache, TraceStep
+from alchemiser.strategies.symphony.evaluator import IndicatorCache, TraceStep, TraceStepJson
 
 PRICES_STEP = "prices"  # the kind of the trace step that names the live prices a decision read
+
+
+class StrategySignalJson(TypedDict):
+    """One strategy's decision, as `--json` prints it."""
+
+    name: Annotated[str, "the strategy's name in the config (or derived from -s)"]
+    paused_since: Annotated[str | None, "when it was paused (ISO 8601), null when it is not paused"]
+    held_from_run: Annotated[str | None, "the run whose decision a paused strategy holds, null otherwise"]
+    source: Annotated[str, "built-in name, symphony file or module:Class"]
+    share: Annotated[float, "its share of the account (0–1)"]
+    ok: Annotated[bool, "false when it failed to decide"]
+    error: Annotated[str | None, "why it failed, null when ok"]
+    weights: Annotated[dict[str, float] | None, "symbol → weight within the strategy (0–1), null when failed"]
+    trace: Annotated[list[TraceStepJson], "the decision path, top to bottom"]
+    price_mode: Annotated[PriceMode, "previous_close or live"]
+    live_prices: Annotated[dict[str, LivePriceJson], "symbol → the live price this strategy read ({} if none)"]
+
+
+class SignalDataJson(TypedDict):
+    synthetic_sample_data: Annotated[bool, "true when any ticker came from the synthetic sample market"]
+    sample_symbols: Annotated[list[str], "the tickers that did"]
+    missing: Annotated[list[TickerGapJson], "tickers the data could not serve"]
+    fill_command: Annotated[str | None, "the command that fetches them, null when none is missing"]
+
+
+class SignalJson(TypedDict):
+    """`signal --json`."""
+
+    as_of: Annotated[str, "the session whose close the decision uses (YYYY-MM-DD)"]
+    ok: Annotated[bool, "false when no target could be formed (a strategy failed: fail closed)"]
+    target: Annotated[dict[str, float] | None, "symbol → blended weight of the account (0–1); null when not ok"]
+    price_mode: Annotated[PriceMode, "previous_close or live: the prices every ticker used"]
+    live_prices: Annotated[dict[str, LivePriceJson], "symbol → live price read ({} with previous_close)"]
+    price_notice: Annotated[str | None, "e.g. live was asked for but the market is closed"]
+    strategies: list[StrategySignalJson]
+    data: SignalDataJson
 
 
 @dataclass
@@ -52,7 +91,7 @@ class StrategySignal:
     paused_since: dt.datetime | None = None  # paused: not decided; `weights` are those it holds
     held_from_run: str | None = None  # the run whose decision a paused strategy holds
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> StrategySignalJson:
         return {
             "name": self.name,
             "paused_since": self.paused_since.isoformat() if self.paused_since else None,
@@ -62,9 +101,9 @@ class StrategySignal:
             "ok": self.error is None,
             "error": self.error,
             "weights": self.weights,
-            "trace": [step.as_dict() for step in self.trace],
+            "trace": [step.to_json() for step in self.trace],
             "price_mode": self.price_mode,
-            "live_prices": {s: p.as_dict() for s, p in sorted(self.live_prices.items())},
+            "live_prices": {s: p.to_json() for s, p in sorted(self.live_prices.items())},
         }
 
 
@@ -87,19 +126,19 @@ class SignalReport:
     def uses_sample(self) -> bool:
         return bool(self.sample_symbols)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> SignalJson:
         return {
             "as_of": self.as_of.isoformat(),
             "ok": self.ok,
             "target": self.target,
             "price_mode": self.price_mode,
-            "live_prices": {s: p.as_dict() for s, p in sorted(self.live_prices.items())},
+            "live_prices": {s: p.to_json() for s, p in sorted(self.live_prices.items())},
             "price_notice": self.price_notice,
-            "strategies": [s.as_dict() for s in self.strategies],
+            "strategies": [s.to_json() for s in self.strategies],
             "data": {
                 "synthetic_sample_data": self.uses_sample,
                 "sample_symbols": self.sample_symbols,
-                "missing": [gap.as_dict() for gap in self.data_gaps],
+                "missing": [gap.to_json() for gap in self.data_gaps],
                 "fill_command": fill_command(g.symbol for g in self.data_gaps) if self.data_gaps else None,
             },
         }

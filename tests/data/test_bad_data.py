@@ -178,7 +178,7 @@ def test_bad_market_data_means_no_target_and_says_why(tmp_path: Path, defect: st
         # A defect inside the loaded history (gap, NaN, ...) fails every strategy: it is loaded once.
         assert signal.weights is None
         assert signal.error is not None and symbol in signal.error and day.isoformat() in signal.error
-    assert report.as_dict()["ok"] is False
+    assert report.to_json()["ok"] is False
 
 
 # -- import files --------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from alchemiser.coverage import bars_needed, check_coverage, fill_command
 from alchemiser.data.composite import FallbackMarketData
+from alchemiser.data.coverage import bars_needed, check_coverage, fill_command
 from alchemiser.data.sample import SampleMarket
 from alchemiser.data.store import LocalStore
 from alchemiser.strategies.symphony_strategy import SymphonyStrategy

@@ -154,8 +154,8 @@ def test_live_signal_reads_one_batch_of_latest_trades_and_decides_on_an_appended
 
     previous = compute_signals(settings, price="previous_close")
     assert previous.price_mode == "previous_close" and previous.as_of == day and not previous.live_prices
-    got_previous = trace_values(previous.strategies[0].as_dict())
-    got_live = trace_values(report.strategies[0].as_dict())
+    got_previous = trace_values(previous.strategies[0].to_json())
+    got_live = trace_values(report.strategies[0].to_json())
     want_previous, want_live = expected(closes), expected(np.append(closes, live))
     for key in ("price", "sma", "rsi"):
         assert got_previous[key] == pytest.approx(want_previous[key], abs=0.006), key
@@ -165,7 +165,7 @@ def test_live_signal_reads_one_batch_of_latest_trades_and_decides_on_an_appended
     first = report.strategies[0].trace[0]
     assert first.kind == "prices"
     assert re.search(r"SPY [\d,.]+ \(live \d\d:\d\d:\d\d\)", first.text), first.text
-    payload = report.as_dict()
+    payload = report.to_json()
     assert payload["price_mode"] == "live" and payload["live_prices"]["SPY"]["price"] == pytest.approx(live)
     assert payload["strategies"][0]["price_mode"] == "live"
 
@@ -261,7 +261,7 @@ def test_sim_broker_live_prices_come_from_its_own_quotes(settings: Settings, tmp
         report = compute_signals(settings, price="live", feed=broker)
         assert broker.calls["latest_prices"] == 1
     assert report.ok and report.live_prices["SPY"].price == pytest.approx(432.1)
-    got = trace_values(report.strategies[0].as_dict())
+    got = trace_values(report.strategies[0].to_json())
     assert got == {k: pytest.approx(v, abs=0.006) for k, v in expected(np.append(closes, 432.1)).items()}
 
 
@@ -329,8 +329,8 @@ def test_backtest_decide_modes_differ_and_match_the_signal_command(
     refs = ["nuclear", "tecl", "klm"]
     close = run_service(settings, refs, start=dt.date(2024, 1, 1), end=end)
     previous = run_service(settings, refs, start=dt.date(2024, 1, 1), end=end, decide="previous-close")
-    assert close.as_dict()["live_price_mode"] == "live" and previous.as_dict()["live_price_mode"] == "previous_close"
-    assert "previous_close" in previous.as_dict()["corresponds_to"]
+    assert close.to_json()["live_price_mode"] == "live" and previous.to_json()["live_price_mode"] == "previous_close"
+    assert "previous_close" in previous.to_json()["corresponds_to"]
     assert close.result.equity[-1] != pytest.approx(previous.result.equity[-1], rel=1e-6)
     changed = sum(
         close.result.target_on(d.date()) != pytest.approx(previous.result.target_on(d.date()))

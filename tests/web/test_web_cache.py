@@ -32,7 +32,7 @@ def test_cached_decisions_equal_compute_signals_on_any_date(ctx: WebContext) -> 
                 trace, weights, error, when = decide_fresh(ctx, name, name, day)
                 assert error is None and when == day
                 assert weights == pytest.approx(expected[name].weights)
-                assert trace == [t.as_dict() for t in expected[name].trace]
+                assert trace == [t.to_json() for t in expected[name].trace]
 
 
 def test_an_edited_symphony_is_recompiled(ctx: WebContext, tmp_path: Path) -> None:

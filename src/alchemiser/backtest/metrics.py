@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
+from alchemiser.backtest.schema import MetricsJson
 from alchemiser.indicators import FloatArray
 
 TRADING_DAYS = 252
@@ -36,7 +38,7 @@ def format_metric(key: str, value: Any) -> str:
     return f"{value:.2%}"
 
 
-def metric_columns(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def metric_columns(data: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(name, metrics) for the blend (or the single strategy), each strategy alone, and the benchmark."""
     strategies = data["strategies"]
     columns = [("blend" if len(strategies) > 1 else strategies[0]["name"], data["metrics"])]
@@ -71,10 +73,10 @@ class Metrics:
     turnover: float
     days: int
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> MetricsJson:
         out = asdict(self)
         out["drawdown"] = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in out["drawdown"].items()}
-        return {k: _clean(v) for k, v in out.items()}
+        return cast(MetricsJson, {k: _clean(v) for k, v in out.items()})
 
 
 def _clean(value: Any) -> Any:

@@ -101,7 +101,7 @@ def weights_figure(weights: pd.DataFrame) -> Figure:
 
 
 def write_html(outcome: BacktestOutcome, charts: dict[str, Path], path: Path) -> None:
-    data = outcome.as_dict()
+    data = outcome.to_json()
     columns = metric_columns(data)
     head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in columns)
     rows = "".join(

@@ -19,6 +19,7 @@ from alchemiser.backtest.errors import BacktestError
 from alchemiser.backtest.metrics import Metrics, compute_metrics, relative
 from alchemiser.backtest.options import Decide, Fill, check_weights, live_mode
 from alchemiser.backtest.schedule import Schedule
+from alchemiser.backtest.schema import BacktestJson, UndecidedJson
 from alchemiser.backtest.window import NoDecisionError
 from alchemiser.config import Settings
 from alchemiser.data.history import PriceHistory, load_history
@@ -51,17 +52,17 @@ class BacktestOutcome:
     versus: dict[str, float | None] = field(default_factory=dict)
     sample_symbols: list[str] = field(default_factory=list)
     start_note: str | None = None  # why the backtest starts later than asked (the limiting strategy)
-    undecided: list[dict[str, Any]] = field(default_factory=list)  # per strategy, when a start was forced
+    undecided: list[UndecidedJson] = field(default_factory=list)  # per strategy, when a start was forced
 
     @property
     def warnings(self) -> list[str]:
         days = len(self.result.dates)
         return [undecided.warning(entry, days) for entry in self.undecided]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> BacktestJson:
         """The JSON shape: numbers as numbers (money rounded to cents), dates ISO, never NaN or Infinity."""
         r = self.result
-        payload: dict[str, Any] = finite(
+        payload: BacktestJson = finite(
             {
                 "start": r.dates[0].date().isoformat(),
                 "end": r.dates[-1].date().isoformat(),
@@ -79,14 +80,14 @@ class BacktestOutcome:
                 "corresponds_to": live_mode(self.config.decide, self.config.fill),
                 "slippage_bps": float(self.config.slippage_bps),
                 "fee_bps": float(self.config.fee_bps),
-                "metrics": self.metrics.as_dict(),
+                "metrics": self.metrics.to_json(),
                 "benchmark": (
-                    {"symbol": self.benchmark, "metrics": self.benchmark_metrics.as_dict(), **self.versus}
+                    {"symbol": self.benchmark, "metrics": self.benchmark_metrics.to_json(), **self.versus}
                     if self.benchmark and self.benchmark_metrics
                     else None
                 ),
                 "strategies": [
-                    {"name": s.name, "share": s.share, "contribution": s.contribution, "metrics": s.metrics.as_dict()}
+                    {"name": s.name, "share": s.share, "contribution": s.contribution, "metrics": s.metrics.to_json()}
                     for s in self.strategies
                 ],
                 "trades": len(r.trades),

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alchemiser.backtest.engine import BacktestResult
+from alchemiser.backtest.schema import UndecidedJson
 from alchemiser.data.history import PriceHistory
 from alchemiser.errors import AlchemiserError
 from alchemiser.strategies.base import Strategy
@@ -82,10 +82,10 @@ def _limiting(strategies: Sequence[Entry], history: PriceHistory, settled: dt.da
     return f"{name} could not on {day} ({reason(strategy, history, day)})"
 
 
-def summary(strategies: Sequence[Entry], result: BacktestResult, history: PriceHistory) -> list[dict[str, Any]]:
+def summary(strategies: Sequence[Entry], result: BacktestResult, history: PriceHistory) -> list[UndecidedJson]:
     """Per strategy with undecided days: how many, when, why (the first), and what the book did."""
     invested = (result.equity - result.cash) > 1e-9 * np.abs(result.equity)
-    out: list[dict[str, Any]] = []
+    out: list[UndecidedJson] = []
     for k, (name, strategy, _) in enumerate(strategies):
         days = np.flatnonzero(result.undecided[:, k])
         if not days.size:
@@ -106,7 +106,7 @@ def summary(strategies: Sequence[Entry], result: BacktestResult, history: PriceH
     return out
 
 
-def warning(entry: dict[str, Any], total: int) -> str:
+def warning(entry: UndecidedJson, total: int) -> str:
     """One line for the terminal and report: the count, the span, what the book did, and why."""
     return (
         f"{entry['strategy']} could not decide on {entry['days']} of {total} days ({entry['first']} … "

@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,8 +16,10 @@ from typer.core import TyperGroup
 
 from alchemiser import __version__
 from alchemiser.cli.render import make_console, new_table
-from alchemiser.config import Settings, default_config_path, load_settings
 from alchemiser.formatting import dumps_json, pct, pp
+
+if TYPE_CHECKING:  # config pulls in pydantic and every component's settings: loaded when a command runs
+    from alchemiser.config import Settings
 
 GLOBAL_FLAG = re.compile(r"-v+|--verbose|-q|--quiet")
 
@@ -75,6 +77,8 @@ def settings_of(ctx: typer.Context) -> Settings:
     obj = ctx.find_root().obj or {}
     settings = obj.get("settings")
     if settings is None:
+        from alchemiser.config import load_settings
+
         settings = load_settings(obj.get("config"))
         obj["settings"] = settings
         from alchemiser.logs import setup_logging
@@ -88,6 +92,8 @@ def config_file_of(ctx: typer.Context) -> Path | None:
     explicit = (ctx.find_root().obj or {}).get("config")
     if explicit is not None:
         return Path(explicit)
+    from alchemiser.config import default_config_path
+
     default = default_config_path()
     return default if default.exists() else None
 

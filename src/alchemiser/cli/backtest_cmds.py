@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,7 +18,9 @@ from alchemiser.cli.app import (
     settings_of,
 )
 from alchemiser.cli.render import new_table, show
-from alchemiser.data.base import SAMPLE_NOTICE
+
+if TYPE_CHECKING:  # command modules import heavy things inside functions
+    from alchemiser.backtest.schema import BacktestJson
 
 
 # -- backtest --------------------------------------------------------------------------------------------
@@ -92,7 +94,7 @@ def backtest(
         from alchemiser.backtest.report import write_report
 
         written = write_report(outcome, report)
-    payload = outcome.as_dict()
+    payload = outcome.to_json()
     if json_out:
         if written:
             payload["report"] = {k: str(v) for k, v in written.items()}
@@ -103,7 +105,9 @@ def backtest(
         console.print(f"report written to {written['html']}")
 
 
-def _render_backtest(data: dict[str, Any]) -> None:
+def _render_backtest(data: BacktestJson) -> None:
+    from alchemiser.data.base import SAMPLE_NOTICE
+
     note = f"  [yellow]({SAMPLE_NOTICE})[/]" if data["synthetic_sample_data"] else ""
     console.print(
         f"[bold]Backtest {data['start']} – {data['end']}[/] ({data['days']} days, rebalance {data['rebalance']}, "

@@ -120,7 +120,7 @@ def liquidate(
     mode = "live" if live else "sim" if label == "sim" else "paper"
     audit(settings, "liquidate", {"broker": mode, "run_id": run.run_id}, _source(), f"{run.status}: {run.message}")
     if json_out:
-        print_json(run.as_dict())
+        print_json(run.to_json())
     else:
         if run.plan is not None:
             render_plan(run.plan)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -20,11 +19,10 @@ from alchemiser.cli.app import (
     print_json,
     settings_of,
 )
-from alchemiser.config import default_config_path, example_config
-from alchemiser.data.base import SAMPLE_NOTICE
-from alchemiser.data.sample import SampleMarket
 from alchemiser.errors import DataError
-from alchemiser.signals import build_market
+
+if TYPE_CHECKING:  # command modules import heavy things (pandas, the calendar) inside functions
+    from alchemiser.data.sample import SampleMarket
 
 # -- data ---------------------------------------------------------------------------------------------------
 MAX_TAIL = 10_000  # more rows than any daily history since 1993; a table beyond this is never what was meant
@@ -105,27 +103,27 @@ def data_show(
     json_out: JsonFlag = False,
 ) -> None:
     """The latest daily bars of one symbol."""
+    from alchemiser.data.base import BAR_COLUMNS, SAMPLE_NOTICE, ShownBars
+    from alchemiser.signals import build_market
+
     market = build_market(settings_of(ctx))
     symbol = symbol.upper()
     bars = market.bars(symbol)
     source = market.source_of(symbol)
     if bars.empty:
         raise DataError(f"{symbol} has no bars in the {'sample market' if source == 'sample' else 'local store'}")
-    shown = bars.tail(tail)
+    view = ShownBars.of(symbol, source, bars, tail)
     if json_out:
-        records = [
-            {"date": day.isoformat(), **{str(c): float(v) for c, v in row.items()}}
-            for day, row in zip(pd.DatetimeIndex(shown.index).date, shown.to_dict("records"), strict=True)
-        ]
-        print_json({"symbol": symbol, "source": source, "synthetic_sample_data": source == "sample", "bars": records})
+        print_json(view.to_json())
         return
     label = SAMPLE_NOTICE if source == "sample" else "local store"
-    table = Table(title=f"{symbol} — {label} ({len(bars)} bars, {bars.index[0].date()} … {bars.index[-1].date()})")
+    table = Table(title=f"{symbol} — {label} ({view.total} bars, {view.first} … {view.last})")
     table.add_column("date")
-    for column in bars.columns:
-        table.add_column(str(column), justify="right")
-    for day, row in zip(pd.DatetimeIndex(shown.index).date, shown.to_dict("records"), strict=True):
-        table.add_row(str(day), *(f"{v:,.4f}" if c != "volume" else f"{v:,.0f}" for c, v in row.items()))
+    for column in BAR_COLUMNS:
+        table.add_column(column, justify="right")
+    for row in view.rows:
+        prices = (f"{row[c]:,.4f}" for c in ("open", "high", "low", "close"))  # type: ignore[literal-required]
+        table.add_row(row["date"], *prices, f"{row['volume']:,.0f}")
     console.print(table)
 
 
@@ -138,7 +136,8 @@ def data_sample(
     json_out: JsonFlag = False,
 ) -> None:
     """Describe the deterministic synthetic sample market (optionally export it as CSV)."""
-    from alchemiser.data.sample import describe_sample
+    from alchemiser.data.base import SAMPLE_NOTICE
+    from alchemiser.data.sample import SampleMarket, describe_sample
 
     settings = settings_of(ctx)
     market = SampleMarket(seed=settings.data.sample_seed)
@@ -165,6 +164,9 @@ def data_sample(
 @data_app.command("list")
 def data_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Every symbol available, from the local store or the sample market."""
+    from alchemiser.data.base import SAMPLE_NOTICE
+    from alchemiser.signals import build_market
+
     infos = build_market(settings_of(ctx)).available()
     if json_out:
         print_json([{**i.__dict__, "first": i.first.isoformat(), "last": i.last.isoformat()} for i in infos])
@@ -210,6 +212,8 @@ def config_init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example configuration."""
+    from alchemiser.config import default_config_path, example_config
+
     target = path or default_config_path()
     if target.exists() and not force:
         err_console.print(f"{target} exists; use --force to overwrite")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from alchemiser.cli.app import JsonFlag, console, data_app, err_console, print_json, settings_of
-from alchemiser.config import Settings
 from alchemiser.errors import DataError
-from alchemiser.strategies.base import Strategy
+
+if TYPE_CHECKING:  # command modules import heavy things (pandas, the calendar) inside functions
+    from alchemiser.config import Settings
+    from alchemiser.strategies.base import Strategy
 
 FIRST_DAY = dt.date(2004, 1, 1)
 
@@ -121,15 +123,15 @@ def data_missing(
     json_out: JsonFlag = False,
 ) -> None:
     """Every ticker the strategies need that the data lacks: absent, stale or too short. Exit 1 if any."""
-    from alchemiser.coverage import check_coverage
     from alchemiser.data.base import SAMPLE_NOTICE
+    from alchemiser.data.coverage import check_coverage
     from alchemiser.signals import build_market, resolve_as_of
 
     settings = settings_of(ctx)
     day = resolve_as_of(as_of.date() if as_of else None)
     coverage = check_coverage(build_market(settings), _strategies(settings, strategy), day)
     if json_out:
-        print_json(coverage.as_dict())
+        print_json(coverage.to_json())
         raise typer.Exit(0 if coverage.ok else 1)
     tickers = len(set().union(*(u for _, u in coverage.universes)))
     sample = sorted(s for s, src in coverage.sources.items() if src == "sample")

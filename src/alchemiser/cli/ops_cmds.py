@@ -22,7 +22,6 @@ from alchemiser.cli.app import (
 )
 from alchemiser.cli.render import show
 from alchemiser.errors import AlchemiserError
-from alchemiser.signals import build_market
 
 
 def _host(value: str) -> str:
@@ -67,6 +66,7 @@ def sandbox_serve(
 
     from alchemiser.sandbox.config import FaultConfig, SandboxConfig
     from alchemiser.sandbox.server import SandboxServer, serve_forever
+    from alchemiser.signals import build_market
 
     settings = settings_of(ctx)
     config = SandboxConfig(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,12 +20,11 @@ from alchemiser.cli.app import (
     settings_of,
 )
 from alchemiser.cli.render import new_table, show, tree
-from alchemiser.data.base import SAMPLE_NOTICE
-from alchemiser.data.live import PriceMode, price_mode
-from alchemiser.errors import SymphonyError
 from alchemiser.formatting import pct
-from alchemiser.signals import SignalReport, signals_now
-from alchemiser.strategies.symphony.compiler import SymphonyErrors, compile_file
+
+if TYPE_CHECKING:  # command modules import heavy things (pandas, the calendar) inside functions
+    from alchemiser.data.live import PriceMode
+    from alchemiser.signals import SignalReport
 
 PriceOption = Annotated[
     str | None,
@@ -38,11 +37,15 @@ PriceOption = Annotated[
 
 
 def price_of(value: str | None) -> PriceMode | None:
+    from alchemiser.data.live import price_mode
+
     return price_mode(value) if value is not None else None
 
 
 def render_signals(report: SignalReport) -> None:
     """Each strategy's decision path and weights, then the blended target with each strategy's part."""
+    from alchemiser.data.base import SAMPLE_NOTICE
+
     note = f"  [yellow]({SAMPLE_NOTICE})[/]" if report.uses_sample else ""
     if report.price_mode == "live":
         show(console, f"[bold]Signals on live prices, as the provisional close of {report.as_of}[/]{note}")
@@ -101,9 +104,11 @@ def signal(
     json_out: JsonFlag = False,
 ) -> None:
     """Each strategy's allocation with its reasons, and the blended target."""
+    from alchemiser.signals import signals_now
+
     report = signals_now(settings_of(ctx), strategy, as_of.date() if as_of else None, price_of(price))
     if json_out:
-        print_json(report.as_dict())
+        print_json(report.to_json())
     else:
         render_signals(report)
     if not report.ok:
@@ -114,6 +119,9 @@ def signal(
 @app.command()
 def check(files: Annotated[list[Path], typer.Argument(help="Symphony files (.clj or .json) to validate.")]) -> None:
     """Validate symphony files without market data: syntax, operators, arity, arguments, windows."""
+    from alchemiser.errors import SymphonyError
+    from alchemiser.strategies.symphony.compiler import SymphonyErrors, compile_file
+
     problems = 0
     for path in files:
         try:
@@ -149,6 +157,7 @@ def fmt(
 ) -> None:
     """Print a symphony tidied (the same decision tree without the export's redundant wrappers), or converted
     between Composer's `.clj` export and its JSON score with `--to clj|json`."""
+    from alchemiser.strategies.symphony.compiler import compile_file
     from alchemiser.strategies.symphony.printer import format_program
     from alchemiser.strategies.symphony.score_writer import format_score
 

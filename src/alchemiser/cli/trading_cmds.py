@@ -26,7 +26,6 @@ from alchemiser.cli.render import new_table, show
 from alchemiser.cli.strategy_cmds import PriceOption, price_of, render_signals
 from alchemiser.formatting import money, pct, price, qty
 from alchemiser.models import RunStatus
-from alchemiser.signals import build_market
 
 STATUS_COLOURS = {RunStatus.OK: "green", RunStatus.NOTHING_TO_DO: "green", RunStatus.ALREADY_RAN: "yellow"}
 
@@ -64,7 +63,7 @@ def trade(
     progress = None if json_out or is_quiet(ctx) else (lambda message: console.print(f"  {message}", highlight=False))
     run = run_trade(settings, broker, progress, force=force, live=live, price=mode)
     if json_out:
-        print_json(run.as_dict())
+        print_json(run.to_json())
     else:
         if run.signals is not None:
             render_signals(run.signals)
@@ -125,11 +124,11 @@ def plan(
             {
                 "as_of": report.as_of.isoformat(),
                 "price_mode": report.price_mode,
-                "live_prices": {s: p.as_dict() for s, p in sorted(report.live_prices.items())},
+                "live_prices": {s: p.to_json() for s, p in sorted(report.live_prices.items())},
                 "price_notice": report.price_notice,
                 "target": target,
-                "plan": trade_plan.as_dict() if trade_plan else None,
-                "strategies": [s.as_dict() for s in report.strategies],
+                "plan": trade_plan.to_json() if trade_plan else None,
+                "strategies": [s.to_json() for s in report.strategies],
             }
         )
     else:
@@ -190,6 +189,7 @@ def sim_reset(
     from decimal import Decimal
 
     from alchemiser.execution.sim import SimBroker, valid_starting_cash
+    from alchemiser.signals import build_market
 
     starting = None
     if cash is not None:

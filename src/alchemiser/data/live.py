@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol, cast
+from typing import Annotated, Literal, Protocol, cast
 
 import numpy as np
 import pandas as pd
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser import market_calendar
 from alchemiser.data.history import PriceHistory
@@ -40,6 +41,13 @@ def price_mode(value: str, flag: str = "--price") -> PriceMode:
     raise ConfigError(f"{flag} must be previous-close or live (got {value!r})")
 
 
+class LivePriceJson(TypedDict):
+    """A live price a decision read, as `--json` prints it."""
+
+    price: Annotated[float, "the latest trade's price, dollars"]
+    time: Annotated[str, "when it printed, ISO 8601 with offset"]
+
+
 @dataclass(frozen=True)
 class LivePrice:
     """The latest trade of one symbol: its price and when it printed (timezone-aware)."""
@@ -48,7 +56,7 @@ class LivePrice:
     price: float
     timestamp: dt.datetime
 
-    def as_dict(self) -> dict[str, object]:
+    def to_json(self) -> LivePriceJson:
         return {"price": self.price, "time": self.timestamp.isoformat()}
 
     def label(self) -> str:

@@ -473,9 +473,20 @@ def _ohlcv(spec: _Spec, r: Array, anchor: int, vr: Array, d: _Draws) -> Array:
     return np.column_stack([open_, high, low, close, volume])
 
 
+@dataclass(frozen=True)
+class _Returns:
+    """Every symbol's daily returns from START through a date, and what turns them into bars."""
+
+    index: pd.DatetimeIndex
+    returns: dict[str, Array]
+    vr: Array
+    anchor: int
+    draws: _Draws
+
+
 @lru_cache(maxsize=4)
-def _generate(seed: int, through: dt.date) -> tuple[pd.DatetimeIndex, dict[str, Array]]:
-    """The whole market from START through `through` (cached: instances with one seed share it)."""
+def _generate(seed: int, through: dt.date) -> _Returns:
+    """The whole market's returns from START through `through` (cached: instances with one seed share it)."""
     index = sessions(START, through)
     index.name = "date"
     days = index.to_numpy().astype("datetime64[D]")
@@ -483,8 +494,15 @@ def _generate(seed: int, through: dt.date) -> tuple[pd.DatetimeIndex, dict[str, 
     draws = _Draws(seed, positions)
     returns, vr = _all_returns(draws, len(index))
     anchor = int(index.searchsorted(pd.Timestamp(ANCHOR), side="right")) - 1
-    arrays = {sym: _ohlcv(_BY_SYMBOL[sym], returns[sym], anchor, vr, draws) for sym in SAMPLE_SYMBOLS}
-    return index, arrays
+    return _Returns(index, returns, vr, anchor, draws)
+
+
+@lru_cache(maxsize=1024)
+def _bars_of(seed: int, through: dt.date, symbol: str) -> Array:
+    """One symbol's bars, built on first use: a decision reads a few dozen of the ~90 symbols, and the
+    draws are keyed by symbol, so building one alone gives exactly the bars building all would."""
+    market = _generate(seed, through)
+    return _ohlcv(_BY_SYMBOL[symbol], market.returns[symbol], market.anchor, market.vr, market.draws)
 
 
 class SampleMarket:
@@ -498,28 +516,35 @@ class SampleMarket:
             raise DataError(f"the sample market starts on {START}; end {end} is before it")
         self.seed = seed
         self.end = min(end, HORIZON_END)
-        self._frames: dict[str, pd.DataFrame] | None = None
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._span: tuple[dt.date, pd.DatetimeIndex] | None = None
 
-    def _data(self) -> dict[str, pd.DataFrame]:
-        if self._frames is None:
+    def _dates(self) -> tuple[dt.date, pd.DatetimeIndex]:
+        """(how far the shared generation runs, this market's dates)."""
+        if self._span is None:
             # Generate through year-end of max(end, ANCHOR): causal, so the span beyond `end` is harmless,
             # and rounding to a year lets nearby `end`s share one cached generation.
-            through = dt.date(max(self.end, ANCHOR).year, 12, 31)
-            index, arrays = _generate(self.seed, min(through, HORIZON_END))
-            n = int(index.searchsorted(pd.Timestamp(self.end), side="right"))
-            idx = index[:n]
-            cols = list(BAR_COLUMNS)
-            self._frames = {sym: pd.DataFrame(a[:n], index=idx, columns=cols) for sym, a in arrays.items()}
-        return self._frames
+            through = min(dt.date(max(self.end, ANCHOR).year, 12, 31), HORIZON_END)
+            index = _generate(self.seed, through).index
+            self._span = through, index[: int(index.searchsorted(pd.Timestamp(self.end), side="right"))]
+        return self._span
+
+    def _data(self) -> dict[str, pd.DataFrame]:
+        return {sym: self._frame(sym) for sym in SAMPLE_SYMBOLS}
 
     def _frame(self, symbol: str) -> pd.DataFrame:
         sym = symbol.upper()
-        frame = self._data().get(sym)
-        if frame is None:
+        frame = self._frames.get(sym)
+        if frame is not None:
+            return frame
+        if sym not in _BY_SYMBOL:
             raise DataError(
                 f"{sym} is not in the synthetic sample market (it models {len(SAMPLE_SYMBOLS)} symbols); "
                 "import real data with `alchemiser data import`"
             )
+        through, idx = self._dates()
+        frame = pd.DataFrame(_bars_of(self.seed, through, sym)[: len(idx)], index=idx, columns=list(BAR_COLUMNS))
+        self._frames[sym] = frame
         return frame
 
     def bars(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:

@@ -6,8 +6,10 @@ raised as `BrokerError` subclasses so the executor can tell a rejection from a t
 
 from __future__ import annotations
 
+import collections
+import threading
 from collections.abc import Callable, Iterable
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Self
 
 from alchemiser.errors import AlchemiserError
 from alchemiser.models import Account, Asset, Clock, Order, OrderRequest, OrderUpdate, Position, Quote
@@ -80,5 +82,53 @@ class Broker(Protocol):
     def remove_order_listener(self, listener: OrderListener) -> None: ...
 
     def close(self) -> None:
-        """Release connections and threads."""
+        """Stop the broker's threads and release its connections and state.
+
+        Idempotent (a second call does nothing) and final: afterwards orders are refused with
+        `OrderRejected`. `with broker:` closes on the way out. Both brokers get this from `BrokerLifecycle`.
+        """
         ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *_: object) -> None: ...
+
+
+class BrokerLifecycle:
+    """The lifecycle both brokers share: counted calls, one idempotent and final `close()`, and `with`.
+
+    A broker sets `calls`, `_lock` and `_closed = False` in `__init__`, names itself in `label`, and
+    releases what it holds in `_release()`, which runs once, outside the lock.
+    """
+
+    label = "broker"
+    calls: collections.Counter[str]
+    _lock: threading.Lock | threading.RLock
+    _closed: bool
+
+    def close(self) -> None:
+        """Release the broker's threads, connections and state; safe to call more than once."""
+        self._count("close")
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._release()
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _count(self, method: str) -> None:
+        """Count a public call (benchmarks compare call budgets); under the lock as callers may be threads."""
+        with self._lock:
+            self.calls[method] += 1
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise OrderRejected(f"the {self.label} is closed")

@@ -98,6 +98,12 @@ class CrashingBroker:
     def remove_order_listener(self, listener: OrderListener) -> None:
         self._inner.remove_order_listener(listener)
 
+    def __enter__(self) -> CrashingBroker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self._inner.close()
         path = os.environ.get(COUNT_FILE_ENV)

@@ -19,14 +19,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.execution.broker import Broker, BrokerError, DuplicateClientOrderId, OrderRejected
 from alchemiser.execution.pricing import buy_limit_price
 from alchemiser.execution.rails import Rails, RailTripped
 from alchemiser.execution.rules import ExecutionRules
 from alchemiser.execution.tracker import OrderTracker
-from alchemiser.formatting import money
+from alchemiser.formatting import Dollars, Price, Shares, money
 from alchemiser.formatting import price as fmt_price
 from alchemiser.formatting import qty as fmt_qty
 from alchemiser.ledger import Ledger
@@ -47,6 +49,24 @@ from alchemiser.portfolio.plan import CENT, PlanItem, TradePlan, floor_qty, size
 CLIENT_ID_PREFIX = "alc-"
 MIN_NOTIONAL = Decimal(1)
 Progress = Callable[[str], None]
+
+
+class ExecutedOrderJson(TypedDict):
+    """One order the run sent, with what became of it."""
+
+    client_order_id: Annotated[str, "our id, stable across retries of one intent"]
+    symbol: str
+    side: Annotated[str, "buy or sell"]
+    phase: Annotated[str, "sell or buy: which half of the rebalance"]
+    type: Annotated[str, "market or limit"]
+    status: Annotated[str, "the broker's last status (filled, partially_filled, canceled, rejected, …)"]
+    requested_qty: Annotated[Shares | None, "shares asked for, null for a dollar order"]
+    requested_notional: Annotated[Dollars | None, "dollars asked for, null for a share order"]
+    limit_price: Annotated[Price | None, "null for a market order"]
+    filled_qty: Annotated[Shares, "shares filled"]
+    filled_avg_price: Annotated[Price | None, "average fill price, null when nothing filled"]
+    order_id: Annotated[str | None, "the broker's id, null when it never accepted the order"]
+    error: Annotated[str | None, "why it failed, null when it did not"]
 
 
 @dataclass
@@ -86,8 +106,22 @@ class ExecutedOrder:
             error=error,
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    def to_json(self) -> ExecutedOrderJson:
+        return {
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "phase": self.phase,
+            "type": self.type,
+            "status": self.status,
+            "requested_qty": self.requested_qty,
+            "requested_notional": self.requested_notional,
+            "limit_price": self.limit_price,
+            "filled_qty": self.filled_qty,
+            "filled_avg_price": self.filled_avg_price,
+            "order_id": self.order_id,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -106,7 +140,7 @@ class ExecutionResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
-            "orders": [o.as_dict() for o in self.orders],
+            "orders": [o.to_json() for o in self.orders],
             "warnings": self.warnings,
             "cancelled_stale": self.cancelled_stale,
             "timings": self.timings,

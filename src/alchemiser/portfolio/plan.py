@@ -8,13 +8,14 @@ planned in dollars, which the executor re-sizes from the cash actually available
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
-from alchemiser.formatting import money
+from alchemiser.formatting import Dollars, Price, Shares, money
 from alchemiser.models import FRACTIONAL_STEP, Account, Asset, Position
 
 Action = Literal["exit", "sell", "buy", "hold"]
@@ -36,6 +37,33 @@ class RebalanceRules(BaseModel):
     )
 
 
+class PlanItemJson(TypedDict):
+    """One line of the rebalance plan."""
+
+    symbol: str
+    action: Annotated[Action, "exit (sell all), sell (trim), buy, or hold"]
+    current_qty: Annotated[Shares, "shares held before"]
+    current_value: Annotated[Dollars, "their market value"]
+    current_weight: Annotated[float, "fraction of equity before (0–1)"]
+    target_weight: Annotated[float, "fraction of equity wanted (0–1)"]
+    target_value: Annotated[Dollars, "dollars wanted"]
+    trade_value: Annotated[Dollars, "signed dollars: negative sells, positive buys"]
+    qty: Annotated[Shares | None, "shares to sell, or whole shares to buy when not fractionable; null: by dollars"]
+    price: Annotated[Price, "the price the plan was sized with"]
+    fractionable: Annotated[bool, "whether fractional shares can be traded"]
+    reason: Annotated[str, "why, in words"]
+    qty_step: Annotated[Shares, "the smallest quantity step (1 when not fractionable)"]
+
+
+class TradePlanJson(TypedDict):
+    """The rebalance plan."""
+
+    equity: Annotated[Dollars, "account equity the plan was made with"]
+    cash: Annotated[Dollars, "cash before trading"]
+    buffer: Annotated[Dollars, "cash kept back (cash_buffer_pct of equity)"]
+    items: list[PlanItemJson]
+
+
 @dataclass(slots=True)  # not frozen: frozen dataclasses construct several times slower, and backtests make many
 class PlanItem:
     symbol: str
@@ -52,8 +80,22 @@ class PlanItem:
     reason: str
     qty_step: Decimal = FRACTIONAL_STEP
 
-    def as_dict(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
+    def to_json(self) -> PlanItemJson:
+        return {
+            "symbol": self.symbol,
+            "action": self.action,
+            "current_qty": str(self.current_qty),
+            "current_value": str(self.current_value),
+            "current_weight": self.current_weight,
+            "target_weight": self.target_weight,
+            "target_value": str(self.target_value),
+            "trade_value": str(self.trade_value),
+            "qty": None if self.qty is None else str(self.qty),
+            "price": str(self.price),
+            "fractionable": self.fractionable,
+            "reason": self.reason,
+            "qty_step": str(self.qty_step),
+        }
 
 
 @dataclass(frozen=True)
@@ -75,12 +117,12 @@ class TradePlan:
     def is_empty(self) -> bool:
         return not self.sells and not self.buys
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> TradePlanJson:
         return {
             "equity": str(self.equity),
             "cash": str(self.cash),
             "buffer": str(self.buffer),
-            "items": [i.as_dict() for i in self.items],
+            "items": [i.to_json() for i in self.items],
         }
 
 

@@ -11,14 +11,22 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import apprise
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alchemiser.formatting import money, pct, price, qty
 from alchemiser.models import RunStatus
+
+
+def apprise() -> Any:
+    """The apprise module, imported on first use: it costs ~0.1 s and most commands never notify."""
+    import apprise as module
+
+    return module
+
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +58,13 @@ class NotifyConfig(BaseModel):
         """A mistyped URL would otherwise only show up as a silent non-delivery after a real run. apprise
         parses a URL into its service without contacting it, so this sends nothing."""
         for url in urls:
-            if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
+            if apprise().Apprise.instantiate(url, suppress_exceptions=True) is None:
                 raise ValueError(f"{url!r} is not a notification URL apprise supports (e.g. ntfy://my-topic)")
         return urls
 
 
-def compose(summary: dict[str, Any], day_pnl: float | None = None) -> tuple[str, str]:
-    """(title, body) of the message for a run summary (`TradeRun.as_dict()`)."""
+def compose(summary: Mapping[str, Any], day_pnl: float | None = None) -> tuple[str, str]:
+    """(title, body) of the message for a run summary (`TradeRun.to_json()`)."""
     status = summary["status"]
     title = f"Alchemiser {summary['run_id']}: {status}"
     lines = [f"{status}: {summary.get('message', '')}"]
@@ -123,7 +131,7 @@ class Notifier:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         self.state_path.write_text(json.dumps(state), encoding="utf-8")
 
-    def should_send(self, summary: dict[str, Any], now: dt.datetime) -> tuple[bool, str | None]:
+    def should_send(self, summary: Mapping[str, Any], now: dt.datetime) -> tuple[bool, str | None]:
         """Whether to send, and the failure fingerprint to remember (None for successes)."""
         status = summary["status"]
         failure = status in FAILURE_STATUSES
@@ -140,7 +148,7 @@ class Notifier:
         return True, fingerprint
 
     def notify_run(
-        self, summary: dict[str, Any], day_pnl: float | None = None, now: dt.datetime | None = None
+        self, summary: Mapping[str, Any], day_pnl: float | None = None, now: dt.datetime | None = None
     ) -> Delivery:
         """Send the run's message: "sent", "skipped" (not configured, filtered out, deduplicated) or "failed"
         (some target refused or could not be reached), so the run can report a failed delivery."""
@@ -149,7 +157,7 @@ class Notifier:
         if not send:
             return "skipped"
         title, body = compose(summary, day_pnl)
-        sender = apprise.Apprise()
+        sender = apprise().Apprise()
         for url in self.config.urls:
             sender.add(url)
         if not sender.notify(title=title, body=body):

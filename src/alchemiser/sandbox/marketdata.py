@@ -244,16 +244,23 @@ class DataApi:
         tail["t"] = pd.DatetimeIndex(tail.index).tz_localize(market_calendar.NY).tz_convert("UTC")
         return _bar_json(next(tail.itertuples()))
 
+    def _latest_of_many(self, request: web.Request, key: str, latest: Callable[[str], JSONDict | None]) -> web.Response:
+        """`/v2/stocks/{kind}/latest?symbols=…`: `{key: {symbol: value}}`, symbols without one left out."""
+        return json_response({key: {s: v for s in self._symbols(request) if (v := latest(s)) is not None}})
+
+    def _latest_of_one(self, request: web.Request, key: str, latest: Callable[[str], JSONDict | None]) -> web.Response:
+        """`/v2/stocks/{symbol}/{kind}/latest`: `{"symbol": …, key: value}`, or 404 naming what is missing."""
+        sym = _path_symbol(request)
+        value = latest(sym)
+        if value is None:
+            raise not_found(f"no {key} found for {sym}")
+        return json_response({"symbol": sym, key: value})
+
     async def latest_bars(self, request: web.Request) -> web.StreamResponse:
-        out = {s: b for s in self._symbols(request) if (b := self._latest_bar(s)) is not None}
-        return json_response({"bars": out})
+        return self._latest_of_many(request, "bars", self._latest_bar)
 
     async def symbol_latest_bar(self, request: web.Request) -> web.StreamResponse:
-        sym = _path_symbol(request)
-        bar = self._latest_bar(sym)
-        if bar is None:
-            raise not_found(f"no bar found for {sym}")
-        return json_response({"symbol": sym, "bar": bar})
+        return self._latest_of_one(request, "bar", self._latest_bar)
 
     # ------------------------------------------------------------------ quotes, trades, snapshots
 
@@ -289,15 +296,10 @@ class DataApi:
         }
 
     async def latest_quotes(self, request: web.Request) -> web.StreamResponse:
-        out = {s: q for s in self._symbols(request) if (q := self._quote(s)) is not None}
-        return json_response({"quotes": out})
+        return self._latest_of_many(request, "quotes", self._quote)
 
     async def symbol_latest_quote(self, request: web.Request) -> web.StreamResponse:
-        sym = _path_symbol(request)
-        quote = self._quote(sym)
-        if quote is None:
-            raise not_found(f"no quote found for {sym}")
-        return json_response({"symbol": sym, "quote": quote})
+        return self._latest_of_one(request, "quote", self._quote)
 
     async def latest_trades(self, request: web.Request) -> web.StreamResponse:
         out = {s: t for s in self._symbols(request) if (t := self._trade(s)) is not None}

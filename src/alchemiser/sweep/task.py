@@ -182,7 +182,7 @@ def _metrics(result: BacktestResult) -> dict[str, Any]:
     """The blend's metrics exactly as `backtest` computes them (invested share, turnover, drawdown dates)."""
     invested = 1.0 - result.cash / np.where(result.equity > 0, result.equity, 1.0)
     metrics = compute_metrics(result.equity, result.dates, invested=invested, turnover=result.turnover)
-    data = metrics.as_dict()
+    data: dict[str, Any] = dict(metrics.to_json())
     drawdown = data.pop("drawdown")
     out: dict[str, Any] = {
         "start": result.dates[0].date().isoformat(),

@@ -170,7 +170,7 @@ def run(
     table = fold_table(rows, folds, rank_by)
     table["chosen"] = [base_of.get(c, c) for c in table["chosen"]]  # the configuration's own (exportable) id
     table["is_dsr"] = [_fold_dsr(is_rows, f.index).dsr for f in folds]
-    metrics = compute_metrics(curve.to_numpy(), pd.DatetimeIndex(curve.index)).as_dict()
+    metrics: dict[str, Any] = dict(compute_metrics(curve.to_numpy(), pd.DatetimeIndex(curve.index)).to_json())
     metrics.pop("drawdown", None)
     return WalkForwardOutcome(rows, folds, table, curve, metrics, rank_by, spec)
 

@@ -312,9 +312,8 @@ class Backtests:
             )
             write_report(outcome, job.folder)
             job.charts = chart_data(outcome)
-            result = outcome.as_dict()
-            result["table"] = metrics_table(result)
-            job.result = result
+            job.result = dict[str, Any](outcome.to_json())  # the page adds its table
+            job.result["table"] = metrics_table(job.result)
             job.status = "done"
         except AlchemiserError as exc:
             job.error, job.status = str(exc), "failed"

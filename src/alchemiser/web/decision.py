@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any
 
 from alchemiser import market_calendar
-from alchemiser.coverage import describe_gaps
+from alchemiser.data.coverage import describe_gaps
 from alchemiser.errors import AlchemiserError
 from alchemiser.signals import resolve_as_of
 from alchemiser.strategies.symphony.program import (
@@ -220,7 +220,7 @@ def decide_fresh(
             made = loaded.decide(history, indicators)
     except AlchemiserError as exc:
         return [], None, str(exc), day
-    return [t.as_dict() for t in made.trace], made.weights, None, day
+    return [dict(t.to_json()) for t in made.trace], made.weights, None, day
 
 
 def decision(ctx: WebContext, strategy: str, as_of: dt.date | None, run_id: str | None) -> dict[str, Any]:

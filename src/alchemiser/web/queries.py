@@ -360,7 +360,7 @@ def data_gaps(ctx: WebContext) -> dict[str, Any] | None:
         return None
     return {
         "as_of": day.isoformat(),
-        "gaps": [g.as_dict() for g in coverage.gaps],
+        "gaps": [g.to_json() for g in coverage.gaps],
         "command": coverage.command,
     }
 

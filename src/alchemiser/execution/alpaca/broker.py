@@ -40,7 +40,15 @@ from alchemiser.execution.alpaca.wire import (
     order_from_alpaca,
     quote_from_wire,
 )
-from alchemiser.execution.broker import Broker, BrokerError, NotFound, OrderListener, OrderRejected, QuoteListener
+from alchemiser.execution.broker import (
+    Broker,
+    BrokerError,
+    BrokerLifecycle,
+    NotFound,
+    OrderListener,
+    OrderRejected,
+    QuoteListener,
+)
 from alchemiser.models import Account, Asset, Clock, Order, OrderRequest, OrderType, Position, Quote, Side
 from alchemiser.secrets import AlpacaCredentials, AlpacaEndpoints
 
@@ -53,10 +61,11 @@ _ORDER_PAGE = 500  # Alpaca's maximum page size for GET /orders
 _READ_ERRORS: tuple[type[BaseException], ...] = (*CALL_ERRORS, ValueError, KeyError, TypeError)
 
 
-class AlpacaBroker:
+class AlpacaBroker(BrokerLifecycle):
     """The `Broker` protocol over Alpaca's trading API, trade-update stream and market data."""
 
     name = "alpaca"
+    label = "Alpaca broker"
 
     def __init__(
         self,
@@ -99,10 +108,6 @@ class AlpacaBroker:
 
     # ---------------------------------------------------------------------------------- plumbing
 
-    def _count(self, method: str) -> None:
-        with self._lock:
-            self.calls[method] += 1
-
     def _count_http(self, key: str) -> None:
         with self._lock:
             self.http_requests[key] += 1
@@ -113,10 +118,6 @@ class AlpacaBroker:
             return self.retry.retrying(transient, self._sleep)(fn)
         except _READ_ERRORS as exc:
             raise self._errors(exc, what) from None
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise OrderRejected("the Alpaca broker is closed")
 
     @property
     def quote_frames(self) -> collections.Counter[str]:
@@ -408,22 +409,11 @@ class AlpacaBroker:
 
     # ---------------------------------------------------------------------------------- lifecycle
 
-    def close(self) -> None:
-        """Stop both stream threads and release HTTP sessions; safe to call more than once."""
-        self._count("close")
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+    def _release(self) -> None:
+        """Stop both stream threads and release the HTTP sessions."""
         self._streams.close()
         for client in (self._trading, self._data):
             close_session(client)
-
-    def __enter__(self) -> AlpacaBroker:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
 
 if TYPE_CHECKING:

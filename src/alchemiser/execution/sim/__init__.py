@@ -20,7 +20,22 @@ reproducible on demand. So this broker behaves like Alpaca where it matters to t
 Randomness comes only from `random.Random(config.seed)`, so a run can be replayed exactly.
 """
 
-from alchemiser.execution.sim.broker import SimBroker
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from alchemiser.execution.sim.config import MAX_STARTING_CASH, SimConfig, valid_starting_cash
 
+if TYPE_CHECKING:
+    from alchemiser.execution.sim.broker import SimBroker
+
 __all__ = ["MAX_STARTING_CASH", "SimBroker", "SimConfig", "valid_starting_cash"]
+
+
+def __getattr__(name: str) -> Any:
+    """`SimBroker` is imported on first use: the settings need `SimConfig` without pandas and the calendar."""
+    if name == "SimBroker":
+        from alchemiser.execution.sim.broker import SimBroker
+
+        return SimBroker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

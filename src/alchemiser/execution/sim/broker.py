@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 from alchemiser.data.base import MarketData
 from alchemiser.data.live import LivePrice
 from alchemiser.execution.broker import (
     Broker,
+    BrokerLifecycle,
     DuplicateClientOrderId,
     NotFound,
     OrderListener,
@@ -62,10 +62,11 @@ from alchemiser.models import (
 )
 
 
-class SimBroker:
+class SimBroker(BrokerLifecycle):
     """The built-in simulated broker (see the package docstring); implements `Broker`."""
 
     name = "sim"
+    label = "simulated broker"
 
     def __init__(
         self,
@@ -92,24 +93,11 @@ class SimBroker:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def close(self) -> None:
-        """Stop the dispatcher and release the state file; safe to call more than once."""
-        self._count("close")
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+    def _release(self) -> None:
+        """Stop the dispatcher and release the state file."""
         self._dispatcher.stop()
         with self._lock:
             self._account.close()
-
-    def __enter__(self) -> SimBroker:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until no event is queued or being delivered (resting orders do not count); False on timeout.
@@ -450,15 +438,6 @@ class SimBroker:
         self._listeners.emit(events)
 
     # ------------------------------------------------------------------ identity and persistence
-
-    def _count(self, method: str) -> None:
-        """Count a public call (benchmarks compare call budgets); under the lock as callers may be threads."""
-        with self._lock:
-            self.calls[method] += 1
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise OrderRejected("the simulated broker is closed")
 
     def _recover(self) -> None:
         """Finish what a previous process left: open market orders execute now at the current quote

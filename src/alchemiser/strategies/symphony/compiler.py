@@ -29,7 +29,6 @@ from alchemiser.strategies.symphony.program import (
     ProgramNode,
 )
 from alchemiser.strategies.symphony.reader import Atom, Form, Node, read_forms
-from alchemiser.strategies.symphony.score import read_score
 from alchemiser.strategies.symphony.settings import setting_problem
 
 COMPARATORS = (">", "<", ">=", "<=", "=")
@@ -523,5 +522,7 @@ def compile_file(path: Path) -> Program:
     except (OSError, UnicodeDecodeError) as exc:
         raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(str(path), 1, 1))]) from None
     if path.suffix.lower() == ".json":
+        from alchemiser.strategies.symphony.score import read_score  # pydantic models: only for JSON scores
+
         return compile_forms(read_score(text, str(path)), str(path))
     return compile_text(text, str(path))

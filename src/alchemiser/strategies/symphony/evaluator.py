@@ -12,10 +12,11 @@ asset's t−1→t return, and price-like metrics use the equity curve compounded
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.data.history import PriceHistory
 from alchemiser.errors import DataError, InsufficientHistoryError, StrategyError
@@ -97,6 +98,16 @@ class _Snapshot:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+class TraceStepJson(TypedDict):
+    """One line of a decision's path, as `--json` prints it."""
+
+    depth: Annotated[int, "nesting level, 0 for the symphony itself"]
+    kind: Annotated[str, "the node's kind (if, filter, asset, group, …), which the tree view colours by"]
+    text: Annotated[str, "the line as the tree view prints it, with the values read"]
+    location: Annotated[str, "file:line:col of the node in the symphony source"]
+    share: Annotated[float, "fraction of the strategy this node carries (0–1)"]
+
+
 @dataclass(frozen=True)
 class TraceStep:
     depth: int
@@ -105,7 +116,7 @@ class TraceStep:
     location: str
     share: float
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> TraceStepJson:
         return {
             "depth": self.depth,
             "kind": self.kind,
@@ -144,6 +155,12 @@ class AllocationMatrix:
 
     def row(self, index: int) -> dict[str, float]:
         return {s: float(w) for s, w in zip(self.symbols, self.weights[index], strict=True) if w > 1e-12}
+
+
+def _sum_into(weights: dict[str, FloatArray], parts: dict[str, FloatArray]) -> None:
+    """Add each symbol's part to its running weight (a symbol met first takes its part as it is)."""
+    for symbol, part in parts.items():
+        weights[symbol] = weights[symbol] + part if symbol in weights else part
 
 
 def _any_not_finite(columns: list[FloatArray]) -> BoolArray:
@@ -285,11 +302,7 @@ class SymphonyEvaluator:
         bad = np.zeros(self.n, dtype=bool)
         for result, share in parts:
             bad |= result.bad
-            for symbol, w in result.weights.items():
-                if symbol in weights:
-                    weights[symbol] = weights[symbol] + share * w
-                else:
-                    weights[symbol] = share * w
+            _sum_into(weights, {s: share * w for s, w in result.weights.items()})
         return _Result(weights, bad)
 
     def _if(self, cond: Condition, then: _Result, other: _Result, detail: dict[str, Any], at: int | None) -> _Result:
@@ -327,11 +340,8 @@ class SymphonyEvaluator:
         bad = undecided.copy()
         for k, child in enumerate(node.children):
             mask = chosen[:, k]
-            res = results[child]
-            bad |= mask & res.bad
-            for symbol, w in res.weights.items():
-                part = np.where(mask, share * w, 0.0)
-                weights[symbol] = weights[symbol] + part if symbol in weights else part
+            bad |= mask & results[child].bad
+            _sum_into(weights, {s: np.where(mask, share * w, 0.0) for s, w in results[child].weights.items()})
         if at is not None:
             detail.update(
                 scores=[float(s) for s in scores[at]],
@@ -359,11 +369,8 @@ class SymphonyEvaluator:
         weights: dict[str, FloatArray] = {}
         bad = undecided.copy()
         for k, child in enumerate(node.children):
-            res = results[child]
-            bad |= res.bad
-            for symbol, w in res.weights.items():
-                part = shares[:, k] * w
-                weights[symbol] = weights[symbol] + part if symbol in weights else part
+            bad |= results[child].bad
+            _sum_into(weights, {s: shares[:, k] * w for s, w in results[child].weights.items()})
         if at is not None:
             detail.update(
                 vols=[float(v) for v in vols[at]],

@@ -4,7 +4,8 @@ Why this exists: a run used to stop at the first missing ticker, so a 91-ticker 
 to learn what it needs. Here every ticker of every strategy is checked in one pass and classified as
 absent (no data at all), stale (its last bar is older than the session a run decides on) or short (fewer
 bars than the strategy's longest indicator window on it needs), and the exact command that fills them is
-spelled out. It reads strategies and market data, so it sits above both, like `signals`.
+spelled out. It lives in `data/` because only `data/` reads market data; of the strategies it reads
+only what they declare (universes and indicator windows), never a decision.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Literal
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.data.base import MarketData, Source
 from alchemiser.errors import DataError
@@ -29,6 +32,35 @@ from alchemiser.strategies.symphony.program import (
 Status = Literal["absent", "stale", "short"]
 
 
+class TickerGapJson(TypedDict):
+    """One ticker the data cannot serve, as `--json` prints it."""
+
+    symbol: str
+    status: Annotated[Status, "absent (no data), stale (last bar before the session) or short (too few bars)"]
+    detail: Annotated[str, "the reason in words"]
+    strategies: Annotated[list[str], "the strategies that use the ticker"]
+    last: Annotated[str | None, "date of the last bar (YYYY-MM-DD), null when absent"]
+    bars: Annotated[int, "bars on or before the session"]
+    needed: Annotated[int, "bars the longest indicator window on it needs"]
+
+
+class StrategyCoverageJson(TypedDict):
+    name: str
+    tickers: Annotated[int, "how many tickers the strategy uses"]
+    missing: Annotated[list[str], "its tickers that have a gap"]
+
+
+class CoverageJson(TypedDict):
+    """`data missing --json`."""
+
+    as_of: Annotated[str, "the session checked (YYYY-MM-DD): its bar must exist"]
+    ok: Annotated[bool, "true when no ticker has a gap"]
+    gaps: list[TickerGapJson]
+    strategies: list[StrategyCoverageJson]
+    sample_symbols: Annotated[list[str], "tickers served by the synthetic sample market"]
+    fill_command: Annotated[str | None, "the command that fetches every gap, null when there is none"]
+
+
 @dataclass(frozen=True)
 class TickerGap:
     """One ticker the data cannot serve well enough, and which strategies need it."""
@@ -41,7 +73,7 @@ class TickerGap:
     bars: int = 0
     needed: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> TickerGapJson:
         return {
             "symbol": self.symbol,
             "status": self.status,
@@ -79,11 +111,11 @@ class Coverage:
     def command(self) -> str | None:
         return fill_command(g.symbol for g in self.gaps) if self.gaps else None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> CoverageJson:
         return {
             "as_of": self.as_of.isoformat(),
             "ok": self.ok,
-            "gaps": [g.as_dict() for g in self.gaps],
+            "gaps": [g.to_json() for g in self.gaps],
             "strategies": [
                 {
                     "name": name,
