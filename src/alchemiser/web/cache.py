@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from alchemiser.config import Settings
-from alchemiser.data.coverage import Coverage, check_coverage
 from alchemiser.data.base import MarketData
+from alchemiser.data.coverage import Coverage, check_coverage
 from alchemiser.data.history import PriceHistory, load_history
 from alchemiser.errors import AlchemiserError
 from alchemiser.signals import build_market
