@@ -34,7 +34,7 @@ from alchemiser.backtest.options import MAX_COST_BPS, Decide, Fill
 from alchemiser.backtest.reference import run_reference
 from alchemiser.backtest.schedule import Schedule
 from alchemiser.backtest.simulation import Inputs, Trade
-from alchemiser.backtest.window import resolve
+from alchemiser.backtest.window import Window, resolve
 from alchemiser.data.history import PriceHistory
 from alchemiser.indicators import FloatArray
 from alchemiser.portfolio.plan import RebalanceRules
@@ -148,36 +148,11 @@ def simulate(
     `engine="reference"` runs the Decimal loop around the live `plan_rebalance` (`reference.py`), the
     definition of the rules; the default runs the same rules compiled (`fast.py`), with the same results.
     """
-    symbols, targets, valid = blend_matrices(signals)
-    dates = history.dates
-    window = resolve(dates, valid, config.start, config.end)
-    first, last = window.first, window.last
-    if config.fill == "next-open" and history.opens is None:
-        raise BacktestError("--fill next-open needs open prices, and this data has none")
     if engine not in ("fast", "reference"):
         raise BacktestError(f"engine must be fast or reference (got {engine!r})")
-    closes = _columns(history.closes, symbols, len(dates))
-    opens = _columns(history.opens, symbols, len(dates)) if history.opens is not None else closes
-    days = list(dates.date)
-    run = Inputs(
-        symbols,
-        days,
-        targets,
-        valid,
-        closes,
-        opens,
-        config.schedule.calendar_days(dates),
-        config.schedule.corridor,
-        first,
-        last,
-        config.capital,
-        config.fill == "next-open",
-        config.slippage_bps / BPS,
-        config.fee_bps / BPS,
-        config.rules,
-        config.non_fractionable,
-        config.skip_settled_days,
-    )
+    run, window = prepare(signals, history, config)
+    symbols, targets, closes, opens = run.symbols, run.targets, run.closes, run.opens
+    first, last, days, dates = run.first, run.last, run.days, history.dates
     n = last - first
     if engine == "reference":
         out = run_reference(run, progress)
@@ -210,6 +185,39 @@ def simulate(
         shares,
         days[window.settled],
     )
+
+
+def prepare(
+    signals: Sequence[tuple[AllocationMatrix, float]], history: PriceHistory, config: BacktestConfig
+) -> tuple[Inputs, Window]:
+    """What either loop needs: the blended targets, prices as arrays, the schedule and the window."""
+    symbols, targets, valid = blend_matrices(signals)
+    dates = history.dates
+    window = resolve(dates, valid, config.start, config.end)
+    if config.fill == "next-open" and history.opens is None:
+        raise BacktestError("--fill next-open needs open prices, and this data has none")
+    closes = _columns(history.closes, symbols, len(dates))
+    opens = _columns(history.opens, symbols, len(dates)) if history.opens is not None else closes
+    run = Inputs(
+        symbols,
+        list(dates.date),
+        targets,
+        valid,
+        closes,
+        opens,
+        config.schedule.calendar_days(dates),
+        config.schedule.corridor,
+        window.first,
+        window.last,
+        config.capital,
+        config.fill == "next-open",
+        config.slippage_bps / BPS,
+        config.fee_bps / BPS,
+        config.rules,
+        config.non_fractionable,
+        config.skip_settled_days,
+    )
+    return run, window
 
 
 def _columns(series: Mapping[str, FloatArray], symbols: list[str], sessions: int) -> FloatArray:

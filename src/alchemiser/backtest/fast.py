@@ -18,9 +18,17 @@ from typing import Any, cast
 
 import numpy as np
 
+from alchemiser.backtest.reference import run_reference
 from alchemiser.backtest.simulation import Inputs, Outputs, TradeLog
 
 _compiled: Callable[..., int] | None = None
+# Near-ties: where a rounding, a floor or a comparison is this close to its boundary, floats cannot promise
+# the Decimal outcome (a cent one way or the other), so the kernel gives up and the reference runs instead.
+TIE = 1e-13  # relative: far above the floats' drift from the Decimal book (~1e-14 over 20 years)
+TINY = 1e-9  # absolute, in the unit compared (cents, shares, weights)
+EXACT = 1e-15  # relative, for values computed from exact cents and a price (a few float roundings)
+MATTERS = 1e9  # a quantity of more steps than this moves by < 1e-9 when floored one step the other way
+fallbacks = 0  # how many runs the reference engine took over (see `run_fast`)
 
 
 def _kernel(  # one loop on purpose: numba compiles it as a single function
@@ -54,7 +62,8 @@ def _kernel(  # one loop on purpose: numba compiles it as a single function
     flows: Any,
     fills: Any,
 ) -> int:
-    """Run days [first, last); fill the output arrays and return the number of fills written to `fills`."""
+    """Run days [first, last); fill the output arrays and return the number of fills written to `fills`,
+    or -1 when a near-tie makes the float result uncertain (then the outputs are incomplete)."""
     m = targets.shape[1]
     # quantities are floored to the asset's step, as `floor_qty` does: whole shares, or 1e-18 (which
     # matters: adjusted histories of decaying products reach prices where a position is 1e-12 shares)
@@ -121,12 +130,18 @@ def _kernel(  # one loop on purpose: numba compiles it as a single function
                     target = row[j] if row[j] > 1e-12 else 0.0
                     if qty[j] > 0 or target > 0.0:
                         current = qty[j] * ref[j] / worth if qty[j] > 0 else 0.0
-                        drifted = abs(current - target) > corridor
+                        drift = abs(current - target)
+                        if abs(drift - corridor) <= TINY:
+                            return -1
+                        drifted = drift > corridor
                 if not drifted:
                     continue
             planned[r] = decision
             invested = True
-            buffer = np.rint(worth * buffer_pct) / 100.0
+            x = worth * buffer_pct  # the buffer in cents
+            if abs(x - np.floor(x) - 0.5) <= TIE * x + TINY:
+                return -1
+            buffer = np.rint(x) / 100.0
             investable = max(worth - buffer, 0.0)
             trading = False
             for j in range(m):
@@ -138,7 +153,14 @@ def _kernel(  # one loop on purpose: numba compiles it as a single function
                 price = ref[j]
                 value = held * price if held > 0 else 0.0
                 current = value / worth if worth > 0 else 0.0
-                trade = np.rint(investable * weight * 100.0) / 100.0 - value
+                x = investable * weight * 100.0  # the target value in cents
+                if abs(x - np.floor(x) - 0.5) <= TIE * x + TINY:
+                    return -1
+                trade = np.rint(x) / 100.0 - value
+                if abs(abs(trade) - min_trade) <= TIE * min_trade + TINY:
+                    return -1
+                if drift_band > 0.0 and abs(abs(current - weight) - drift_band / 100.0) <= TINY:
+                    return -1
                 if weight <= 0.0 and held > 0:
                     action[j] = 1
                     amount[j] = held
@@ -149,8 +171,13 @@ def _kernel(  # one loop on purpose: numba compiles it as a single function
                 ):
                     pass  # hold
                 elif trade < 0:
-                    shares = np.floor(-trade / price * units[j]) / units[j]
+                    y = -trade / price * units[j]
+                    if y < MATTERS and abs(y - np.rint(y)) <= TIE * y + TINY:
+                        return -1
+                    shares = np.floor(y) / units[j]
                     shares = min(held, shares) if shares > 0 else 0.0
+                    if abs(shares - held * full_exit) <= TIE * held:
+                        return -1
                     if shares >= held * full_exit:
                         action[j] = 1
                         amount[j] = held
@@ -158,13 +185,19 @@ def _kernel(  # one loop on purpose: numba compiles it as a single function
                         action[j] = 2
                         amount[j] = shares
                 elif not fractional[j]:
-                    shares = np.floor(trade / price)
-                    if shares > 0:
+                    y = trade / price
+                    x = np.floor(y) * price * 100.0
+                    if abs(y - np.rint(y)) <= TIE * y + TINY or abs(x - np.floor(x) - 0.5) <= TIE * x + TINY:
+                        return -1
+                    if y >= 1.0:
                         action[j] = 3
-                        amount[j] = np.rint(shares * price * 100.0)
+                        amount[j] = np.rint(x)
                 else:
+                    x = trade * 100.0
+                    if abs(x - np.floor(x) - 0.5) <= TIE * x + TINY:
+                        return -1
                     action[j] = 3
-                    amount[j] = np.rint(trade * 100.0)
+                    amount[j] = np.rint(x)
                 trading = trading or action[j] != 0
             if not trading:
                 settled_symbol = sole if wanted_count == 1 else -1
@@ -198,13 +231,21 @@ def _kernel(  # one loop on purpose: numba compiles it as a single function
             for j in range(m):
                 if action[j] == 3:
                     wanted += amount[j]
+            if available != wanted and abs(available - wanted) <= TIE * wanted + TINY:
+                return -1  # equal in exact arithmetic decides whether every buy loses a cent
             scale = min(1.0, available / wanted) if wanted > 0 else 0.0
             for j in range(m):
                 if action[j] != 3:
                     continue
-                dollars = (amount[j] if scale == 1.0 else np.floor(amount[j] * scale)) / 100.0
+                x = amount[j] * scale
+                if scale < 1.0 and abs(x - np.rint(x)) <= TIE * x + TINY:
+                    return -1
+                dollars = (amount[j] if scale == 1.0 else np.floor(x)) / 100.0
                 price = ref[j] * (1.0 + slip)
-                bought = np.floor(dollars / price * units[j]) / units[j]
+                y = dollars / price * units[j]
+                if y < MATTERS and abs(y - np.rint(y)) <= EXACT * y + TINY:
+                    return -1
+                bought = np.floor(y) / units[j]
                 if bought > 0:
                     value = bought * price
                     fee = value * fee_rate
@@ -291,5 +332,9 @@ def run_fast(run: Inputs, compiled: bool = True) -> Outputs:
         sleeves.flows if sleeves.flows is not None else dummy,
         fills,
     )
+    if count < 0:
+        global fallbacks
+        fallbacks += 1
+        return run_reference(run)
     out.trades = TradeLog(run.days, symbols, fills[:count].copy())
     return out
