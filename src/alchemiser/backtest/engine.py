@@ -113,8 +113,8 @@ def blend_matrices(parts: Sequence[tuple[AllocationMatrix, float]]) -> tuple[lis
     valid = np.ones(n, dtype=bool)
     for matrix, share in parts:
         valid &= matrix.valid
-        for j, symbol in enumerate(matrix.symbols):
-            total[:, column[symbol]] += share * matrix.weights[:, j]
+        # one fancy-indexed pass per strategy (a strategy lists each of its symbols once)
+        total[:, [column[symbol] for symbol in matrix.symbols]] += share * matrix.weights
     return symbols, total, valid
 
 
@@ -197,7 +197,8 @@ def prepare(
     if config.fill == "next-open" and history.opens is None:
         raise BacktestError("--fill next-open needs open prices, and this data has none")
     closes = _columns(history.closes, symbols, len(dates))
-    opens = _columns(history.opens, symbols, len(dates)) if history.opens is not None else closes
+    next_open = config.fill == "next-open"
+    opens = _columns(history.opens, symbols, len(dates)) if next_open and history.opens is not None else closes
     run = Inputs(
         symbols,
         list(dates.date),
@@ -210,7 +211,7 @@ def prepare(
         window.first,
         window.last,
         config.capital,
-        config.fill == "next-open",
+        next_open,
         config.slippage_bps / BPS,
         config.fee_bps / BPS,
         config.rules,
@@ -240,6 +241,5 @@ def decided_day_before(matrix: AllocationMatrix) -> AllocationMatrix:
 def _aligned(matrix: AllocationMatrix, column: dict[str, int]) -> FloatArray:
     """A strategy's weights on the blend's columns (dates × all symbols)."""
     out = np.zeros((matrix.weights.shape[0], len(column)))
-    for j, symbol in enumerate(matrix.symbols):
-        out[:, column[symbol]] = matrix.weights[:, j]
+    out[:, [column[symbol] for symbol in matrix.symbols]] = matrix.weights
     return out

@@ -41,7 +41,7 @@ class Inputs:
     targets: FloatArray  # blended target per session (sessions × symbols)
     valid: npt.NDArray[np.bool_]
     closes: FloatArray
-    opens: FloatArray  # the closes again when the data has no opens (only used for next-open fills)
+    opens: FloatArray  # only read for next-open fills (the closes again otherwise)
     scheduled: npt.NDArray[np.bool_]
     corridor: float | None
     first: int
