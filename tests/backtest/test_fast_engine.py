@@ -17,7 +17,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from alchemiser.backtest.engine import BacktestConfig, BacktestResult, prepare, run_backtest
@@ -150,7 +150,8 @@ def test_generated_symphonies_match_the_reference(
     try:
         strategies = [(SymphonyStrategy.from_text(text, name=f"s{i}"), 1 / len(texts)) for i, text in enumerate(texts)]
     except AlchemiserError:
-        return  # not a valid symphony (e.g. out-of-range numbers): the fuzz tests cover its message
+        event("not a valid symphony")
+        return  # e.g. out-of-range numbers: the fuzz tests cover its message
     config = BacktestConfig(
         capital=capital,
         schedule=Schedule.parse(schedule),
@@ -163,9 +164,11 @@ def test_generated_symphonies_match_the_reference(
         cache = IndicatorCache(history)
         reference = run_backtest(strategies, history, config, cache, engine="reference")
     except (BacktestError, AlchemiserError):
+        event("refused by the reference (e.g. never decidable)")
         with pytest.raises((BacktestError, AlchemiserError)):
             run_backtest(strategies, history, config, cache)
         return
+    event("compared")
     assert_same(run_backtest(strategies, history, config, cache), reference)
 
 
