@@ -60,7 +60,7 @@ def best(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, float, flo
 
 def line(label: str, figures: tuple[float, float, float], note: str = "") -> None:
     wall, median, cpu = (f * 1000 for f in figures)
-    print(f"{label:<42} best {wall:7.1f} ms  median {median:7.1f} ms  CPU {cpu:7.1f} ms  {note}")
+    print(f"{label:<46} best {wall:7.1f} ms  median {median:7.1f} ms  CPU {cpu:7.1f} ms  {note}")
 
 
 def vectorbt_case(matrix: AllocationMatrix, history: PriceHistory) -> Callable[[], Any] | None:
