@@ -64,7 +64,7 @@ class BacktestConfig:
         default_factory=lambda: RebalanceRules(cash_buffer_pct=0.0, min_trade_usd=Decimal(1))
     )  # fully invested, like Composer; $1 is the smallest order a broker takes
     non_fractionable: frozenset[str] = frozenset()
-    skip_settled_days: bool = True  # see `_Book.settled`: a pure speed-up, results are identical
+    skip_settled_days: bool = True  # see `reference._Book.is_settled`: a pure speed-up, results are identical
 
     def __post_init__(self) -> None:
         if not (self.capital.is_finite() and self.capital > 0):
