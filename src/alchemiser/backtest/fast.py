@@ -101,13 +101,16 @@ def _kernel(  # one loop on purpose: numba compiles it as a single function
             sole = -1
             held_count = 0
             worth = cash
+            priced = True
             for j in range(m):
                 if row[j] > 1e-12:
                     wanted_count += 1
                     sole = j
+                    priced = priced and np.isfinite(ref[j])
                 if qty[j] > 0:
                     held_count += 1
                     worth += qty[j] * ref[j]
+                    priced = priced and np.isfinite(ref[j])
             if (
                 skip_settled
                 and settled_symbol >= 0
@@ -122,6 +125,8 @@ def _kernel(  # one loop on purpose: numba compiles it as a single function
                 planned[r] = decision
                 invested = True
                 continue
+            if not priced:
+                continue  # no price to trade a symbol at (delisted, or not listed yet): the book holds
             if corridor >= 0.0 and invested:
                 drifted = worth <= 0.0
                 for j in range(m):

@@ -108,7 +108,10 @@ def run_reference(run: Inputs, progress: Callable[[int, int], None] | None = Non
         if run.skip_settled_days and book.is_settled(target, rules):
             sleeves.planned[at - first] = decision_day
             return True
-        prices = {s: _dec(reference[column[s]]) for s in set(target) | set(book.qty)}
+        needed = set(target) | set(book.qty)
+        if not all(np.isfinite(reference[column[s]]) for s in needed):
+            return False  # no price to trade a symbol at (delisted, or not listed yet): the book holds
+        prices = {s: _dec(reference[column[s]]) for s in needed}
         positions = book.positions(prices)
         worth = book.equity(prices)
         if corridor is not None and invested and not _drifted(positions, worth, target, corridor):
