@@ -151,24 +151,8 @@ def test_backtest_targets_equal_the_signal_command(tmp_path: Path, monkeypatch: 
 def test_backtest_cli_json_and_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = run(
-        [
-            "backtest",
-            "-s",
-            "tecl",
-            "-s",
-            "nuclear",
-            "--weights",
-            "0.6,0.4",
-            "--start",
-            "2020-01-01",
-            "--end",
-            "2024-12-31",
-            "--fee-bps",
-            "2",
-            "--report",
-            str(out),
-            "--json",
-        ],
+        ["backtest", "-s", "tecl", "-s", "nuclear", "--weights", "0.6,0.4", "--start", "2020-01-01", "--end", "2024-12-31",
+         "--fee-bps", "2", "--report", str(out), "--json"],
         tmp_path / "home",
     )
     assert result.returncode == 0, result.stderr

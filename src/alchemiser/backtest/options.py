@@ -56,7 +56,7 @@ def live_mode(decide_on: Decide, fill_at: Fill) -> str:
     """Which live setting a backtest with these conventions corresponds to, in words."""
     if decide_on == "previous-close":
         return (
-            "decides with day t-1's closes and fills at day t's close: what the live bot does with [signals] "
+            'decides with day t-1\'s closes and fills at day t\'s close: what the live bot does with [signals] '
             'price = "previous_close" (the default)'
         )
     if fill_at == "next-open":

@@ -73,9 +73,9 @@ class BacktestOutcome:
                 "rebalance": str(self.config.schedule),
                 "fill": self.config.fill,
                 "decide": self.config.decide,
-                "live_price_mode": "previous_close"
-                if self.config.decide == "previous-close"
-                else ("live" if self.config.fill == "close" else None),
+                "live_price_mode": "previous_close" if self.config.decide == "previous-close" else (
+                    "live" if self.config.fill == "close" else None
+                ),
                 "corresponds_to": live_mode(self.config.decide, self.config.fill),
                 "slippage_bps": float(self.config.slippage_bps),
                 "fee_bps": float(self.config.fee_bps),
