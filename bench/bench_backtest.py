@@ -24,7 +24,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +97,12 @@ def variants(count: int) -> list[str]:
     out = []
     rng = np.random.default_rng(0)
     for _ in range(count):
-        shifts = iter(rng.integers(-6, 7, size=16))
-        out.append(re.sub(r"\) (\d\d)\)", lambda m, shifts=shifts: f") {int(m.group(1)) + next(shifts)})", text))
+        shifts = iter(int(v) for v in rng.integers(-6, 7, size=16))
+
+        def moved(match: re.Match[str], shifts: Iterator[int] = shifts) -> str:
+            return f") {int(match.group(1)) + next(shifts)})"
+
+        out.append(re.sub(r"\) (\d\d)\)", moved, text))
     return out
 
 
