@@ -1,7 +1,7 @@
 """Backtests with the live pipeline: the same strategies, blend, `plan_rebalance` and `size_buys`.
 
 Signals for every day come from one vectorized pass per strategy (each day sees data up to itself only).
-Each rebalance day then runs the live planning code against a simulated book, and fills follow the
+Each rebalance day then applies the live planning rules to a simulated book, and fills follow the
 simulated exchange's rules: market orders at the reference price moved by the slippage (the half-spread),
 sells first, buys sized from the cash the sells left. Fills happen at day t's close (Composer's
 convention) or at day t+1's open.
@@ -10,33 +10,42 @@ The schedule (`schedule.py`) decides which sessions may trade; the window (`wind
 covered. On a session on which a strategy cannot decide the book makes no trade, and the result says so
 (`undecided`, per strategy) instead of holding silently. While trading, the engine records what the
 sleeve attribution needs (`attribution.py`), so each strategy's contribution is exact.
+
+Two loops implement the trading: `reference.py` calls the live `plan_rebalance`/`size_buys` on a Decimal
+book (the definition), `fast.py` states the same rules over float arrays in one numba-compiled loop (the
+default); a test holds them equal. This module prepares their inputs and builds the result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from alchemiser.backtest.attribution import Sleeves, contributions
+from alchemiser.backtest.attribution import contributions
 from alchemiser.backtest.errors import BacktestError
+from alchemiser.backtest.fast import run_fast
 from alchemiser.backtest.options import MAX_COST_BPS, Decide, Fill
+from alchemiser.backtest.reference import run_reference
 from alchemiser.backtest.schedule import Schedule
-from alchemiser.backtest.window import resolve
+from alchemiser.backtest.simulation import Inputs, Trade
+from alchemiser.backtest.window import Window, resolve
 from alchemiser.data.history import PriceHistory
 from alchemiser.indicators import FloatArray
-from alchemiser.models import Account, Asset, Position
-from alchemiser.portfolio.plan import RebalanceRules, floor_qty, plan_rebalance, size_buys
+from alchemiser.portfolio.plan import RebalanceRules
 from alchemiser.strategies.base import Strategy
 from alchemiser.strategies.symphony.evaluator import AllocationMatrix, IndicatorCache
 
 BPS = Decimal(10000)
-FINE_STEP = Decimal("1e-18")
 ZERO = Decimal(0)
+Engine = Literal["fast", "reference"]
+
+__all__ = ["BacktestConfig", "BacktestResult", "Engine", "Trade", "run_backtest", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ class BacktestConfig:
         default_factory=lambda: RebalanceRules(cash_buffer_pct=0.0, min_trade_usd=Decimal(1))
     )  # fully invested, like Composer; $1 is the smallest order a broker takes
     non_fractionable: frozenset[str] = frozenset()
-    skip_settled_days: bool = True  # see `_Book.settled`: a pure speed-up, results are identical
+    skip_settled_days: bool = True  # see `reference._Book.is_settled`: a pure speed-up, results are identical
 
     def __post_init__(self) -> None:
         if not (self.capital.is_finite() and self.capital > 0):
@@ -74,17 +83,6 @@ class BacktestConfig:
             )
 
 
-@dataclass(frozen=True)
-class Trade:
-    date: dt.date
-    symbol: str
-    side: str
-    qty: Decimal
-    price: Decimal
-    value: Decimal
-    fee: Decimal
-
-
 @dataclass
 class BacktestResult:
     dates: pd.DatetimeIndex
@@ -95,7 +93,7 @@ class BacktestResult:
     targets: FloatArray  # blended target decided each day (dates × symbols)
     rebalanced: np.ndarray
     turnover: FloatArray  # traded value / equity per day
-    trades: list[Trade]
+    trades: Sequence[Trade]  # a lazy `TradeLog` from the fast path: rows become `Trade`s when read
     undecided: np.ndarray  # (dates × strategies): the strategy could not decide that day, so the book held
     contributions: FloatArray  # each strategy's part of the total return (see `attribution`); they add up
     settled: dt.date  # the first day from which every strategy decides every day (the default start)
@@ -115,62 +113,9 @@ def blend_matrices(parts: Sequence[tuple[AllocationMatrix, float]]) -> tuple[lis
     valid = np.ones(n, dtype=bool)
     for matrix, share in parts:
         valid &= matrix.valid
-        for j, symbol in enumerate(matrix.symbols):
-            total[:, column[symbol]] += share * matrix.weights[:, j]
+        # one fancy-indexed pass per strategy (a strategy lists each of its symbols once)
+        total[:, [column[symbol] for symbol in matrix.symbols]] += share * matrix.weights
     return symbols, total, valid
-
-
-class _Book:
-    """The simulated account: Decimal cash and quantities, as the broker boundary keeps them."""
-
-    def __init__(self, capital: Decimal, non_fractionable: frozenset[str]) -> None:
-        self.cash = capital
-        self.qty: dict[str, Decimal] = {}
-        self.cost: dict[str, Decimal] = {}
-        self.non_fractionable = non_fractionable
-        self.version = 0  # bumped by every fill
-        self.settled: tuple[str, int] | None = None  # (sole target symbol, version) whose plan came out empty
-
-    def is_settled(self, target: dict[str, float], rules: RebalanceRules) -> bool:
-        """Whether today's plan is certainly empty without running it.
-
-        A book holding only the sole symbol of a 100 % target cannot drift: with no cash buffer and no drift
-        band, the plan's only possible trade is the idle cash, which does not change without a fill. So once
-        such a plan came out empty, it stays empty until the target or the book changes.
-        """
-        if self.settled is None or rules.cash_buffer_pct or rules.drift_band_pct or len(target) != 1:
-            return False
-        (symbol,) = target
-        return self.settled == (symbol, self.version) and self.qty.keys() == {symbol}
-
-    def positions(self, prices: dict[str, Decimal]) -> list[Position]:
-        return [Position(s, q, self.cost[s], prices[s], q * prices[s]) for s, q in sorted(self.qty.items()) if q > 0]
-
-    def equity(self, prices: dict[str, Decimal]) -> Decimal:
-        return self.cash + sum((q * prices[s] for s, q in self.qty.items()), ZERO)
-
-    def trade(self, day: dt.date, symbol: str, qty: Decimal, price: Decimal, fee_rate: Decimal) -> Trade:
-        """Book a fill: qty > 0 buys, qty < 0 sells (never more than held)."""
-        held = self.qty.get(symbol, ZERO)
-        if qty < 0:
-            qty = -min(-qty, held)
-        value = abs(qty) * price
-        fee = value * fee_rate
-        self.cash += -qty * price - fee
-        self.version += 1
-        new = held + qty
-        if qty > 0:
-            self.cost[symbol] = (self.cost.get(symbol, ZERO) * held + value) / new
-        if new <= 0:
-            self.qty.pop(symbol, None)
-            self.cost.pop(symbol, None)
-        else:
-            self.qty[symbol] = new
-        return Trade(day, symbol, "buy" if qty > 0 else "sell", abs(qty), price, value, fee)
-
-
-def _dec(value: float) -> Decimal:
-    return Decimal(repr(float(value)))
 
 
 def run_backtest(
@@ -179,13 +124,15 @@ def run_backtest(
     config: BacktestConfig,
     cache: IndicatorCache | None = None,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    engine: Engine = "fast",
 ) -> BacktestResult:
-    """Run the pipeline over every session of `history` within [start, end]."""
+    """Run the pipeline over every session of `history` within [start, end] (`engine`: see `simulate`)."""
     cache = cache or IndicatorCache(history)
     signals = [(strategy.evaluate_all(history, cache), share) for strategy, share in strategies]
     if config.decide == "previous-close":
         signals = [(decided_day_before(matrix), share) for matrix, share in signals]
-    return simulate(signals, history, config, progress)
+    return simulate(signals, history, config, progress, engine=engine)
 
 
 def simulate(
@@ -193,130 +140,92 @@ def simulate(
     history: PriceHistory,
     config: BacktestConfig,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    engine: Engine = "fast",
 ) -> BacktestResult:
-    """Trade the blended daily targets of already evaluated strategies through the live planner."""
-    symbols, targets, valid = blend_matrices(signals)
-    dates = history.dates
-    window = resolve(dates, valid, config.start, config.end)
-    first, last = window.first, window.last
-    if config.fill == "next-open" and history.opens is None:
-        raise BacktestError("--fill next-open needs open prices, and this data has none")
-    closes = np.column_stack([history.closes[s] for s in symbols])
-    opens = np.column_stack([history.opens[s] for s in symbols]) if history.opens is not None else closes
-    scheduled = config.schedule.calendar_days(dates)
-    corridor = config.schedule.corridor
-    book = _Book(config.capital, config.non_fractionable)
-    # a simulation needs no broker's 9-decimal limit: adjusted histories of decaying products reach prices
-    # where 9 decimals would round whole positions away
-    assets = {
-        s: Asset(
-            s, True, s not in config.non_fractionable, qty_increment=None if s in config.non_fractionable else FINE_STEP
-        )
-        for s in symbols
-    }
-    slip = config.slippage_bps / BPS
-    fee_rate = config.fee_bps / BPS
+    """Trade the blended daily targets of already evaluated strategies through the live planner's rules.
+
+    `engine="reference"` runs the Decimal loop around the live `plan_rebalance` (`reference.py`), the
+    definition of the rules; the default runs the same rules compiled (`fast.py`), with the same results.
+    """
+    if engine not in ("fast", "reference"):
+        raise BacktestError(f"engine must be fast or reference (got {engine!r})")
+    run, window = prepare(signals, history, config)
+    symbols, targets, closes, opens = run.symbols, run.targets, run.closes, run.opens
+    first, last, days, dates = run.first, run.last, run.days, history.dates
     n = last - first
-    equity = np.zeros(n)
-    cash = np.zeros(n)
-    held_weights = np.zeros((n, len(symbols)))
-    turnover = np.zeros(n)
-    rebalanced = np.zeros(n, dtype=bool)
-    costly = bool(slip or fee_rate)
-    sleeves = Sleeves.empty(n, len(symbols), costly)
-    trades: list[Trade] = []
-    pending: int | None = None  # next-open: the index of the day whose decision executes at today's open
-    invested = False  # the initial purchase happens on the first decided day, whatever the schedule
-    column = {s: j for j, s in enumerate(symbols)}
-    days = list(dates.date)
-
-    def execute(decision_day: int, at: int, reference: FloatArray) -> bool:
-        """Plan toward `decision_day`'s target with the live planner; fill at `reference` prices of day `at`.
-
-        Returns whether the book was brought to that target (False: inside the corridor, left to drift).
-        """
-        row = targets[decision_day]
-        target = {symbols[j]: float(row[j]) for j in np.flatnonzero(row > 1e-12)}
-        if config.skip_settled_days and book.is_settled(target, config.rules):
-            sleeves.planned[at - first] = decision_day
-            return True
-        prices = {s: _dec(reference[column[s]]) for s in set(target) | set(book.qty)}
-        positions = book.positions(prices)
-        worth = book.equity(prices)
-        if corridor is not None and invested and not _drifted(positions, worth, target, corridor):
-            return False
-        sleeves.planned[at - first] = decision_day
-        account = Account("backtest", worth, book.cash, book.cash)
-        plan = plan_rebalance(target, account, positions, prices, assets, config.rules)
-        if plan.is_empty:
-            book.settled = (next(iter(target)), book.version) if len(target) == 1 else None
-            return True
-        day = days[at]
-        traded = ZERO
-        for item in plan.sells:
-            sell = item.current_qty if item.action == "exit" else (item.qty or ZERO)
-            done = book.trade(day, item.symbol, -sell, prices[item.symbol] * (1 - slip), fee_rate)
-            trades.append(done)
-            traded += done.value
-            if costly:
-                sleeves.record(at - first, column[item.symbol], -done.qty, done.price, prices[item.symbol], done.fee)
-        sized, _ = size_buys(plan, book.cash / (1 + fee_rate))
-        for item, dollars in sized:
-            price = prices[item.symbol] * (1 + slip)
-            qty = floor_qty(dollars / price, item.qty_step)
-            if qty > 0:
-                done = book.trade(day, item.symbol, qty, price, fee_rate)
-                trades.append(done)
-                traded += done.value
-                if costly:
-                    sleeves.record(at - first, column[item.symbol], done.qty, done.price, prices[item.symbol], done.fee)
-        turnover[at - first] = float(traded / worth) if worth > 0 else 0.0
-        rebalanced[at - first] = True
-        return True
-
-    for at in range(first, last):
-        if pending is not None:
-            invested = execute(pending, at, opens[at]) or invested
-            pending = None
-        if (scheduled[at] or not invested) and valid[at]:
-            if config.fill == "close":
-                invested = execute(at, at, closes[at]) or invested
-            elif at + 1 < len(dates):
-                pending = at
-        # daily valuation in floats (exact to far below a cent); the book itself stays in Decimal
-        values = {s: float(q) * closes[at][column[s]] for s, q in book.qty.items()}
-        worth = float(book.cash) + sum(values.values())
-        equity[at - first] = worth
-        cash[at - first] = float(book.cash)
-        if worth > 0:
-            for s, v in values.items():
-                held_weights[at - first, column[s]] = v / worth
-        if progress is not None and (at - first) % 250 == 0:
-            progress(at - first, n)
+    if engine == "reference":
+        out = run_reference(run, progress)
+    else:
+        if progress is not None:
+            progress(0, n)
+        out = run_fast(run)
     if progress is not None:
         progress(n, n)
     span = slice(first, last)
     undecided = np.column_stack([~matrix.valid[span] for matrix, _ in signals])
     if len(signals) > 1:
+        column = {s: j for j, s in enumerate(symbols)}
         parts = [(_aligned(matrix, column), share) for matrix, share in signals]
         prices = (closes[span], opens[span] if config.fill == "next-open" else None)
-        shares = contributions(parts, targets, sleeves, equity, cash, held_weights, prices)
+        shares = contributions(parts, targets, out.sleeves, out.equity, out.cash, out.weights, prices)
     else:
-        shares = np.array([equity[-1] / equity[0] - 1.0])
+        shares = np.array([out.equity[-1] / out.equity[0] - 1.0])
     return BacktestResult(
         dates[span],
-        equity,
-        cash,
+        out.equity,
+        out.cash,
         symbols,
-        held_weights,
+        out.weights,
         targets[span],
-        rebalanced,
-        turnover,
-        trades,
+        out.rebalanced,
+        out.turnover,
+        out.trades,
         undecided,
         shares,
         days[window.settled],
     )
+
+
+def prepare(
+    signals: Sequence[tuple[AllocationMatrix, float]], history: PriceHistory, config: BacktestConfig
+) -> tuple[Inputs, Window]:
+    """What either loop needs: the blended targets, prices as arrays, the schedule and the window."""
+    symbols, targets, valid = blend_matrices(signals)
+    dates = history.dates
+    window = resolve(dates, valid, config.start, config.end)
+    if config.fill == "next-open" and history.opens is None:
+        raise BacktestError("--fill next-open needs open prices, and this data has none")
+    closes = _columns(history.closes, symbols, len(dates))
+    next_open = config.fill == "next-open"
+    opens = _columns(history.opens, symbols, len(dates)) if next_open and history.opens is not None else closes
+    run = Inputs(
+        symbols,
+        list(dates.date),
+        targets,
+        valid,
+        closes,
+        opens,
+        config.schedule.calendar_days(dates),
+        config.schedule.corridor,
+        window.first,
+        window.last,
+        config.capital,
+        next_open,
+        config.slippage_bps / BPS,
+        config.fee_bps / BPS,
+        config.rules,
+        config.non_fractionable,
+        config.skip_settled_days,
+    )
+    return run, window
+
+
+def _columns(series: Mapping[str, FloatArray], symbols: list[str], sessions: int) -> FloatArray:
+    """The prices of `symbols` as one contiguous (sessions × symbols) array, the compiled loop's layout."""
+    if not symbols:
+        return np.zeros((sessions, 0))
+    return np.ascontiguousarray(np.column_stack([series[s] for s in symbols]), dtype=np.float64)
 
 
 def decided_day_before(matrix: AllocationMatrix) -> AllocationMatrix:
@@ -332,14 +241,5 @@ def decided_day_before(matrix: AllocationMatrix) -> AllocationMatrix:
 def _aligned(matrix: AllocationMatrix, column: dict[str, int]) -> FloatArray:
     """A strategy's weights on the blend's columns (dates × all symbols)."""
     out = np.zeros((matrix.weights.shape[0], len(column)))
-    for j, symbol in enumerate(matrix.symbols):
-        out[:, column[symbol]] = matrix.weights[:, j]
+    out[:, [column[symbol] for symbol in matrix.symbols]] = matrix.weights
     return out
-
-
-def _drifted(positions: list[Position], equity: Decimal, target: dict[str, float], threshold: float) -> bool:
-    """Threshold rebalancing: trade only when some weight is more than `threshold` away from target."""
-    if equity <= 0:
-        return True
-    current = {p.symbol: float(p.market_value / equity) for p in positions}
-    return any(abs(current.get(s, 0.0) - target.get(s, 0.0)) > threshold for s in set(current) | set(target))
