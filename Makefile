@@ -43,6 +43,7 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) bench/bench_symphony.py
+	$(PY) bench/bench_params.py
 	$(PY) bench/bench_rotation.py
 	$(PY) bench/bench_backtest.py
 	$(PY) bench/bench_web.py

@@ -132,6 +132,8 @@ def _option_values(command: str, name: str, kind: str, fx: Fixtures) -> list[str
     }
     if command == "config init" and name == "path":
         return [str(fx.folder), str(fx.existing)]
+    if command == "params" and name == "file":  # a built-in name or a symphony file
+        return ["", " ", "no-such-builtin", "pkg.mod:Class", fx.missing, str(fx.folder), str(fx.existing)]
     if name in by_name:
         return by_name[name]
     if kind == "float":
@@ -296,6 +298,7 @@ SUBPROCESS_CASES = [
     (["report", "no-such-run"], "no-such-run"),
     (["report", "[sim]"], "[sim]"),  # square brackets in an error are text, not Rich markup
     (["check", "/no/such/file.clj"], "/no/such/file.clj"),
+    (["params", "/no/such/file.clj"], "/no/such/file.clj"),
     (["status", "--broker", "bogus"], "bogus"),
     (["sandbox", "serve", "--port", "70000"], "--port"),
     (["sandbox", "serve", "--error-rate", "nan"], "--error-rate"),

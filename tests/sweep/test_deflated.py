@@ -82,3 +82,14 @@ def test_moments_of_normal_returns_and_of_too_few() -> None:
     lopsided = np.concatenate([np.full(99, 0.001), [-0.2]])
     s, k = moments(lopsided)
     assert s < -5 and k > 50
+
+
+def test_rows_whose_every_sharpe_is_missing_give_no_dsr() -> None:
+    import pandas as pd
+
+    from alchemiser.sweep.deflated import deflate_rows
+
+    result = deflate_rows(pd.DataFrame({"sharpe": [None, None], "days": [None, None]}))
+    assert result.trials == 2 and math.isnan(result.dsr)
+    mixed = deflate_rows(pd.DataFrame({"sharpe": [None, 1.2, 0.4], "days": [None, 800, 800]}))
+    assert mixed.best_sharpe == 1.2 and mixed.observations == 799 and 0 < mixed.dsr < 1

@@ -49,3 +49,17 @@ def test_make_engine_refuses_unknown_names_and_misplaced_flags() -> None:
     with pytest.raises(AlchemiserError, match="--workers must be between 1 and 512"):
         make_engine("embedded", workers=0, address=None)
     assert isinstance(make_engine("embedded", workers=2, address=None), EmbeddedEngine)
+
+
+def die_on_seven(shared: object, task: int) -> int:
+    """A worker that dies mid-sweep, as an out-of-memory kill would end it."""
+    if task == 7:
+        os._exit(1)
+    return task
+
+
+def test_a_dead_worker_is_a_named_error_not_a_traceback() -> None:
+    seen: list[int] = []
+    with pytest.raises(AlchemiserError, match=r"a sweep worker process died .* running the sweep again computes"):
+        seen.extend(EmbeddedEngine(2).map_unordered(die_on_seven, None, list(range(12))))
+    assert 7 not in seen

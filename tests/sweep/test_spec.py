@@ -117,6 +117,9 @@ def test_a_huge_grid_is_refused_unless_the_cap_is_raised(tmp_path: Path) -> None
     ):
         _plan(path, max_variants=1000)
     assert len(_plan(path, max_variants=10_000).tasks) == 10_000
+    wide = _spec(tmp_path, STRATEGY + '[[vary]]\nsetting = "capital"\nintegers = [1, 1000000000000]\n', "wide.toml")
+    with pytest.raises(SweepSpecError, match=r"expands to 1,000,000,000,000 backtests"):
+        _plan(wide)
 
 
 def test_unreadable_and_non_utf8_specs(tmp_path: Path) -> None:

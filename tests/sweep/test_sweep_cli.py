@@ -93,6 +93,10 @@ def test_an_exported_row_is_a_strategy_whose_backtest_equals_the_row(spec: Path,
     assert last["row"] == summary["top"][7]["id"] and last["text"].startswith(";; Built-in 'tecl'")
     beyond = run(["sweep", "export", summary["run"], "9"], home)
     assert beyond.returncode == 2 and "ranks of this run go from 1 to 8" in beyond.stderr
+    clj = spec.parent / "tecl.clj"
+    clj.write_text(clj.read_text().replace("{:window 200}", "{:window 150}"))
+    stale = run(["sweep", "export", summary["run"], "1"], home)
+    assert stale.returncode == 2 and "changed since the sweep ran" in stale.stderr, stale.stderr
 
 
 def _journal_rows(folder: Path) -> int:

@@ -14,6 +14,7 @@ from alchemiser.cli import strategy_cmds, trading_cmds, report_cmds, backtest_cm
 from alchemiser.cli import web_cmds  # noqa: F401
 from alchemiser.cli import sweep_cmds  # noqa: F401
 from alchemiser.cli.app import app, err_console
+from alchemiser.cli import params_cmds  # noqa: F401  (registers `params`)
 from alchemiser.cli.render import is_terminal
 from alchemiser.errors import AlchemiserError
 from alchemiser.logs import route_warnings

@@ -49,7 +49,7 @@ class SweepCliError(AlchemiserError):
     """A sweep flag with an impossible value."""
 
 
-@sweep_app.command("run")
+@sweep_app.command("run", short_help="Run a sweep spec (resuming) and rank its variants.")
 def sweep_run(
     ctx: typer.Context,
     spec: Annotated[Path, typer.Argument(help="The sweep spec (TOML); see the README's Sweeps section.")],
@@ -64,7 +64,11 @@ def sweep_run(
         int | None, typer.Option(help="Processes of the embedded engine (default: the usable CPUs).")
     ] = None,
     report: Annotated[
-        Path | None, typer.Option(help="Write the heat map and stability report into this folder.")
+        Path | None,
+        typer.Option(
+            help="Write the report into this folder: heat map, walk-forward OOS (or best) curve, parameter "
+            "stability; PNG + report.html."
+        ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows in the ranked table (and in --json's top).")] = 10,
     max_variants: Annotated[
@@ -152,8 +156,11 @@ def _run_with_progress(call: Any, quiet: bool) -> SweepOutcome:
             seen["saved"] += 1
             bar.advance(task)
 
+        def on_phase(description: str, total: int) -> None:  # walk-forward's folds (sweep/honesty.py)
+            bar.reset(task, total=total, description=description)
+
         try:
-            outcome: SweepOutcome = call(on_start=on_start, on_row=on_row)
+            outcome: SweepOutcome = call(on_start=on_start, on_row=on_row, on_phase=on_phase)
         except KeyboardInterrupt:
             bar.stop()
             if seen["run"] is None:
@@ -205,7 +212,7 @@ def _value(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-@sweep_app.command("export")
+@sweep_app.command("export", short_help="Write one row as a strategy file (.clj or JSON).")
 def sweep_export(
     ctx: typer.Context,
     run: Annotated[

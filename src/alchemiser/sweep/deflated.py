@@ -25,6 +25,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from alchemiser.backtest.metrics import TRADING_DAYS
 
@@ -113,11 +114,13 @@ def moments(returns: np.ndarray[Any, Any]) -> tuple[float, float]:
     return float(np.mean(centred**3)) / var**1.5, float(np.mean(centred**4)) / var**2
 
 
-def deflate_rows(rows: Any, *, returns: np.ndarray[Any, Any] | None = None, periods: int = TRADING_DAYS) -> Deflated:
+def deflate_rows(
+    rows: pd.DataFrame, *, returns: np.ndarray[Any, Any] | None = None, periods: int = TRADING_DAYS
+) -> Deflated:
     """The DSR of a sweep's result rows (a DataFrame with `sharpe` and `days`): every row is a trial; the best
     row's Sharpe is tested. `returns` (the best configuration's daily returns) supply skew and kurtosis;
     without them normal returns are assumed, which flatters fat-tailed strategies."""
-    sharpes = [float(s) for s in rows["sharpe"]]
+    sharpes = [float(s) for s in pd.to_numeric(rows["sharpe"], errors="coerce")]  # None (a failed row) → NaN
     finite = [s for s in sharpes if math.isfinite(s)]
     best = max(finite) if finite else math.nan
     if returns is not None:

@@ -74,6 +74,15 @@ class Axis:
             raise SweepSpecError(f"{where}: uniform draws need random mode ([sweep] samples = N); use values or range")
         raise SweepSpecError(f"{where}: give values or range (or set [sweep] combinations or samples)")
 
+    def size(self, where: str) -> int:
+        """How many values `grid` gives, without building them (a wide `integers` span stays cheap)."""
+        e = self.entry
+        if e.integers is not None:
+            return e.integers[1] - e.integers[0] + 1
+        if e.range is not None:
+            return e.range.points
+        return len(self.grid(where))
+
     def draw(self, rng: np.random.Generator, where: str) -> Any:
         e = self.entry
         if e.uniform is not None:
@@ -185,7 +194,7 @@ def count_variants(spec: Spec, axes: Sequence[Axis], spec_path: Path) -> int:
         return spec.sweep.samples
     if spec.sweep.combinations is not None:
         return len(spec.sweep.combinations)
-    return math.prod(len(a.grid(f"{spec_path}: vary[{a.index}]")) for a in axes)
+    return math.prod(a.size(f"{spec_path}: vary[{a.index}]") for a in axes)
 
 
 def combinations(spec: Spec, axes: Sequence[Axis], spec_path: Path) -> Iterator[list[Any]]:

@@ -8,6 +8,7 @@ row's.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from alchemiser.config import Settings
 from alchemiser.errors import AlchemiserError
-from alchemiser.sweep.expand import _params_api, load_strategies, resolve_axes
+from alchemiser.sweep.expand import _params_api, load_strategies, resolve_axes, spec_hash
 from alchemiser.sweep.runner import ranked
 from alchemiser.sweep.spec import load_spec
 from alchemiser.sweep.store import Journal, read_run, run_dir, sweeps_dir
@@ -99,6 +100,11 @@ def export_row(settings: Settings, run_id: str, row: str, output: Path | None) -
     spec = load_spec(folder / "spec.toml")
     strategies = load_strategies(spec, spec_path)
     axes = resolve_axes(spec, spec_path, strategies)
+    if spec_hash(spec, strategies, axes, dt.date.fromisoformat(str(info["end"]))) != info.get("spec_hash"):
+        raise SweepExportError(
+            f"RUN {run_id}: a strategy file of {spec_path} changed since the sweep ran, so its rows no longer "
+            "describe it; run the sweep again (a new run) and export from that"
+        )
     values = {a.column: chosen.get(f"p.{a.column}") for a in axes}
     texts: list[tuple[str, Path, str]] = []
     for strategy in strategies:

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import math
 import shutil
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,11 @@ class Honesty:
         )
         return out
 
-    def sentence(self) -> str:
-        """One line for the terminal."""
+    def sentence(self, width: int = 80) -> str:
+        """The terminal's lines, wrapped at `width` (piped output is never wrapped by the console)."""
+        return "\n".join(textwrap.fill(part, width) for part in self._sentence().split("\n"))
+
+    def _sentence(self) -> str:
         d = self.deflated
         dsr = "—" if not math.isfinite(d.dsr) else f"{d.dsr:.1%}"
         text = (
@@ -174,6 +178,7 @@ def finish(
     done: Mapping[str, dict[str, Any]],
     on_row: Callable[[dict[str, Any]], None] | None,
     folder: Path,
+    on_phase: Callable[[str, int], None] | None = None,
 ) -> tuple[Honesty, list[dict[str, Any]]]:
     """Walk-forward (if asked), DSR and the run folder's summary files; returns (honesty, the fold rows)."""
     walk_spec = walk_forward_spec(walk_raw, spec_path)
@@ -183,7 +188,7 @@ def finish(
     walk = None
     extra: list[dict[str, Any]] = []
     if walk_spec is not None:
-        walk = run_walk_forward(engine, data, tasks, walk_spec, rank_by, done=done, on_row=on_row)
+        walk = run_walk_forward(engine, data, tasks, walk_spec, rank_by, done=done, on_row=on_row, on_phase=on_phase)
         extra = [
             {str(k): (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
             for r in walk.rows.to_dict("records")
@@ -194,7 +199,10 @@ def finish(
     if not usable.empty:
         best_id = str(rank(usable, "sharpe").iloc[0]["id"])
         best_task = next(t for t in tasks if t.id == best_id)
-        best_curve, returns = best_returns(data, best_task)
+        try:
+            best_curve, returns = best_returns(data, best_task)
+        except AlchemiserError:  # its row has metrics, so this cannot fail; if it did, normal moments are used
+            best_curve, returns = None, None
         curve = walk.curve if walk is not None else best_curve
     deflated = deflate_rows(frame if "sharpe" in frame.columns else pd.DataFrame({"sharpe": []}), returns=returns)
     honesty = Honesty(rank_by, frame, deflated, curve, walk, report, title)

@@ -7,6 +7,7 @@ history. Resuming is the default: rows whose id is already in the run's journal 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,11 +16,18 @@ from typing import Any
 
 from alchemiser import market_calendar
 from alchemiser.config import Settings
+from alchemiser.errors import AlchemiserError
 from alchemiser.sweep.engines.base import Engine
 from alchemiser.sweep.expand import DEFAULT_MAX_VARIANTS, Plan, build_plan
 from alchemiser.sweep.spec import LOWER_IS_BETTER, SweepSpecError, load_spec
 from alchemiser.sweep.store import RESULTS, Journal, record_run, run_dir, write_parquet
 from alchemiser.sweep.task import SharedData, run_task
+
+log = logging.getLogger(__name__)
+
+
+class SweepRunError(AlchemiserError):
+    """A sweep that stopped before every backtest ran (its finished rows are kept)."""
 
 
 @dataclass
@@ -75,6 +83,7 @@ def run_sweep(
     max_variants: int = DEFAULT_MAX_VARIANTS,
     on_start: Callable[[Plan, int], None] | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    on_phase: Callable[[str, int], None] | None = None,
 ) -> SweepOutcome:
     """Run every task of the spec that the run's journal does not hold yet; rows are journaled as they come."""
     began = time.perf_counter()
@@ -111,12 +120,21 @@ def run_sweep(
             return loaded[0]
 
         if missing:
-            for row in engine.map_unordered(run_task, shared(), missing):
-                journal.add(row)
-                if on_row is not None:
-                    on_row(row)
+            try:
+                for row in engine.map_unordered(run_task, shared(), missing):
+                    journal.add(row)
+                    if on_row is not None:
+                        on_row(row)
+            except AlchemiserError:
+                raise
+            except Exception as exc:  # a bug or a dead worker: say so, keep what finished, never a traceback
+                log.exception("sweep %s stopped", plan.run_id)
+                raise SweepRunError(
+                    f"sweep {plan.run_id} stopped: {type(exc).__name__}: {exc} (details in the log); "
+                    f"{journal.count():,} finished backtests are saved, and running it again computes the rest"
+                ) from None
         rows = journal.rows(t.id for t in plan.tasks)
-        honesty, written = _honesty(plan, rows, engine, shared, journal, on_row, folder)
+        honesty, written = _honesty(plan, rows, engine, shared, journal, on_row, folder, on_phase)
     finally:
         journal.close()
     write_parquet(written, folder / RESULTS)
@@ -149,6 +167,7 @@ def _honesty(
     journal: Journal,
     on_row: Callable[[dict[str, Any]], None] | None,
     folder: Path,
+    on_phase: Callable[[str, int], None] | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """sweep/honesty.py (branch sweepwf): walk-forward through this engine and journal, the DSR, and the
     run folder's summary; returns it with the rows to write (fold rows added under walk-forward)."""
@@ -174,6 +193,7 @@ def _honesty(
         shared=shared,
         done={r["id"]: r for r in journal.rows()},
         on_row=journaled,
+        on_phase=on_phase,
         folder=folder,
     )
     return honesty, (with_phase(rows) + fold_rows) if fold_rows else rows

@@ -18,7 +18,7 @@ and the key path (`spec.toml: vary[1].range.step: ...`, `spec.toml:3:7: ...` for
 
     [[vary]]                      # one varied thing: a symphony parameter, a setting, or a share
     name = "overbought"           # the column p.overbought
-    param = "rsi-tqqq-gt"         # by stable name or line:col (`alchemiser params FILE` lists them)
+    param = "rsi_tqqq_gt"         # by stable name or line:col (`alchemiser params FILE` lists them)
     values = [75, 79, 83]         # or range = {start = 70, stop = 85, step = 1}
                                   # random mode also: uniform = [70, 85] or integers = [5, 20]
 

@@ -14,7 +14,6 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,7 +71,6 @@ class _WorkerState:
     history: PriceHistory | None = None
     cache: IndicatorCache | None = None
     programs: dict[str, SymphonyStrategy] = {}  # noqa: RUF012 - deliberately per process
-    templates: dict[str, Any] = {}  # noqa: RUF012 - params' parsed templates by text hash
     outcomes: dict[str, dict[str, Any]] = {}  # noqa: RUF012 - metrics by `_outcome_key`
 
 
@@ -86,9 +84,9 @@ def indicator_cache(history: PriceHistory) -> IndicatorCache:
 
 
 def _strategy(ref: StrategyRef) -> SymphonyStrategy:
-    key = hashlib.sha256(f"{ref.filename}\0{ref.name}\0{ref.text}".encode()).hexdigest()
     if ref.values:
-        return SymphonyStrategy(_variant(key, ref), ref.name)
+        return SymphonyStrategy(_variant(ref), ref.name)
+    key = hashlib.sha256(f"{ref.filename}\0{ref.name}\0{ref.text}".encode()).hexdigest()
     strategy = _WorkerState.programs.get(key)
     if strategy is None:
         if ref.filename.lower().endswith(".json"):
@@ -104,21 +102,13 @@ def _strategy(ref: StrategyRef) -> SymphonyStrategy:
     return strategy
 
 
-def _variant(key: str, ref: StrategyRef) -> Program:
-    """The source compiled with the task's values, through `params`' incremental compiler.
+def _variant(ref: StrategyRef) -> Program:
+    """The source compiled with the task's values through `params`' incremental compiler, which keeps the
+    parsed text per process, so each variant recompiles only the branches whose numbers changed. It works
+    from the task's text, not a path: workers on other machines need no copy of the file."""
+    from alchemiser.strategies.symphony.params import variant_of_text
 
-    The parsed template is kept per process (keyed by the text's hash), so each variant recompiles only
-    the subtrees whose numbers changed. It is built from the task's text, not from a path, so workers on
-    other machines need no copy of the file.
-    """
-    from alchemiser.strategies.symphony import params
-
-    template = _WorkerState.templates.get(key)
-    if template is None:
-        template = params._Template(Path(ref.filename), ref.text)  # text-based: no file on the worker
-        _WorkerState.templates = {key: template}  # a sweep varies one or two files; keep the last
-    program: Program = params._compile(template, params._assign(template, dict(ref.values)))
-    return program
+    return variant_of_text(ref.text, ref.filename, dict(ref.values))
 
 
 def run_task(shared: SharedData, task: BacktestTask) -> dict[str, Any]:

@@ -135,12 +135,14 @@ def run(
     *,
     done: Mapping[str, dict[str, Any]] | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    on_phase: Callable[[str, int], None] | None = None,
 ) -> WalkForwardOutcome:
     """Walk-forward over the configurations `tasks` (full-period tasks of the sweep): plan the folds on the
     first task's sessions, run every IS task, pick each fold's winner, run the winners OOS, stitch.
 
     `done` holds rows of fold tasks finished earlier (by id: a resumed sweep computes only what is missing);
-    `on_row` sees every new row as it arrives (the journal). OOS rows in `done` must keep their curve.
+    `on_row` sees every new row as it arrives (the journal); `on_phase(description, backtests)` is told
+    before each phase how many backtests it will compute (a progress bar). OOS rows in `done` keep their curve.
     """
     if not tasks:
         raise WalkForwardError("walk-forward needs at least one configuration")
@@ -150,11 +152,15 @@ def run(
     by_id = {t.id: t for t in tasks}
     is_items = [(f.index, IS, fold_task(t, f, IS)) for f in folds for t in tasks]
     base_of = {item[2].id: t.id for item, t in zip(is_items, [t for _ in folds for t in tasks], strict=True)}
+    if on_phase is not None:
+        on_phase(f"walk-forward: {len(folds)} folds in-sample", sum(1 for _, _, t in is_items if t.id not in finished))
     is_rows = _frame(_collect(engine, shared, is_items, finished, on_row))
     oos_items = []
     for f in folds:
         best = best_in_sample(is_rows, f.index, rank_by)
         oos_items.append((f.index, OOS, fold_task(by_id[base_of[str(best["id"])]], f, OOS)))
+    if on_phase is not None:
+        on_phase("walk-forward: out-of-sample", sum(1 for _, _, t in oos_items if t.id not in finished))
     oos_raw = _collect(engine, shared, oos_items, finished, on_row)
     curves = _curves(oos_raw, folds)
     capital = float(tasks[0].config.capital)

@@ -126,7 +126,7 @@ class _Walker:
         assert isinstance(node, Atom)
         self.sites.append(Site(kind, base, node, path, context, integer))
 
-    def indicator(self, form: Node, path: tuple[int, ...], prefix: str, context: str) -> None:
+    def indicator(self, form: Node, path: tuple[int, ...], prefix: str, context: str, in_filter: bool = False) -> None:
         """The parameters of `(rsi "SPY" {:window 10})` (or, in a filter, `(rsi {:window 10})`)."""
         if not isinstance(form, Form):
             return
@@ -134,7 +134,7 @@ class _Walker:
         if op is None:
             return
         spec = INDICATORS[op]
-        first = 1 if prefix.startswith("filter") else 2
+        first = 1 if in_filter else 2  # a filter's metric has no ticker
         if len(form.items) <= first or not spec.params:
             return
         arg, arg_path = form.items[first], (*path, first)
@@ -204,7 +204,7 @@ class _Walker:
             metric = items[1]
             prefix = f"filter_{self.label(metric)}"
             context = show(form)
-            self.indicator(metric, (*path, 1), prefix, context)
+            self.indicator(metric, (*path, 1), prefix, context, in_filter=True)
             selector = items[2]
             if isinstance(selector, Form) and len(selector.items) == 2 and _number(selector.items[1]):
                 which = str(_op(selector)).removeprefix("select-")
@@ -247,7 +247,8 @@ class _Walker:
             key, value = form.items[index], form.items[index + 1]
             if isinstance(key, Atom) and key.value in CORRIDOR_KEYS and _number(value):
                 context = f"{{:{key.value} {_num_text(value.value) if isinstance(value, Atom) else ''}}}"
-                self.add("corridor", slug(str(key.value)), value, (*path, index + 1), context, False)
+                # one name for both spellings: the JSON score writes `:rebalance-threshold` as the corridor width
+                self.add("corridor", "rebalance_corridor", value, (*path, index + 1), context, False)
 
 
 def find_sites(forms: list[Node]) -> list[Site]:

@@ -20,7 +20,8 @@ number means, never from its value or position, so editing one number never rena
 - filter: `filter_<indicator>_<key>` for the metric (`filter_rsi_window`) and `filter_<indicator>_top` /
   `_bottom` for the count;
 - weight: `weight_<child>` — the child's ticker (`weight_uvxy`), group name (`weight_uvxy_75_bil`) or kind;
-- `ivol_window`, `rebalance_threshold`, `rebalance_corridor_width`.
+- `ivol_window`; `rebalance_corridor` for `:rebalance-threshold` or `:rebalance-corridor-width` (one name for
+  both, because a JSON score writes the first as the second).
 
 Indicators are named by their short label (rsi, sma, ema, price, cumret, maret, stdret, stdprice, maxdd,
 ppo, pposig, macd, macdsig, bbup, bblow). When several literals share a name, the first in the file keeps
@@ -38,20 +39,20 @@ from __future__ import annotations
 import bisect
 import difflib
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from alchemiser.errors import JsonLocation, SourceLocation, StrategyError, SymphonyError, SymphonyErrors
+from alchemiser.strategies.registry import BUILTINS, builtin_path
 from alchemiser.strategies.symphony.compiler import MAX_WINDOW
 from alchemiser.strategies.symphony.json_spans import value_spans
 from alchemiser.strategies.symphony.param_sites import KINDS, Site, assign_names, find_sites
 from alchemiser.strategies.symphony.program import Program
-from alchemiser.strategies.symphony.reader import read_forms
+from alchemiser.strategies.symphony.reader import _atom, read_forms
 from alchemiser.strategies.symphony.score import read_score
-from alchemiser.strategies.symphony.variant import Base, TreePath
+from alchemiser.strategies.symphony.variant import Base
 from alchemiser.strategies.symphony_strategy import SymphonyStrategy
 
 __all__ = [
@@ -60,8 +61,11 @@ __all__ = [
     "ParameterError",
     "find_parameters",
     "load_variant",
+    "parameters_of_text",
     "resolve",
     "substitute_text",
+    "symphony_path",
+    "variant_of_text",
     "variant_program",
 ]
 
@@ -73,7 +77,7 @@ class Parameter:
     name: str  # stable, unique within the file, readable: survives edits elsewhere in the file
     location: str  # "path:line:col" of the literal (1-based, like our parse errors)
     kind: str  # one of KINDS
-    value: float  # as written (a `25%` is 0.25; a JSON weight is num / den)
+    value: float  # as written (a `25%` is 0.25; a JSON weight is num / den, located at its num)
     integer: bool  # windows and counts must stay whole numbers
     context: str  # short human text, e.g. (> (rsi "TQQQ" {:window 10}) 79)
 
@@ -112,9 +116,7 @@ class _Template:
         else:
             try:
                 forms = read_forms(body, filename)
-            except SymphonyErrors:
-                raise
-            except SymphonyError as exc:
+            except SymphonyError as exc:  # the reader stops at the first problem: a list of one, like `check`
                 raise SymphonyErrors([exc]) from None
         self.base = Base(forms, filename)
         self._starts = [0, *(m.end() for m in re.finditer("\n", body))]
@@ -160,7 +162,7 @@ class _Template:
 
 _CLJ_NUMBER = re.compile(r'[^\s,;()\[\]{}"]+')
 _LOCATION = re.compile(r"(?:(.*):)?(\d+):(\d+)")
-_CACHE: dict[str, tuple[tuple[int, int, int], _Template]] = {}
+_CACHE: dict[str, tuple[str, _Template]] = {}
 _CACHE_SIZE = 16
 
 
@@ -173,23 +175,46 @@ def _as_float(value: object) -> float:
 
 
 def _template(path: Path | str) -> _Template:
-    """The parsed, compiled and walked file, from the cache while the file is unchanged."""
+    """The parsed, compiled and walked file, from the cache while its text is unchanged.
+
+    The text is read on every call and compared with the cached one: a file's modification time only
+    changes once per clock tick, so a sweep that rewrites a file quickly could otherwise get a stale tree.
+    Reading a symphony costs microseconds; compiling it again is what the cache saves.
+    """
     path = Path(path)
-    key = str(path)
     try:
-        stat = os.stat(path)
-        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        cached = _CACHE.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # not read_text: its newline translation would lose "\r\n"
     except (OSError, UnicodeDecodeError) as exc:
-        raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(key, 1, 1))]) from None
-    template = _Template(path, text)
+        raise SymphonyErrors([SymphonyError(f"cannot read file: {exc}", SourceLocation(str(path), 1, 1))]) from None
+    return _template_of(text, str(path))
+
+
+def _template_of(text: str, filename: str) -> _Template:
+    """The template of `text` (read from `filename`, which names it in locations), cached per file name."""
+    cached = _CACHE.get(filename)
+    if cached is not None and cached[0] == text:
+        return cached[1]
+    template = _Template(Path(filename), text)
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (stamp, template)
+    _CACHE[filename] = (text, template)
     return template
+
+
+def symphony_path(ref: str) -> Path:
+    """The file a reference names: a built-in's name (nuclear, tecl, klm) or a `.clj` / `.json` path."""
+    key = ref.strip()
+    known = ", ".join(BUILTINS)
+    if not key:
+        raise ParameterError(f"an empty value names no symphony file; give a built-in ({known}) or a .clj/.json file")
+    if key.lower() in BUILTINS:
+        return builtin_path(key.lower())
+    path = Path(key).expanduser()
+    if path.is_dir():
+        raise ParameterError(f"{path} is a folder, not a symphony file")
+    if not path.exists():
+        raise ParameterError(f"symphony file not found: {path} (built-ins: {known})")
+    return path
 
 
 def find_parameters(path: Path | str) -> list[Parameter]:
@@ -286,12 +311,24 @@ def _assign(template: _Template, values: Mapping[str, object]) -> dict[int, int 
 
 
 def _compile(template: _Template, chosen: Mapping[int, int | float]) -> Program:
-    changes: dict[TreePath, int | float] = {template.sites[i].tree_path: v for i, v in chosen.items()}
+    changes = {template.sites[i].tree_path: _read_as(template, i, v) for i, v in chosen.items()}
     try:
         return template.base.compile(changes)
     except SymphonyErrors as exc:
         names = ", ".join(f"{template.params[i].name}={_number(v)}" for i, v in sorted(chosen.items()))
         raise ParameterError(f"{names} do not make a valid symphony: {exc.errors[0]}") from None
+
+
+def _read_as(template: _Template, index: int, value: int | float) -> int | float:
+    """The number the reader makes of the literal `substitute_text` writes (`1` is an int, `1.0` a float), so
+    the tree and the text agree even where the type shows (a corridor setting is kept as written)."""
+    edit = template.edits[index]
+    if template.is_json:
+        return value if template.params[index].integer else float(value)
+    written = _write(template.text, edit, value)[-1][2]
+    read = _atom(written).value  # the reader's own rule for a number token, without reading a whole text
+    assert isinstance(read, int | float)
+    return read
 
 
 def variant_program(path: Path | str, values: Mapping[str, object]) -> Program:
@@ -303,6 +340,19 @@ def variant_program(path: Path | str, values: Mapping[str, object]) -> Program:
 def load_variant(path: Path | str, values: Mapping[str, object], name: str | None = None) -> SymphonyStrategy:
     """The file's strategy with `values` substituted, compiled and ready to backtest (named after the file)."""
     return SymphonyStrategy(variant_program(path, values), name or Path(path).stem)
+
+
+def parameters_of_text(text: str, filename: str) -> list[Parameter]:
+    """`find_parameters` for a symphony held as text (a sweep worker on another machine has no file);
+    `filename` names it in locations and says its format (`.json` is a score)."""
+    return list(_template_of(text, filename).params)
+
+
+def variant_of_text(text: str, filename: str, values: Mapping[str, object]) -> Program:
+    """`variant_program` for a symphony held as text; cached per `filename` like a file, so a worker
+    compiling many variants of one text re-compiles only the changed branches."""
+    template = _template_of(text, filename)
+    return _compile(template, _assign(template, values))
 
 
 def substitute_text(path: Path | str, values: Mapping[str, object]) -> str:

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 
 from alchemiser.strategies.symphony.compiler import _Compiler, compile_forms
 from alchemiser.strategies.symphony.program import (
+    AssetNode,
+    EmptyNode,
     FilterNode,
     IfNode,
     InverseVolNode,
@@ -109,9 +111,19 @@ def prune(program: Program) -> Program:
     nodes: list[ProgramNode] = []
     for old in kept:
         node = program.nodes[old]
-        if isinstance(node, MixNode | InverseVolNode | FilterNode):
-            node = dataclasses.replace(node, children=tuple(renumber[c] for c in node.children))
-        elif isinstance(node, IfNode):
-            node = dataclasses.replace(node, then=renumber[node.then], otherwise=renumber[node.otherwise])
+        # the nodes before the first dropped one keep their numbers, and so do their children: most of them
+        if isinstance(node, IfNode):
+            then, otherwise = renumber[node.then], renumber[node.otherwise]
+            if (then, otherwise) != (node.then, node.otherwise):
+                node = IfNode(node.condition, then, otherwise, node.loc)
+        elif not isinstance(node, AssetNode | EmptyNode):
+            children = tuple(renumber[c] for c in node.children)
+            if children != node.children:
+                if isinstance(node, MixNode):
+                    node = MixNode(node.kind, children, node.weights, node.label, node.loc)
+                elif isinstance(node, InverseVolNode):
+                    node = InverseVolNode(node.window, children, node.loc)
+                else:
+                    node = FilterNode(node.metric, node.select, node.count, children, node.loc)
         nodes.append(node)
     return dataclasses.replace(program, nodes=nodes, root=renumber[program.root])

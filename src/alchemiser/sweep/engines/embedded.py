@@ -11,6 +11,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from alchemiser.errors import AlchemiserError
@@ -84,7 +85,14 @@ class EmbeddedEngine:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield from future.result()
+                    try:
+                        results = future.result()
+                    except BrokenProcessPool:
+                        raise AlchemiserError(
+                            "a sweep worker process died (out of memory, or killed); the backtests that finished "
+                            "are kept, and running the sweep again computes the rest"
+                        ) from None
+                    yield from results
                 for chunk in chunks:
                     pending.add(pool.submit(_call_many, fn, chunk))
                     if len(pending) >= window:
