@@ -248,7 +248,11 @@ print(json.dumps(list(RayEngine(ADDRESS).map_unordered(square_with_origin, {"pay
 """
 
 
-@pytest.mark.parametrize("address", [ADDRESS, None], ids=["the cluster", "a local Ray started for the sweep"])
+@pytest.mark.parametrize(
+    "address",
+    [ADDRESS, "ray://127.0.0.1:10001", None],
+    ids=["the cluster", "the cluster through Ray client", "a local Ray started for the sweep"],
+)
 def test_every_task_runs_once_and_shared_reaches_each_worker_once(cluster: Cluster, address: str | None) -> None:
     script = f"ADDRESS = {address!r}\n{SHARED_ONCE}"
     done = subprocess.run(
