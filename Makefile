@@ -36,8 +36,9 @@ browser:
 	  else echo "WARNING: chromium/chromedriver missing and not root: the browser tests will be skipped"; fi; \
 	fi
 
+# one worker per core (pytest-xdist); a file's tests stay on one worker so its module fixtures start once
 pytest: $(STAMP) browser
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist loadfile
 
 test: lint typecheck pytest
 
@@ -47,6 +48,10 @@ bench: $(STAMP)
 	$(PY) bench/bench_rotation.py
 	$(PY) bench/bench_backtest.py
 	$(PY) bench/bench_web.py
+	$(PY) bench/bench_startup.py
+	$(PY) bench/bench_sweep.py
+	$(PY) bench/bench_walk_forward.py
+	$(PY) bench/bench_ray.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -172,10 +172,15 @@ class Job:
             "rerunnable": self.status in ("failed", "interrupted", "done"),
         }
 
-    def save(self) -> None:
-        """Write job.json (and the results once done); called on every status change."""
+    def save(self, status: str | None = None) -> None:
+        """Write job.json (and the results once done) with `status` (default: the current one).
+
+        The worker saves a final status before it shows it: a client told "done" may rely on the job
+        surviving a crash of the dashboard the next instant.
+        """
         meta = {k: getattr(self, k) for k in ("id", "status", "done", "total", "error", "created", "pid")}
-        if self.status == "done":
+        meta["status"] = status = status or self.status
+        if status == "done":
             jobstore.write_json(self.folder / jobstore.RESULT_FILE, self.result)
             jobstore.write_json(self.folder / jobstore.CHARTS_FILE, self.charts)
         jobstore.write_json(self.folder / jobstore.JOB_FILE, {**meta, "request": self.body})
@@ -314,16 +319,17 @@ class Backtests:
             job.charts = chart_data(outcome)
             job.result = dict[str, Any](outcome.to_json())  # the page adds its table
             job.result["table"] = metrics_table(job.result)
-            job.status = "done"
+            final = "done"
         except AlchemiserError as exc:
-            job.error, job.status = str(exc), "failed"
+            job.error, final = str(exc), "failed"
         except Exception as exc:  # a backtest bug must not kill the worker; the log has the details
             log.exception("backtest %s failed", job.id)
-            job.error, job.status = f"internal error ({type(exc).__name__}); see the log", "failed"
+            job.error, final = f"internal error ({type(exc).__name__}); see the log", "failed"
         try:
-            job.save()
+            job.save(final)
         except OSError as exc:
             log.warning("backtest %s: could not save its state: %s", job.id, exc)
+        job.status = final
 
     def stop(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
