@@ -29,10 +29,11 @@ from alchemiser.runner import (
     TradeRun,
     _finish,
     _latest_session,
+    close_day,
     config_digest,
     ledger_path,
     open_broker,
-    weights_of,
+    open_day,
 )
 from alchemiser.signals import build_market
 
@@ -73,14 +74,9 @@ def liquidate(
                     message = f"the market is closed; nothing was sold (next open {clock.next_open})"
                     return _finish(settings, ledger, run, RunStatus.MARKET_CLOSED, message)
                 executor = Executor(broker, ledger, run_id, now.strftime("%Y%m%d"), settings.execution, say, rails)
-                executor.reconcile()
-                account, positions = broker.get_account(), broker.get_positions()
-                rails.open_day(account.equity, ledger.traded_on(day))
-                halt = rails.killed()
+                account, positions, halt = open_day(executor, broker, ledger, rails, run, day)
                 if halt:
                     return _finish(settings, ledger, run, RunStatus.HALTED, f"{halt}; nothing was sold")
-                ledger.record_snapshot(run_id, "before", account, positions)
-                run.weights_before = weights_of(account, positions)
                 # every position is an exit, however small: no minimum trade, no drift band
                 rules = settings.rebalance.model_copy(update={"min_trade_usd": Decimal(0), "drift_band_pct": 0.0})
                 assets = broker.get_assets(sorted({p.symbol for p in positions}))
@@ -94,12 +90,7 @@ def liquidate(
                     status = run.execution.status.run_status
                     message = f"liquidate: {len(run.execution.orders)} order(s)"
                     run.timings.update(run.execution.timings)
-                account, positions = broker.get_account(), broker.get_positions()
-                ledger.record_snapshot(run_id, "after", account, positions)
-                run.weights_after = weights_of(account, positions)
-                run.cash_after_weight = float(account.cash / account.equity) if account.equity > 0 else None
-                run.equity_after = str(account.equity)
-                run.timings["total_s"] = round(time.monotonic() - started, 3)
+                close_day(broker, ledger, run, started)
                 return _finish(settings, ledger, run, status, message)
             except AlchemiserError as exc:
                 return _finish(settings, ledger, run, RunStatus.FAILED, f"liquidate: {exc}")

@@ -336,14 +336,9 @@ def run_session(
             message = f"the market is closed; next open {clock.next_open}"
             return _finish(settings, ledger, run, RunStatus.MARKET_CLOSED, message)
         executor = Executor(broker, ledger, run_id, now.strftime("%Y%m%d"), settings.execution, progress, rails)
-        executor.reconcile()
-        account, positions = broker.get_account(), broker.get_positions()
-        rails.open_day(account.equity, ledger.traded_on(day))
-        halt = rails.killed()
+        account, positions, halt = open_day(executor, broker, ledger, rails, run, day)
         if halt:
             return _finish(settings, ledger, run, RunStatus.HALTED, halt)
-        ledger.record_snapshot(run_id, "before", account, positions)
-        run.weights_before = weights_of(account, positions)
         target, plan = build_plan(settings, broker, decided.market, report, account, positions)
         if target is None or plan is None:
             return _finish(settings, ledger, run, RunStatus.FAILED, "no target: every strategy failed")
@@ -356,12 +351,7 @@ def run_session(
             status = run.execution.status.run_status
             message = f"{len(run.execution.orders)} order(s)"  # `_finish` adds the warning count
             run.timings.update(run.execution.timings)
-        account, positions = broker.get_account(), broker.get_positions()
-        ledger.record_snapshot(run_id, "after", account, positions)
-        run.weights_after = weights_of(account, positions)
-        run.cash_after_weight = float(account.cash / account.equity) if account.equity > 0 else None
-        run.equity_after = str(account.equity)
-        run.timings["total_s"] = round(time.monotonic() - started, 3)
+        close_day(broker, ledger, run, started)
         return _finish(settings, ledger, run, status, message)
     except AlchemiserError as exc:
         return _finish(settings, ledger, run, RunStatus.FAILED, str(exc))
@@ -371,6 +361,32 @@ def run_session(
     finally:
         if executor is not None:
             executor.close()
+
+
+def open_day(
+    executor: Executor, broker: Broker, ledger: Ledger, rails: Rails, run: TradeRun, day: dt.date
+) -> tuple[Account, list[Position], str | None]:
+    """What every run that may trade does first, in this order: reconcile our stale orders, read the account,
+    open the rails' day, and — unless the rails halt it (the reason is returned) — record the "before"
+    snapshot. Shared by `run_session` and `liquidate` so both obey the same rails the same way."""
+    executor.reconcile()
+    account, positions = broker.get_account(), broker.get_positions()
+    rails.open_day(account.equity, ledger.traded_on(day))
+    halt = rails.killed()
+    if not halt:
+        ledger.record_snapshot(run.run_id, "before", account, positions)
+        run.weights_before = weights_of(account, positions)
+    return account, positions, halt
+
+
+def close_day(broker: Broker, ledger: Ledger, run: TradeRun, started: float) -> None:
+    """The "after" snapshot and the run's closing figures, once its orders are done."""
+    account, positions = broker.get_account(), broker.get_positions()
+    ledger.record_snapshot(run.run_id, "after", account, positions)
+    run.weights_after = weights_of(account, positions)
+    run.cash_after_weight = float(account.cash / account.equity) if account.equity > 0 else None
+    run.equity_after = str(account.equity)
+    run.timings["total_s"] = round(time.monotonic() - started, 3)
 
 
 def _with_warnings(message: str, run: TradeRun) -> str:
