@@ -14,12 +14,13 @@ from typing import Annotated, Any, Literal, NotRequired, Union, get_args, get_or
 
 from typing_extensions import is_typeddict
 
+from alchemiser.account_status import AccountStatusJson
 from alchemiser.backtest.schema import BacktestJson
 from alchemiser.cli.json_docs import BEGIN, COMMANDS, END, render
 from alchemiser.data.base import BarsJson
 from alchemiser.data.coverage import CoverageJson
 from alchemiser.formatting import JsonNumber
-from alchemiser.runner import TradeRunJson
+from alchemiser.runner import PlanPreviewJson, TradeRunJson
 from alchemiser.signals import SignalJson
 from tests.helpers import run
 
@@ -86,7 +87,13 @@ def test_readme_json_section_is_generated_from_the_types() -> None:
 
 def test_every_documented_command_is_checked_below() -> None:
     assert set(COMMANDS) == {
-        "signal --json", "data missing --json", "trade --json", "data show SYMBOL --json", "backtest --json"
+        "signal --json",
+        "data missing --json",
+        "trade --json",
+        "data show SYMBOL --json",
+        "backtest --json",
+        "status --json",
+        "plan --json",
     }
 
 
@@ -131,6 +138,25 @@ def test_backtest_json_has_exactly_the_declared_fields(home: Path, tmp_path: Pat
     assert problems(payload, BacktestJson) == []
     assert payload["benchmark"] and payload["undecided"] and payload["report"], "the optional parts were exercised"
     assert problems({k: v for k, v in payload.items() if k != "report"}, BacktestJson) == []
+
+
+def test_status_json_has_exactly_the_declared_fields(home: Path) -> None:
+    fresh = json_of(["status"], home)
+    assert problems(fresh, AccountStatusJson) == []
+    assert fresh["positions"] == [] and fresh["account"]["equity"] == fresh["account"]["cash"]
+    run(["trade"], home)
+    held = json_of(["status"], home)
+    assert problems(held, AccountStatusJson) == []
+    assert held["positions"] and held["broker"] == "sim", "positions were exercised"
+
+
+def test_plan_json_has_exactly_the_declared_fields(home: Path) -> None:
+    payload = json_of(["plan"], home)
+    assert problems(payload, PlanPreviewJson) == []
+    assert payload["target"] and payload["plan"]["items"] and payload["strategies"], "plan lines were exercised"
+    withheld = json_of(["plan"], home, **NO_SAMPLE)  # no data: no target, no plan (exit 1)
+    assert problems(withheld, PlanPreviewJson) == []
+    assert withheld["plan"] is None
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:
