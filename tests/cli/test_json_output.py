@@ -20,6 +20,9 @@ from alchemiser.cli.json_docs import BEGIN, COMMANDS, END, render
 from alchemiser.data.base import BarsJson
 from alchemiser.data.coverage import CoverageJson
 from alchemiser.formatting import JsonNumber
+from alchemiser.ledger.views import LedgerShowJson, OrderJson, RunJson
+from alchemiser.reporting.quality import ExecutionReportJson
+from alchemiser.reporting.run_report import RunReportJson
 from alchemiser.runner import PlanPreviewJson, TradeRunJson
 from alchemiser.signals import SignalJson
 from tests.helpers import run
@@ -30,6 +33,8 @@ NO_SAMPLE = {"ALCHEMISER_DATA__SAMPLE_FALLBACK": "false"}  # every ticker absent
 
 def problems(value: Any, tp: Any, path: str = "$") -> list[str]:
     """Where `value` (parsed JSON) departs from `tp`: missing or extra keys, wrong types. [] when it conforms."""
+    if tp is Any:
+        return []
     origin, args = get_origin(tp), get_args(tp)
     if origin is NotRequired:
         return problems(value, args[0], path)
@@ -94,6 +99,11 @@ def test_every_documented_command_is_checked_below() -> None:
         "backtest --json",
         "status --json",
         "plan --json",
+        "report [RUN] --json",
+        "report --execution [RUN] --json",
+        "ledger show RUN --json",
+        "ledger runs --json",
+        "ledger orders --json",
     }
 
 
@@ -157,6 +167,26 @@ def test_plan_json_has_exactly_the_declared_fields(home: Path) -> None:
     withheld = json_of(["plan"], home, **NO_SAMPLE)  # no data: no target, no plan (exit 1)
     assert problems(withheld, PlanPreviewJson) == []
     assert withheld["plan"] is None
+
+
+def test_ledger_and_report_json_have_exactly_the_declared_fields(home: Path) -> None:
+    run(["trade"], home, **NO_SAMPLE)  # no data: a recorded run without a plan, orders or an after snapshot
+    run(["trade"], home)
+    runs = json_of(["ledger", "runs"], home)
+    assert problems(runs, list[RunJson]) == [] and len(runs) == 2
+    traded, failed = runs[0]["run_id"], runs[1]["run_id"]
+    assert problems(json_of(["ledger", "orders"], home), list[OrderJson]) == []
+    for run_id in (traded, failed):
+        shown = json_of(["ledger", "show", run_id], home)
+        assert problems(shown, LedgerShowJson) == []
+        report = json_of(["report", run_id], home)
+        assert problems(report, RunReportJson) == []
+        quality = json_of(["report", "--execution", run_id], home)
+        assert problems(quality, ExecutionReportJson) == []
+    shown = json_of(["ledger", "show", traded], home)
+    assert shown["orders"][0]["events"] and shown["fills"] and shown["after"]["positions"], "the parts were exercised"
+    assert shown["signals"][0]["trace"] and shown["plan"]
+    assert json_of(["report", "--execution"], home)["orders"], "quality rows were exercised"
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:

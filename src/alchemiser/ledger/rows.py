@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
+from alchemiser.ledger.views import OrderJson, RunJson
 from alchemiser.models import (
     FINAL_STATUSES,
     RECORDED_RUN_STATUSES,
@@ -112,9 +113,9 @@ class RunRow:
     summary: dict[str, Any] | None
     timings: dict[str, Any] | None
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for `--json` output."""
-        result: dict[str, Any] = jsonable(self)
+    def as_dict(self) -> RunJson:
+        """JSON-safe form for `--json` output (numbers and times as text)."""
+        result: RunJson = jsonable(self)
         return result
 
 
@@ -153,9 +154,9 @@ class OrderRow:
     def filled_notional(self) -> Decimal:
         return self.filled_qty * (self.filled_avg_price or Decimal(0))
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for `--json` output."""
-        result: dict[str, Any] = jsonable(self)
+    def as_dict(self) -> OrderJson:
+        """JSON-safe form for `--json` output (numbers and times as text)."""
+        result: OrderJson = jsonable(self)
         return result
 
 

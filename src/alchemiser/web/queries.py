@@ -328,8 +328,7 @@ def run_detail(ctx: WebContext, run_id: str) -> dict[str, Any]:
             raise QueryError(f"run_id: no run {run_id!r} in the ledger")
         report = build_run_report(ledger, run_id)
         quality = [dataclasses.asdict(q) for q in order_quality(ledger, ledger.orders(run_id))]
-    report["quality"] = {q["client_order_id"]: q for q in quality}
-    return report
+    return {**report, "quality": {q["client_order_id"]: q for q in quality}}
 
 
 def ledger_marker(ledger: Ledger) -> str:
