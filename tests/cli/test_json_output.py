@@ -20,6 +20,7 @@ from alchemiser.cli.json_docs import BEGIN, COMMANDS, END, render
 from alchemiser.data.base import BarsJson
 from alchemiser.data.coverage import CoverageJson
 from alchemiser.formatting import JsonNumber
+from alchemiser.ledger.controls import ActionJson
 from alchemiser.ledger.views import LedgerShowJson, OrderJson, RunJson
 from alchemiser.reporting.quality import ExecutionReportJson
 from alchemiser.reporting.run_report import RunReportJson
@@ -104,6 +105,8 @@ def test_every_documented_command_is_checked_below() -> None:
         "ledger show RUN --json",
         "ledger runs --json",
         "ledger orders --json",
+        "ledger actions --json",
+        "liquidate --yes --json",
     }
 
 
@@ -187,6 +190,17 @@ def test_ledger_and_report_json_have_exactly_the_declared_fields(home: Path) -> 
     assert shown["orders"][0]["events"] and shown["fills"] and shown["after"]["positions"], "the parts were exercised"
     assert shown["signals"][0]["trace"] and shown["plan"]
     assert json_of(["report", "--execution"], home)["orders"], "quality rows were exercised"
+
+
+def test_liquidate_and_actions_json_have_exactly_the_declared_fields(home: Path) -> None:
+    run(["trade"], home)
+    run(["strategy", "pause", "nuclear"], home)
+    sold = json_of(["liquidate", "--yes"], home)
+    assert problems(sold, TradeRunJson) == []
+    assert sold["orders"] and all(o["side"] == "sell" for o in sold["orders"]), "the sells were exercised"
+    actions = json_of(["ledger", "actions"], home)
+    assert problems(actions, list[ActionJson]) == []
+    assert [a["action"] for a in actions] == ["liquidate", "pause"]
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:
