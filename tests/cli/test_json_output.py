@@ -26,6 +26,7 @@ from alchemiser.reporting.quality import ExecutionReportJson
 from alchemiser.reporting.run_report import RunReportJson
 from alchemiser.runner import PlanPreviewJson, TradeRunJson
 from alchemiser.signals import SignalJson
+from alchemiser.strategies.symphony.params import ParamsJson
 from tests.helpers import run
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -107,6 +108,7 @@ def test_every_documented_command_is_checked_below() -> None:
         "ledger orders --json",
         "ledger actions --json",
         "liquidate --yes --json",
+        "params FILE --json",
     }
 
 
@@ -201,6 +203,13 @@ def test_liquidate_and_actions_json_have_exactly_the_declared_fields(home: Path)
     actions = json_of(["ledger", "actions"], home)
     assert problems(actions, list[ActionJson]) == []
     assert [a["action"] for a in actions] == ["liquidate", "pause"]
+
+
+def test_params_json_has_exactly_the_declared_fields(home: Path) -> None:
+    payload = json_of(["params", "tecl"], home)
+    assert problems(payload, ParamsJson) == []
+    kinds = {p["kind"] for p in payload["parameters"]}
+    assert {"threshold", "window"} <= kinds, "both float and integer parameters were exercised"
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:
