@@ -27,7 +27,11 @@ from alchemiser.reporting.run_report import RunReportJson
 from alchemiser.runner import PlanPreviewJson, TradeRunJson
 from alchemiser.signals import SignalJson
 from alchemiser.strategies.symphony.params import ParamsJson
+from alchemiser.sweep.export import ExportedJson
+from alchemiser.sweep.runner import SweepJson
 from tests.helpers import run
+from tests.sweep.conftest import write_spec as write_spec_of_one
+from tests.sweep.wf_spec import write_spec
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NO_SAMPLE = {"ALCHEMISER_DATA__SAMPLE_FALLBACK": "false"}  # every ticker absent: the gap fields appear
@@ -109,6 +113,8 @@ def test_every_documented_command_is_checked_below() -> None:
         "ledger actions --json",
         "liquidate --yes --json",
         "params FILE --json",
+        "sweep run SPEC --json",
+        "sweep export RUN ROW --json",
     }
 
 
@@ -210,6 +216,21 @@ def test_params_json_has_exactly_the_declared_fields(home: Path) -> None:
     assert problems(payload, ParamsJson) == []
     kinds = {p["kind"] for p in payload["parameters"]}
     assert {"threshold", "window"} <= kinds, "both float and integer parameters were exercised"
+
+
+def test_sweep_and_export_json_have_exactly_the_declared_fields(home: Path, tmp_path: Path) -> None:
+    spec = write_spec(tmp_path)  # walk-forward and a report: every optional part of the summary
+    swept = json_of(["sweep", str(spec), "--workers", "2", "--report", str(tmp_path / "report")], home)
+    assert problems(swept, SweepJson) == []
+    assert swept["honesty"]["walk_forward"] and swept["report"] and swept["top"], "the optional parts were exercised"
+    written = json_of(["sweep", "export", swept["run"], "1", "-o", str(tmp_path / "best.clj")], home)
+    assert problems(written, ExportedJson) == []
+    assert written["text"] is None and len(written["files"]) == 2, "a blend writes one file per strategy"
+    single = write_spec_of_one(tmp_path / "one", "")  # one strategy: printed when no file is given
+    one = json_of(["sweep", str(single)], home)
+    printed = json_of(["sweep", "export", one["run"], "1"], home)
+    assert problems(printed, ExportedJson) == []
+    assert printed["text"] and printed["files"] == [] and printed["params"]
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:

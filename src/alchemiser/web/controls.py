@@ -28,10 +28,13 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import QueryError
+
+if TYPE_CHECKING:
+    from alchemiser.ledger.controls import ActionJson
 
 OUTPUT_CHARS = 256_000  # the end of the run's output kept for the page (a full `trade --json` fits)
 RECENT_ACTIONS = 15
@@ -86,7 +89,7 @@ def state(ctx: WebContext) -> dict[str, Any]:
     return {"kill_switch": ctx.kill_reason(), "strategies": strategies, "actions": recent}
 
 
-def _recorded(ctx: WebContext) -> tuple[dict[str, dt.datetime], list[dict[str, Any]]]:
+def _recorded(ctx: WebContext) -> tuple[dict[str, dt.datetime], list[ActionJson]]:
     """Paused strategies and recent actions, read-only (views never write) — except once, to import the
     old `web/actions.jsonl` when it is still there."""
     from alchemiser.ledger import controls as records
