@@ -22,6 +22,7 @@ from alchemiser.data.coverage import CoverageJson
 from alchemiser.formatting import JsonNumber
 from alchemiser.ledger.controls import ActionJson
 from alchemiser.ledger.views import LedgerShowJson, OrderJson, RunJson
+from alchemiser.pausing import PauseJson, StrategyStateJson
 from alchemiser.reporting.quality import ExecutionReportJson
 from alchemiser.reporting.run_report import RunReportJson
 from alchemiser.runner import PlanPreviewJson, TradeRunJson
@@ -113,6 +114,8 @@ def test_every_documented_command_is_checked_below() -> None:
         "ledger actions --json",
         "liquidate --yes --json",
         "params FILE --json",
+        "strategy list --json",
+        "strategy pause|resume NAME --json",
         "sweep run SPEC --json",
         "sweep export RUN ROW --json",
     }
@@ -202,13 +205,19 @@ def test_ledger_and_report_json_have_exactly_the_declared_fields(home: Path) -> 
 
 def test_liquidate_and_actions_json_have_exactly_the_declared_fields(home: Path) -> None:
     run(["trade"], home)
-    run(["strategy", "pause", "nuclear"], home)
+    paused = json_of(["strategy", "pause", "nuclear"], home)
+    assert problems(paused, PauseJson) == [] and paused["paused_since"] and paused["changed"]
+    states = json_of(["strategy", "list"], home)
+    assert problems(states, list[StrategyStateJson]) == []
+    assert [s["paused_since"] is not None for s in states].count(True) == 1, "active and paused were exercised"
     sold = json_of(["liquidate", "--yes"], home)
     assert problems(sold, TradeRunJson) == []
     assert sold["orders"] and all(o["side"] == "sell" for o in sold["orders"]), "the sells were exercised"
     actions = json_of(["ledger", "actions"], home)
     assert problems(actions, list[ActionJson]) == []
     assert [a["action"] for a in actions] == ["liquidate", "pause"]
+    resumed = json_of(["strategy", "resume", "nuclear"], home)
+    assert problems(resumed, PauseJson) == [] and resumed["paused_since"] is None
 
 
 def test_params_json_has_exactly_the_declared_fields(home: Path) -> None:

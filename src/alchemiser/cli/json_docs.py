@@ -22,6 +22,7 @@ from alchemiser.data.coverage import CoverageJson
 from alchemiser.formatting import JsonNumber
 from alchemiser.ledger.controls import ActionJson
 from alchemiser.ledger.views import LedgerShowJson, OrderJson, RunJson
+from alchemiser.pausing import PauseJson, StrategyStateJson
 from alchemiser.reporting.quality import ExecutionReportJson
 from alchemiser.reporting.run_report import RunReportJson
 from alchemiser.runner import PlanPreviewJson, TradeRunJson
@@ -47,6 +48,8 @@ COMMANDS: dict[str, Any] = {
     "ledger actions --json": list[ActionJson],
     "liquidate --yes --json": TradeRunJson,
     "params FILE --json": ParamsJson,
+    "strategy list --json": list[StrategyStateJson],
+    "strategy pause|resume NAME --json": PauseJson,
     "sweep run SPEC --json": SweepJson,
     "sweep export RUN ROW --json": ExportedJson,
 }

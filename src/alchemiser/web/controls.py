@@ -35,6 +35,7 @@ from alchemiser.web.queries import QueryError
 
 if TYPE_CHECKING:
     from alchemiser.ledger.controls import ActionJson
+    from alchemiser.pausing import PauseJson
 
 OUTPUT_CHARS = 256_000  # the end of the run's output kept for the page (a full `trade --json` fits)
 RECENT_ACTIONS = 15
@@ -62,7 +63,7 @@ def set_kill(ctx: WebContext, on: bool) -> dict[str, Any]:
     return {"kill_switch": reason}
 
 
-def set_paused(ctx: WebContext, strategy: str, paused: bool) -> dict[str, Any]:
+def set_paused(ctx: WebContext, strategy: str, paused: bool) -> PauseJson:
     """Pause or resume a configured strategy (recorded by `pausing.set_paused` with source web)."""
     from alchemiser.errors import ConfigError
     from alchemiser.pausing import set_paused as change
