@@ -13,7 +13,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
-from alchemiser.ledger.views import OrderJson, RunJson
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
+
+from alchemiser.account_status import AccountJson
+from alchemiser.ledger.views import OrderJson, RunJson, SnapshotPositionJson
 from alchemiser.models import (
     FINAL_STATUSES,
     RECORDED_RUN_STATUSES,
@@ -158,6 +161,54 @@ class OrderRow:
         """JSON-safe form for `--json` output (numbers and times as text)."""
         result: OrderJson = jsonable(self)
         return result
+
+
+class PlanRecord(TypedDict):
+    """One recorded plan line; numbers exact, null where the plan had none."""
+
+    symbol: str
+    action: str
+    current_weight: Decimal | None
+    target_weight: Decimal | None
+    current_value: Decimal | None
+    target_value: Decimal | None
+    trade_value: Decimal | None
+    qty: Decimal | None
+    reason: str
+
+
+class EventRecord(TypedDict):
+    """One broker event of an order, as recorded."""
+
+    event: str
+    status: str
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    price: Decimal | None
+    qty: Decimal | None
+    at: dt.datetime
+    extra: Any  # what else the broker said, stored as given
+
+
+class FillRecord(TypedDict):
+    """One execution, derived from the fill events."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    at: dt.datetime
+
+
+class SnapshotRecord(TypedDict):
+    """Account and positions as snapshotted; their numbers are the exact text they were stored as."""
+
+    run_id: str
+    kind: str
+    at: dt.datetime
+    account: AccountJson
+    positions: list[SnapshotPositionJson]
 
 
 def _run_row(r: sqlite3.Row) -> RunRow:
