@@ -122,7 +122,12 @@ def _fills_section(fills: list[FillJson]) -> None:
     table = new_table(console, "Fills", ("at", "client order id", "side", "symbol", "qty", "price"), NUMERIC)
     for f in fills:
         table.add_row(
-            str(f["at"])[:23], f["client_order_id"], str(f["side"]), f["symbol"], qty(f["qty"]), price(f["price"])
+            f["at"][:23].replace("T", " "),
+            f["client_order_id"],
+            str(f["side"]),
+            f["symbol"],
+            qty(f["qty"]),
+            price(f["price"]),
         )
     show(console, table)
 
