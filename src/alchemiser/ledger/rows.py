@@ -114,7 +114,7 @@ class RunRow:
     status: RunStatus
     message: str
     summary: dict[str, Any] | None
-    timings: dict[str, Any] | None
+    timings: dict[str, float] | None  # phase → seconds
 
     def as_dict(self) -> RunJson:
         """JSON-safe form for `--json` output (numbers and times as text)."""
@@ -161,6 +161,17 @@ class OrderRow:
         """JSON-safe form for `--json` output (numbers and times as text)."""
         result: OrderJson = jsonable(self)
         return result
+
+
+class SignalRecord(TypedDict):
+    """One strategy's recorded decision; keys beyond these (source, price_mode, …) come back as recorded."""
+
+    name: str
+    share: Decimal | None
+    ok: bool
+    error: str | None
+    weights: dict[str, float]
+    trace: Any  # the decision path as recorded, None when there was none
 
 
 class PlanRecord(TypedDict):

@@ -29,6 +29,7 @@ from alchemiser.ledger.rows import (
     OrderRow,
     PlanRecord,
     RunRow,
+    SignalRecord,
     SnapshotRecord,
     _dumps,
     _loads,
@@ -281,7 +282,7 @@ class Ledger:
                 ],
             )
 
-    def signals(self, run_id: str) -> list[dict[str, Any]]:
+    def signals(self, run_id: str) -> list[SignalRecord]:
         """Strategy outcomes as recorded; `share` comes back as Decimal, weights/trace as parsed JSON."""
         rows = self._read("SELECT * FROM signals WHERE run_id = ? ORDER BY id", (run_id,))
         return [
