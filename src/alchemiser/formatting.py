@@ -36,6 +36,7 @@ from typing import Annotated, Any, Final
 
 __all__ = [
     "DASH",
+    "Fraction",
     "dumps_json",
     "json_money",
     "json_price",
@@ -67,6 +68,7 @@ class JsonNumber:
 Dollars = Annotated[str, JsonNumber("dollars, to the cent")]
 Price = Annotated[str, JsonNumber("dollars, four decimals")]
 Shares = Annotated[str, JsonNumber("shares, up to nine decimals")]
+Fraction = Annotated[str, JsonNumber("fraction, 0–1")]
 
 MONEY_KEYS: Final = frozenset(
     {

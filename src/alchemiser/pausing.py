@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.config import Settings
 from alchemiser.errors import ConfigError
@@ -61,7 +63,40 @@ def _configured(settings: Settings, name: str) -> None:
         raise ConfigError(f"strategy: {name!r} is not configured (configured: {', '.join(names)})")
 
 
-def set_paused(settings: Settings, name: str, on: bool, source: str) -> dict[str, Any]:
+class PauseJson(TypedDict):
+    """`strategy pause|resume NAME --json`: what changed."""
+
+    strategy: str
+    paused: Annotated[bool, "whether it is paused now"]
+    paused_since: Annotated[str | None, "ISO-8601 in UTC, null when not paused"]
+    changed: Annotated[bool, "false when it already was in that state"]
+    message: Annotated[str, "the outcome in words"]
+
+
+class StrategyStateJson(TypedDict):
+    """One configured strategy (`strategy list --json` lists these)."""
+
+    name: str
+    source: Annotated[str, "built-in name, symphony file or module:Class"]
+    share: Annotated[float, "its share of the account (0–1)"]
+    paused_since: Annotated[str | None, "ISO-8601 in UTC, null when active"]
+
+
+def strategy_states(settings: Settings) -> list[StrategyStateJson]:
+    """The configured strategies, their shares, and which are paused since when."""
+    paused = paused_now(settings)
+    return [
+        {
+            "name": s.name,
+            "source": s.source or s.name,
+            "share": s.weight,
+            "paused_since": paused[s.name].isoformat() if s.name in paused else None,
+        }
+        for s in settings.strategies
+    ]
+
+
+def set_paused(settings: Settings, name: str, on: bool, source: str) -> PauseJson:
     """Pause or resume a configured strategy and record the action; says what changed. A strategy no
     longer in the config can still be resumed (its pause would otherwise linger)."""
     if on:
@@ -76,19 +111,20 @@ def set_paused(settings: Settings, name: str, on: bool, source: str) -> dict[str
                 if changed
                 else f"already paused since {since:%Y-%m-%d %H:%M} UTC"
             )
-            result: dict[str, Any] = {
-                "strategy": name,
-                "paused": True,
-                "paused_since": since.isoformat(),
-                "changed": changed,
-            }
+            since_text: str | None = since.isoformat()
         else:
             was = records.resume(ledger, name)
             changed = was is not None
             outcome = "resumed: decided again at the next run" if changed else "was not paused"
-            result = {"strategy": name, "paused": False, "paused_since": None, "changed": changed}
+            since_text = None
         records.record_action(ledger, "pause" if on else "resume", {"strategy": name}, source, outcome)
-    return {**result, "message": f"{name}: {outcome}"}
+    return {
+        "strategy": name,
+        "paused": on,
+        "paused_since": since_text,
+        "changed": changed,
+        "message": f"{name}: {outcome}",
+    }
 
 
 def held_weights(settings: Settings, name: str) -> tuple[dict[str, float], str | None]:

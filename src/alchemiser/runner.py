@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
+from alchemiser.account_status import AccountStatus
 from alchemiser.config import Settings
 from alchemiser.data.base import MarketData
 from alchemiser.data.live import LivePriceJson, PriceMode, feed_of
@@ -411,44 +412,15 @@ def _finish(settings: Settings, ledger: Ledger, run: TradeRun, status: RunStatus
     return run
 
 
-def account_status(settings: Settings, broker_name: str | None = None, live: bool = False) -> dict[str, Any]:
-    """Account, positions (with weight and P&L) and open orders, as plain JSON-ready values."""
+def account_status(settings: Settings, broker_name: str | None = None, live: bool = False) -> AccountStatus:
+    """Account, positions (with weight and P&L) and open orders, read once from the broker."""
     market = build_market(settings)
     broker = open_broker(settings, market, _latest_session(), broker_name, live=live)
     try:
         account, positions, orders = broker.get_account(), broker.get_positions(), broker.list_orders("open")
     finally:
         broker.close()
-    weights = weights_of(account, positions)
-    return {
-        "broker": broker.name,
-        "account": dict(account.__dict__),  # Decimals stay exact here; `--json` rounds money to cents
-        "positions": [
-            {
-                "symbol": p.symbol,
-                "qty": str(p.qty),
-                "avg_entry_price": str(p.avg_entry_price),
-                "current_price": str(p.current_price),
-                "market_value": str(p.market_value.quantize(Decimal("0.01"))),
-                "unrealized_pl": str(p.unrealized_pl.quantize(Decimal("0.01"))),
-                "weight": weights.get(p.symbol, 0.0),
-            }
-            for p in positions
-        ],
-        "open_orders": [
-            {
-                "id": o.id,
-                "client_order_id": o.client_order_id,
-                "symbol": o.symbol,
-                "side": str(o.side),
-                "type": str(o.type),
-                "qty": str(o.qty) if o.qty is not None else None,
-                "notional": str(o.notional) if o.notional is not None else None,
-                "status": str(o.status),
-            }
-            for o in orders
-        ],
-    }
+    return AccountStatus(broker.name, account, positions, orders, weights_of(account, positions))
 
 
 def _decide(
@@ -480,15 +452,48 @@ def _latest_session() -> dt.date:
     return market_calendar.last_completed_session()
 
 
+class PlanPreviewJson(TypedDict):
+    """`plan --json`: the plan a run would execute now, without trading."""
+
+    as_of: Annotated[str, "the session the signals decided on (YYYY-MM-DD)"]
+    price_mode: Annotated[PriceMode, "previous_close or live"]
+    live_prices: Annotated[dict[str, LivePriceJson], "symbol → live price read ({} with previous_close)"]
+    price_notice: Annotated[str | None, "e.g. live was asked for but the market is closed"]
+    target: Annotated[dict[str, float] | None, "symbol → target weight (0–1), null when a failed strategy withholds it"]
+    plan: TradePlanJson | None
+    strategies: list[StrategySignalJson]
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    """What `plan` shows: the signals, the blended target and the rebalance plan toward it."""
+
+    report: SignalReport
+    target: dict[str, float] | None
+    plan: TradePlan | None  # None when no plan can be made (a failed strategy, missing data)
+    account: Account
+
+    def to_json(self) -> PlanPreviewJson:
+        return {
+            "as_of": self.report.as_of.isoformat(),
+            "price_mode": self.report.price_mode,
+            "live_prices": {s: p.to_json() for s, p in sorted(self.report.live_prices.items())},
+            "price_notice": self.report.price_notice,
+            "target": self.target,
+            "plan": self.plan.to_json() if self.plan else None,
+            "strategies": [s.to_json() for s in self.report.strategies],
+        }
+
+
 def plan_only(
     settings: Settings, broker_name: str | None = None, live: bool = False, price: PriceMode | None = None
-) -> tuple[SignalReport, dict[str, float] | None, TradePlan | None, Account]:
+) -> PlanPreview:
     """The plan a run would execute now, without trading (read-only broker calls)."""
     market = build_market(settings)
     report, broker = _decide(settings, market, broker_name, live, price)
     try:
         account, positions = broker.get_account(), broker.get_positions()
         target, plan = build_plan(settings, broker, market, report, account, positions)
-        return report, target, plan, account
+        return PlanPreview(report, target, plan, account)
     finally:
         broker.close()

@@ -14,14 +14,25 @@ from typing import Annotated, Any, Literal, NotRequired, Union, get_args, get_or
 
 from typing_extensions import is_typeddict
 
+from alchemiser.account_status import AccountStatusJson
 from alchemiser.backtest.schema import BacktestJson
 from alchemiser.cli.json_docs import BEGIN, COMMANDS, END, render
 from alchemiser.data.base import BarsJson
 from alchemiser.data.coverage import CoverageJson
 from alchemiser.formatting import JsonNumber
-from alchemiser.runner import TradeRunJson
+from alchemiser.ledger.controls import ActionJson
+from alchemiser.ledger.views import LedgerShowJson, OrderJson, RunJson
+from alchemiser.pausing import PauseJson, StrategyStateJson
+from alchemiser.reporting.quality import ExecutionReportJson
+from alchemiser.reporting.run_report import RunReportJson
+from alchemiser.runner import PlanPreviewJson, TradeRunJson
 from alchemiser.signals import SignalJson
+from alchemiser.strategies.symphony.params import ParamsJson
+from alchemiser.sweep.export import ExportedJson
+from alchemiser.sweep.runner import SweepJson
 from tests.helpers import run
+from tests.sweep.conftest import write_spec as write_spec_of_one
+from tests.sweep.wf_spec import write_spec
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NO_SAMPLE = {"ALCHEMISER_DATA__SAMPLE_FALLBACK": "false"}  # every ticker absent: the gap fields appear
@@ -29,6 +40,8 @@ NO_SAMPLE = {"ALCHEMISER_DATA__SAMPLE_FALLBACK": "false"}  # every ticker absent
 
 def problems(value: Any, tp: Any, path: str = "$") -> list[str]:
     """Where `value` (parsed JSON) departs from `tp`: missing or extra keys, wrong types. [] when it conforms."""
+    if tp is Any:
+        return []
     origin, args = get_origin(tp), get_args(tp)
     if origin is NotRequired:
         return problems(value, args[0], path)
@@ -86,7 +99,25 @@ def test_readme_json_section_is_generated_from_the_types() -> None:
 
 def test_every_documented_command_is_checked_below() -> None:
     assert set(COMMANDS) == {
-        "signal --json", "data missing --json", "trade --json", "data show SYMBOL --json", "backtest --json"
+        "signal --json",
+        "data missing --json",
+        "trade --json",
+        "data show SYMBOL --json",
+        "backtest --json",
+        "status --json",
+        "plan --json",
+        "report [RUN] --json",
+        "report --execution [RUN] --json",
+        "ledger show RUN --json",
+        "ledger runs --json",
+        "ledger orders --json",
+        "ledger actions --json",
+        "liquidate --yes --json",
+        "params FILE --json",
+        "strategy list --json",
+        "strategy pause|resume NAME --json",
+        "sweep run SPEC --json",
+        "sweep export RUN ROW --json",
     }
 
 
@@ -131,6 +162,84 @@ def test_backtest_json_has_exactly_the_declared_fields(home: Path, tmp_path: Pat
     assert problems(payload, BacktestJson) == []
     assert payload["benchmark"] and payload["undecided"] and payload["report"], "the optional parts were exercised"
     assert problems({k: v for k, v in payload.items() if k != "report"}, BacktestJson) == []
+
+
+def test_status_json_has_exactly_the_declared_fields(home: Path) -> None:
+    fresh = json_of(["status"], home)
+    assert problems(fresh, AccountStatusJson) == []
+    assert fresh["positions"] == [] and fresh["account"]["equity"] == fresh["account"]["cash"]
+    run(["trade"], home)
+    held = json_of(["status"], home)
+    assert problems(held, AccountStatusJson) == []
+    assert held["positions"] and held["broker"] == "sim", "positions were exercised"
+
+
+def test_plan_json_has_exactly_the_declared_fields(home: Path) -> None:
+    payload = json_of(["plan"], home)
+    assert problems(payload, PlanPreviewJson) == []
+    assert payload["target"] and payload["plan"]["items"] and payload["strategies"], "plan lines were exercised"
+    withheld = json_of(["plan"], home, **NO_SAMPLE)  # no data: no target, no plan (exit 1)
+    assert problems(withheld, PlanPreviewJson) == []
+    assert withheld["plan"] is None
+
+
+def test_ledger_and_report_json_have_exactly_the_declared_fields(home: Path) -> None:
+    run(["trade"], home, **NO_SAMPLE)  # no data: a recorded run without a plan, orders or an after snapshot
+    run(["trade"], home)
+    runs = json_of(["ledger", "runs"], home)
+    assert problems(runs, list[RunJson]) == [] and len(runs) == 2
+    traded, failed = runs[0]["run_id"], runs[1]["run_id"]
+    assert problems(json_of(["ledger", "orders"], home), list[OrderJson]) == []
+    for run_id in (traded, failed):
+        shown = json_of(["ledger", "show", run_id], home)
+        assert problems(shown, LedgerShowJson) == []
+        report = json_of(["report", run_id], home)
+        assert problems(report, RunReportJson) == []
+        quality = json_of(["report", "--execution", run_id], home)
+        assert problems(quality, ExecutionReportJson) == []
+    shown = json_of(["ledger", "show", traded], home)
+    assert shown["orders"][0]["events"] and shown["fills"] and shown["after"]["positions"], "the parts were exercised"
+    assert shown["signals"][0]["trace"] and shown["plan"]
+    assert json_of(["report", "--execution"], home)["orders"], "quality rows were exercised"
+
+
+def test_liquidate_and_actions_json_have_exactly_the_declared_fields(home: Path) -> None:
+    run(["trade"], home)
+    paused = json_of(["strategy", "pause", "nuclear"], home)
+    assert problems(paused, PauseJson) == [] and paused["paused_since"] and paused["changed"]
+    states = json_of(["strategy", "list"], home)
+    assert problems(states, list[StrategyStateJson]) == []
+    assert [s["paused_since"] is not None for s in states].count(True) == 1, "active and paused were exercised"
+    sold = json_of(["liquidate", "--yes"], home)
+    assert problems(sold, TradeRunJson) == []
+    assert sold["orders"] and all(o["side"] == "sell" for o in sold["orders"]), "the sells were exercised"
+    actions = json_of(["ledger", "actions"], home)
+    assert problems(actions, list[ActionJson]) == []
+    assert [a["action"] for a in actions] == ["liquidate", "pause"]
+    resumed = json_of(["strategy", "resume", "nuclear"], home)
+    assert problems(resumed, PauseJson) == [] and resumed["paused_since"] is None
+
+
+def test_params_json_has_exactly_the_declared_fields(home: Path) -> None:
+    payload = json_of(["params", "tecl"], home)
+    assert problems(payload, ParamsJson) == []
+    kinds = {p["kind"] for p in payload["parameters"]}
+    assert {"threshold", "window"} <= kinds, "both float and integer parameters were exercised"
+
+
+def test_sweep_and_export_json_have_exactly_the_declared_fields(home: Path, tmp_path: Path) -> None:
+    spec = write_spec(tmp_path)  # walk-forward and a report: every optional part of the summary
+    swept = json_of(["sweep", str(spec), "--workers", "2", "--report", str(tmp_path / "report")], home)
+    assert problems(swept, SweepJson) == []
+    assert swept["honesty"]["walk_forward"] and swept["report"] and swept["top"], "the optional parts were exercised"
+    written = json_of(["sweep", "export", swept["run"], "1", "-o", str(tmp_path / "best.clj")], home)
+    assert problems(written, ExportedJson) == []
+    assert written["text"] is None and len(written["files"]) == 2, "a blend writes one file per strategy"
+    single = write_spec_of_one(tmp_path / "one", "")  # one strategy: printed when no file is given
+    one = json_of(["sweep", str(single)], home)
+    printed = json_of(["sweep", "export", one["run"], "1"], home)
+    assert problems(printed, ExportedJson) == []
+    assert printed["text"] and printed["files"] == [] and printed["params"]
 
 
 def test_the_checker_catches_an_extra_a_missing_and_a_mistyped_field() -> None:

@@ -66,19 +66,9 @@ def strategy_resume(ctx: typer.Context, name: NameArgument, json_out: JsonFlag =
 @strategy_app.command("list")
 def strategy_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """The configured strategies, their shares, and which are paused since when."""
-    from alchemiser.pausing import paused_now
+    from alchemiser.pausing import strategy_states
 
-    settings = settings_of(ctx)
-    paused = paused_now(settings)
-    rows: list[dict[str, Any]] = [
-        {
-            "name": s.name,
-            "source": s.source or s.name,
-            "share": s.weight,
-            "paused_since": paused[s.name].isoformat() if s.name in paused else None,
-        }
-        for s in settings.strategies
-    ]
+    rows = strategy_states(settings_of(ctx))
     if json_out:
         print_json(rows)
         return

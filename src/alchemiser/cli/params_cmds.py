@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,7 +20,7 @@ def params(
     """List the numbers a sweep can vary: thresholds, windows, counts, weights and the rebalance corridor,
     each with its stable name (or address it as FILE:LINE:COL), kind, value, location and context."""
     from alchemiser.errors import SymphonyErrors
-    from alchemiser.strategies.symphony.params import find_parameters, symphony_path
+    from alchemiser.strategies.symphony.params import ParamsJson, find_parameters, symphony_path
 
     path = symphony_path(file)
     try:
@@ -31,23 +31,8 @@ def params(
         err_console.print(f"error: {exc.errors[0]}{tail}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if json_out:
-        rows: list[dict[str, Any]] = []
-        for p in found:
-            line, col = p.line_col.split(":")
-            value: float | int = int(p.value) if p.integer else p.value
-            rows.append(
-                {
-                    "name": p.name,
-                    "kind": p.kind,
-                    "value": value,
-                    "integer": p.integer,
-                    "location": p.location,
-                    "line": int(line),
-                    "col": int(col),
-                    "context": p.context,
-                }
-            )
-        print_json({"file": str(path), "parameters": rows})
+        listing: ParamsJson = {"file": str(path), "parameters": [p.to_json() for p in found]}
+        print_json(listing)
         return
     table = new_table(console, f"{len(found)} parameters of {file.strip()}", ("name", "kind", "value", "at"), {"value"})
     table.add_column("context", overflow="fold")  # free text: the one column that wraps

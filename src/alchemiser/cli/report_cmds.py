@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -24,6 +24,10 @@ from alchemiser.cli.app import (
 from alchemiser.cli.render import new_table, show, tree
 from alchemiser.formatting import money, number, pct, price, qty
 
+if TYPE_CHECKING:
+    from alchemiser.ledger.views import FillJson, PlanLineJson, RecordedSignalJson, SnapshotJson
+    from alchemiser.reporting.quality import ExecutionReportJson
+
 
 def _run_id(value: str | None) -> str | None:
     """An empty run id is a mistake (a shell variable that was never set), not "the latest run"."""
@@ -42,12 +46,10 @@ def ledger_runs(
     json_out: JsonFlag = False,
 ) -> None:
     """The latest runs."""
-    from alchemiser.ledger import jsonable
-
     with open_ledger(ctx) as ledger:
         runs = ledger.runs(limit)
     if json_out:
-        print_json([jsonable(r.as_dict()) for r in runs])
+        print_json([r.as_dict() for r in runs])
         return
     table = new_table(console, "Runs", ("run id", "started", "mode", "broker", "status", "message"))
     for r in runs:
@@ -62,7 +64,7 @@ def ledger_show(
     json_out: JsonFlag = False,
 ) -> None:
     """Everything recorded about one run: signals, plan, orders with their events, snapshots."""
-    from alchemiser.ledger import jsonable
+    from alchemiser.reporting.run_report import ledger_record
 
     with open_ledger(ctx) as ledger:
         run = ledger.run(run_id)
@@ -70,29 +72,21 @@ def ledger_show(
             err_console.print(f"no run {run_id!r} in the ledger (see `alchemiser ledger runs`)", markup=False)
             raise typer.Exit(1)
         orders = ledger.orders(run_id)
-        payload = {
-            "run": run.as_dict(),
-            "signals": ledger.signals(run_id),
-            "plan": ledger.plan(run_id),
-            "orders": [{**o.as_dict(), "events": ledger.events(o.client_order_id)} for o in orders],
-            "fills": ledger.fills(run_id),
-            "before": ledger.snapshot(run_id, "before"),
-            "after": ledger.snapshot(run_id, "after"),
-        }
+        record = ledger_record(ledger, run)
     if json_out:
-        print_json(jsonable(payload))
+        print_json(record)
         return
     show(console, f"[bold]run {run.run_id}[/] {run.mode}/{run.broker} {run.status}: {escape(run.message)}")
     show(console, f"trading day {run.trading_day}, started {run.started_at}, config {run.config_digest}")
-    _signals_section(payload["signals"])
-    _plan_section(payload["plan"])
+    _signals_section(record["signals"])
+    _plan_section(record["plan"])
     orders_table(orders)
-    _fills_section(payload["fills"])
-    for kind in ("before", "after"):
-        _snapshot_section(kind, payload[kind])
+    _fills_section(record["fills"])
+    _snapshot_section("before", record["before"])
+    _snapshot_section("after", record["after"])
 
 
-def _signals_section(signals: list[dict[str, Any]]) -> None:
+def _signals_section(signals: list[RecordedSignalJson]) -> None:
     """One line per strategy: its share and weights, or why it failed."""
     show(console, "[bold]Signals[/]")
     for signal in signals:
@@ -104,7 +98,7 @@ def _signals_section(signals: list[dict[str, Any]]) -> None:
         show(console, Text(f"  {signal['name']} ({pct(signal.get('share'), 0)}): {outcome}"))
 
 
-def _plan_section(plan: list[dict[str, Any]]) -> None:
+def _plan_section(plan: list[PlanLineJson]) -> None:
     if not plan:
         show(console, "no plan recorded")
         return
@@ -122,18 +116,23 @@ def _plan_section(plan: list[dict[str, Any]]) -> None:
     show(console, table)
 
 
-def _fills_section(fills: list[dict[str, Any]]) -> None:
+def _fills_section(fills: list[FillJson]) -> None:
     if not fills:
         return
     table = new_table(console, "Fills", ("at", "client order id", "side", "symbol", "qty", "price"), NUMERIC)
     for f in fills:
         table.add_row(
-            str(f["at"])[:23], f["client_order_id"], str(f["side"]), f["symbol"], qty(f["qty"]), price(f["price"])
+            f["at"][:23].replace("T", " "),
+            f["client_order_id"],
+            str(f["side"]),
+            f["symbol"],
+            qty(f["qty"]),
+            price(f["price"]),
         )
     show(console, table)
 
 
-def _snapshot_section(kind: str, snapshot: dict[str, Any] | None) -> None:
+def _snapshot_section(kind: str, snapshot: SnapshotJson | None) -> None:
     if not snapshot:
         return
     account = snapshot["account"]
@@ -175,15 +174,13 @@ def ledger_orders(
     json_out: JsonFlag = False,
 ) -> None:
     """Orders across runs, latest last."""
-    from alchemiser.ledger import jsonable
-
     with open_ledger(ctx) as ledger:
         if run_id is not None and ledger.run(run_id) is None:
             err_console.print(f"--run: no run {run_id!r} in the ledger (see `alchemiser ledger runs`)", markup=False)
             raise typer.Exit(1)
         orders = ledger.orders(run_id, limit)
     if json_out:
-        print_json([jsonable(o.as_dict()) for o in orders])
+        print_json([o.as_dict() for o in orders])
     else:
         orders_table(orders)
 
@@ -203,7 +200,6 @@ def report(
     json_out: JsonFlag = False,
 ) -> None:
     """Render a run from the ledger (strategies, traces, plan, order timelines, fills, portfolio)."""
-    from alchemiser.ledger import jsonable
     from alchemiser.reporting.quality import execution_report
     from alchemiser.reporting.run_report import build_run_report, render_html, require_run
 
@@ -216,11 +212,11 @@ def report(
         if execution:
             if run_id is not None:
                 require_run(ledger, run_id)
-            data = execution_report(ledger, run_id, since.date() if since else None)
+            quality = execution_report(ledger, run_id, since.date() if since else None)
             if json_out:
-                print_json(jsonable(data))
+                print_json(quality)
             else:
-                _render_execution(data)
+                _render_execution(quality)
             return
         data = build_run_report(ledger, run_id)
     if html_file is not None:
@@ -278,7 +274,7 @@ def _write_html(path: Path, html: str) -> None:
         raise _html_refused(path, exc.strerror or str(exc)) from None
 
 
-def _render_execution(data: dict[str, Any]) -> None:
+def _render_execution(data: ExecutionReportJson) -> None:
     summary = data["summary"]
     columns = ("order", "side", "symbol", "type", "fill", "mid", "cost bps", "of spread", "market bps", "secs")
     table = new_table(console, "Execution quality (vs arrival mid)", columns, NUMERIC)

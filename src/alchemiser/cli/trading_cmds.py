@@ -24,7 +24,7 @@ from alchemiser.cli.app import (
 )
 from alchemiser.cli.render import new_table, show
 from alchemiser.cli.strategy_cmds import PriceOption, price_of, render_signals
-from alchemiser.formatting import money, pct, price, qty
+from alchemiser.formatting import CENT, money, pct, price, qty
 from alchemiser.models import RunStatus
 
 STATUS_COLOURS = {RunStatus.OK: "green", RunStatus.NOTHING_TO_DO: "green", RunStatus.ALREADY_RAN: "yellow"}
@@ -118,24 +118,14 @@ def plan(
     """The rebalance plan against the configured broker, without trading."""
     from alchemiser.runner import plan_only
 
-    report, target, trade_plan, _account = plan_only(settings_of(ctx), broker, live, price_of(price))
+    preview = plan_only(settings_of(ctx), broker, live, price_of(price))
     if json_out:
-        print_json(
-            {
-                "as_of": report.as_of.isoformat(),
-                "price_mode": report.price_mode,
-                "live_prices": {s: p.to_json() for s, p in sorted(report.live_prices.items())},
-                "price_notice": report.price_notice,
-                "target": target,
-                "plan": trade_plan.to_json() if trade_plan else None,
-                "strategies": [s.to_json() for s in report.strategies],
-            }
-        )
+        print_json(preview.to_json())
     else:
-        render_signals(report)
-        if trade_plan is not None:
-            render_plan(trade_plan)
-    if trade_plan is None:
+        render_signals(preview.report)
+        if preview.plan is not None:
+            render_plan(preview.plan)
+    if preview.plan is None:
         raise typer.Exit(1)
 
 
@@ -148,31 +138,30 @@ def status(
 
     info = account_status(settings_of(ctx), broker, live)
     if json_out:
-        print_json(info)
+        print_json(info.to_json())
         return
-    acct = info["account"]
+    acct = info.account
     show(
         console,
-        f"[bold]{info['broker']}[/] account {acct['account_id']}: equity {money(acct['equity'])}, "
-        f"cash {money(acct['cash'])}",
+        f"[bold]{info.broker}[/] account {acct.account_id}: equity {money(acct.equity)}, cash {money(acct.cash)}",
     )
     table = new_table(console, "Positions", ("symbol", "qty", "price", "value", "weight", "P&L"), NUMERIC)
-    for p in info["positions"]:
+    for p in info.positions:
         table.add_row(
-            p["symbol"],
-            qty(p["qty"]),
-            price(p["current_price"]),
-            money(p["market_value"]),
-            pct(p["weight"]),
-            money(p["unrealized_pl"], signed=True),
+            p.symbol,
+            qty(p.qty),
+            price(p.current_price),
+            money(p.market_value.quantize(CENT)),
+            pct(info.weights.get(p.symbol, 0.0)),
+            money(p.unrealized_pl.quantize(CENT), signed=True),
         )
     show(console, table)
-    if info["open_orders"]:
+    if info.open_orders:
         columns = ("client order id", "side", "symbol", "type", "qty / $", "status")
         orders = new_table(console, "Open orders", columns, NUMERIC)
-        for o in info["open_orders"]:
-            amount = qty(o["qty"]) if o["qty"] is not None else money(o["notional"])
-            orders.add_row(o["client_order_id"], o["side"], o["symbol"], o["type"], amount, o["status"])
+        for o in info.open_orders:
+            amount = qty(o.qty) if o.qty is not None else money(o.notional)
+            orders.add_row(o.client_order_id, str(o.side), o.symbol, str(o.type), amount, str(o.status))
         show(console, orders)
     else:
         show(console, "no open orders")

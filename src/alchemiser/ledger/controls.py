@@ -17,7 +17,9 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.ledger.rows import _dumps, _loads, _parse_ts_req, _ts
 from alchemiser.ledger.store import Ledger
@@ -26,6 +28,17 @@ log = logging.getLogger(__name__)
 
 SOURCES: Final = frozenset({"web", "cli"})
 IMPORTED_KEY: Final = "imported_from"
+
+
+class ActionJson(TypedDict):
+    """One control action (`ledger actions --json` lists these, newest first)."""
+
+    id: int
+    at: Annotated[str, "when, ISO-8601 in UTC"]
+    action: Annotated[str, "kill_switch, pause, resume, run_now, liquidate_requested or liquidate"]
+    detail: Annotated[dict[str, Any], "what the action was given (strategy, broker, run id, …)"]
+    source: Annotated[str, "web or cli"]
+    outcome: Annotated[str, "what came of it, in words"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,7 @@ class ActionRow:
     source: str
     outcome: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ActionJson:
         return {
             "id": self.id,
             "at": self.at.isoformat(),

@@ -13,6 +13,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
+
+from alchemiser.account_status import AccountJson
+from alchemiser.ledger.views import OrderJson, RunJson, SnapshotPositionJson
 from alchemiser.models import (
     FINAL_STATUSES,
     RECORDED_RUN_STATUSES,
@@ -110,11 +114,11 @@ class RunRow:
     status: RunStatus
     message: str
     summary: dict[str, Any] | None
-    timings: dict[str, Any] | None
+    timings: dict[str, float] | None  # phase → seconds
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for `--json` output."""
-        result: dict[str, Any] = jsonable(self)
+    def as_dict(self) -> RunJson:
+        """JSON-safe form for `--json` output (numbers and times as text)."""
+        result: RunJson = jsonable(self)
         return result
 
 
@@ -153,10 +157,69 @@ class OrderRow:
     def filled_notional(self) -> Decimal:
         return self.filled_qty * (self.filled_avg_price or Decimal(0))
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for `--json` output."""
-        result: dict[str, Any] = jsonable(self)
+    def as_dict(self) -> OrderJson:
+        """JSON-safe form for `--json` output (numbers and times as text)."""
+        result: OrderJson = jsonable(self)
         return result
+
+
+class SignalRecord(TypedDict):
+    """One strategy's recorded decision; keys beyond these (source, price_mode, …) come back as recorded."""
+
+    name: str
+    share: Decimal | None
+    ok: bool
+    error: str | None
+    weights: dict[str, float]
+    trace: Any  # the decision path as recorded, None when there was none
+
+
+class PlanRecord(TypedDict):
+    """One recorded plan line; numbers exact, null where the plan had none."""
+
+    symbol: str
+    action: str
+    current_weight: Decimal | None
+    target_weight: Decimal | None
+    current_value: Decimal | None
+    target_value: Decimal | None
+    trade_value: Decimal | None
+    qty: Decimal | None
+    reason: str
+
+
+class EventRecord(TypedDict):
+    """One broker event of an order, as recorded."""
+
+    event: str
+    status: str
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    price: Decimal | None
+    qty: Decimal | None
+    at: dt.datetime
+    extra: Any  # what else the broker said, stored as given
+
+
+class FillRecord(TypedDict):
+    """One execution, derived from the fill events."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    at: dt.datetime
+
+
+class SnapshotRecord(TypedDict):
+    """Account and positions as snapshotted; their numbers are the exact text they were stored as."""
+
+    run_id: str
+    kind: str
+    at: dt.datetime
+    account: AccountJson
+    positions: list[SnapshotPositionJson]
 
 
 def _run_row(r: sqlite3.Row) -> RunRow:

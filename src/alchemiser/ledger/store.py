@@ -24,8 +24,13 @@ from alchemiser.ledger.rows import (
     RUN_STATUSES,
     SNAPSHOT_KINDS,
     SUBMIT_FAILED,
+    EventRecord,
+    FillRecord,
     OrderRow,
+    PlanRecord,
     RunRow,
+    SignalRecord,
+    SnapshotRecord,
     _dumps,
     _loads,
     _num,
@@ -277,7 +282,7 @@ class Ledger:
                 ],
             )
 
-    def signals(self, run_id: str) -> list[dict[str, Any]]:
+    def signals(self, run_id: str) -> list[SignalRecord]:
         """Strategy outcomes as recorded; `share` comes back as Decimal, weights/trace as parsed JSON."""
         rows = self._read("SELECT * FROM signals WHERE run_id = ? ORDER BY id", (run_id,))
         return [
@@ -313,13 +318,18 @@ class Ledger:
                 ],
             )
 
-    def plan(self, run_id: str) -> list[dict[str, Any]]:
+    def plan(self, run_id: str) -> list[PlanRecord]:
         rows = self._read("SELECT * FROM plan WHERE run_id = ? ORDER BY id", (run_id,))
         return [
             {
                 "symbol": r["symbol"],
                 "action": r["action"],
-                **{k: decimal_or_none(r[k]) for k in self._PLAN_NUMBERS},
+                "current_weight": decimal_or_none(r["current_weight"]),
+                "target_weight": decimal_or_none(r["target_weight"]),
+                "current_value": decimal_or_none(r["current_value"]),
+                "target_value": decimal_or_none(r["target_value"]),
+                "trade_value": decimal_or_none(r["trade_value"]),
+                "qty": decimal_or_none(r["qty"]),
                 "reason": r["reason"],
             }
             for r in rows
@@ -482,7 +492,7 @@ class Ledger:
             self._apply_state(conn, order)
             return True
 
-    def events(self, client_order_id: str) -> list[dict[str, Any]]:
+    def events(self, client_order_id: str) -> list[EventRecord]:
         """The order's events in arrival order, numbers as Decimal and `at` as an aware datetime."""
         rows = self._read("SELECT * FROM order_events WHERE client_order_id = ? ORDER BY id", (client_order_id,))
         return [
@@ -499,7 +509,7 @@ class Ledger:
             for r in rows
         ]
 
-    def fills(self, run_id: str) -> list[dict[str, Any]]:
+    def fills(self, run_id: str) -> list[FillRecord]:
         """Executions of a run's orders, from fill events. When an event lacks the execution's own qty or
         price, they are derived from the change in cumulative filled quantity and the average price."""
         rows = self._read(
@@ -508,7 +518,7 @@ class Ledger:
             (run_id,),
         )
         previous: dict[str, Decimal] = {}
-        result: list[dict[str, Any]] = []
+        result: list[FillRecord] = []
         for r in rows:
             cid = r["client_order_id"]
             cumulative = Decimal(r["filled_qty"])
@@ -548,7 +558,7 @@ class Ledger:
                 (run_id, kind, _ts(self._clock()), _dumps(account), _dumps(list(positions))),
             )
 
-    def snapshot(self, run_id: str, kind: str) -> dict[str, Any] | None:
+    def snapshot(self, run_id: str, kind: str) -> SnapshotRecord | None:
         """The snapshot as JSON-shaped data (Decimals as strings), with `at` as an aware datetime."""
         rows = self._read("SELECT * FROM snapshots WHERE run_id = ? AND kind = ?", (run_id, kind))
         if not rows:

@@ -9,11 +9,56 @@ averages, next to what pure market orders would have paid (the far side of the s
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.ledger import Ledger, OrderRow
 from alchemiser.models import OrderPhase, Side
+
+
+class OrderQualityJson(TypedDict):
+    """One order's execution against the quote at decision time."""
+
+    client_order_id: str
+    run_id: str
+    symbol: str
+    side: Annotated[str, "buy or sell"]
+    type: Annotated[str, "market or limit"]
+    phase: Annotated[OrderPhase, "which step of the run placed it"]
+    filled_qty: Annotated[float, "shares filled"]
+    fill_price: Annotated[float | None, "average fill price, null when nothing filled"]
+    arrival_mid: Annotated[float | None, "the quote's mid when the order was priced, null without a quote"]
+    spread: Annotated[float | None, "ask minus bid of that quote"]
+    cost_bps: Annotated[float | None, "fill vs arrival mid in basis points; positive is worse for us"]
+    spread_fraction: Annotated[float | None, "that cost as a fraction of the spread (0.5 = paid the far side)"]
+    market_cost_bps: Annotated[float | None, "what a market order at the arrival quote would have cost, bps"]
+    seconds_to_fill: Annotated[float | None, "decision to last fill"]
+    fell_back: Annotated[bool, "a limit buy whose remainder went to market"]
+
+
+class ExecutionSummaryJson(TypedDict):
+    """Notional-weighted averages over the orders that had an arrival quote."""
+
+    orders: Annotated[int, "orders with a fill or a fallback"]
+    orders_with_quote: int
+    filled_notional: Annotated[float, "dollars filled over the quoted orders"]
+    avg_cost_bps: Annotated[float | None, "null without quoted fills"]
+    avg_market_cost_bps: float | None
+    avg_spread_fraction: float | None
+    avg_seconds_to_fill: float | None
+    limit_orders: Annotated[int, "limit buys"]
+    limit_fallbacks: Annotated[int, "limit buys that fell back to market"]
+
+
+class ExecutionReportJson(TypedDict):
+    """`report --execution [RUN] --json`: per-order execution quality plus the summary."""
+
+    run_id: Annotated[str | None, "the run asked for, null across runs"]
+    since: Annotated[str | None, "--since (YYYY-MM-DD), null without it"]
+    summary: ExecutionSummaryJson
+    orders: list[OrderQualityJson]
 
 
 @dataclass(frozen=True)
@@ -33,6 +78,25 @@ class OrderQuality:
     market_cost_bps: float | None  # what a market order at the arrival quote would have cost
     seconds_to_fill: float | None
     fell_back: bool
+
+    def to_json(self) -> OrderQualityJson:
+        return {
+            "client_order_id": self.client_order_id,
+            "run_id": self.run_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "type": self.type,
+            "phase": self.phase,
+            "filled_qty": self.filled_qty,
+            "fill_price": self.fill_price,
+            "arrival_mid": self.arrival_mid,
+            "spread": self.spread,
+            "cost_bps": self.cost_bps,
+            "spread_fraction": self.spread_fraction,
+            "market_cost_bps": self.market_cost_bps,
+            "seconds_to_fill": self.seconds_to_fill,
+            "fell_back": self.fell_back,
+        }
 
 
 def _group_key(row: OrderRow) -> tuple[str, str, str]:
@@ -85,7 +149,7 @@ def order_quality(ledger: Ledger, rows: list[OrderRow]) -> list[OrderQuality]:
     return out
 
 
-def summarise(orders: list[OrderQuality]) -> dict[str, Any]:
+def summarise(orders: list[OrderQuality]) -> ExecutionSummaryJson:
     """Notional-weighted averages over orders that had an arrival quote."""
     quoted = [o for o in orders if o.cost_bps is not None and o.fill_price is not None]
     notional = sum(o.filled_qty * (o.fill_price or 0.0) for o in quoted)
@@ -113,7 +177,7 @@ def summarise(orders: list[OrderQuality]) -> dict[str, Any]:
     }
 
 
-def execution_report(ledger: Ledger, run_id: str | None = None, since: dt.date | None = None) -> dict[str, Any]:
+def execution_report(ledger: Ledger, run_id: str | None = None, since: dt.date | None = None) -> ExecutionReportJson:
     """One run's orders, or every run since a date: per-order rows plus the summary."""
     if run_id is not None:
         rows = ledger.orders(run_id)
@@ -125,5 +189,5 @@ def execution_report(ledger: Ledger, run_id: str | None = None, since: dt.date |
         "run_id": run_id,
         "since": since.isoformat() if since else None,
         "summary": summarise(quality),
-        "orders": [asdict(q) for q in quality],
+        "orders": [q.to_json() for q in quality],
     }

@@ -7,15 +7,27 @@ machine, and it shows what happened rather than what the code would do today.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.errors import AlchemiserError
 from alchemiser.formatting import money, pct, price, qty
 from alchemiser.ledger import Ledger, RunRow, jsonable
-from alchemiser.reporting.quality import order_quality, summarise
+from alchemiser.ledger.views import (
+    FillJson,
+    LedgerShowJson,
+    OrderJson,
+    OrderTimelineJson,
+    PlanLineJson,
+    RecordedSignalJson,
+    RunJson,
+    SnapshotJson,
+)
+from alchemiser.reporting.quality import ExecutionSummaryJson, order_quality, summarise
 
 
-def _weights(snapshot: dict[str, Any] | None) -> dict[str, float]:
+def _weights(snapshot: SnapshotJson | None) -> dict[str, float]:
     if not snapshot:
         return {}
     equity = float(snapshot["account"]["equity"])
@@ -32,7 +44,41 @@ def require_run(ledger: Ledger, run_id: str) -> RunRow:
     return run
 
 
-def build_run_report(ledger: Ledger, run_id: str | None = None) -> dict[str, Any]:
+class RunReportJson(TypedDict):
+    """`report [RUN] --json`: one run as the ledger recorded it, with weights and execution quality."""
+
+    run: RunJson
+    strategies: list[RecordedSignalJson]
+    targets: Annotated[dict[str, float], "symbol → target weight (0–1), from the run's summary"]
+    plan: list[PlanLineJson]
+    orders: list[OrderTimelineJson]
+    fills: list[FillJson]
+    before: Annotated[SnapshotJson | None, "null when the run stopped before reading the account"]
+    after: Annotated[SnapshotJson | None, "null when the run did not get to trade"]
+    weights_before: Annotated[dict[str, float], "symbol → weight of equity before trading (0–1)"]
+    weights_after: Annotated[dict[str, float], "symbol → weight of equity after trading (0–1)"]
+    execution: ExecutionSummaryJson
+    warnings: Annotated[list[str], "the run's warnings, from its summary"]
+
+
+def ledger_record(ledger: Ledger, run: RunRow) -> LedgerShowJson:
+    """`ledger show`: everything recorded about one run, in its JSON form."""
+    run_id = run.run_id
+    record: LedgerShowJson = jsonable(
+        {
+            "run": run,
+            "signals": ledger.signals(run_id),
+            "plan": ledger.plan(run_id),
+            "orders": [{**o.as_dict(), "events": ledger.events(o.client_order_id)} for o in ledger.orders(run_id)],
+            "fills": ledger.fills(run_id),
+            "before": ledger.snapshot(run_id, "before"),
+            "after": ledger.snapshot(run_id, "after"),
+        }
+    )
+    return record
+
+
+def build_run_report(ledger: Ledger, run_id: str | None = None) -> RunReportJson:
     """The latest run when `run_id` is None."""
     if run_id is None:
         latest = ledger.runs(1)
@@ -41,36 +87,34 @@ def build_run_report(ledger: Ledger, run_id: str | None = None) -> dict[str, Any
         run_id = latest[0].run_id
     run = require_run(ledger, run_id)
     orders = ledger.orders(run_id)
-    before, after = ledger.snapshot(run_id, "before"), ledger.snapshot(run_id, "after")
+    record = ledger_record(ledger, run)
     summary = run.summary or {}
-    report = {
-        "run": run.as_dict(),
-        "strategies": ledger.signals(run_id),
+    return {
+        "run": record["run"],
+        "strategies": record["signals"],
         "targets": summary.get("targets", {}),
-        "plan": ledger.plan(run_id),
-        "orders": [{**o.as_dict(), "events": ledger.events(o.client_order_id)} for o in orders],
-        "fills": ledger.fills(run_id),
-        "before": before,
-        "after": after,
-        "weights_before": _weights(before),
-        "weights_after": _weights(after),
+        "plan": record["plan"],
+        "orders": record["orders"],
+        "fills": record["fills"],
+        "before": record["before"],
+        "after": record["after"],
+        "weights_before": _weights(record["before"]),
+        "weights_after": _weights(record["after"]),
         "execution": summarise(order_quality(ledger, orders)),
         "warnings": summary.get("warnings", []),
     }
-    result: dict[str, Any] = jsonable(report)
-    return result
 
 
 def _esc(value: Any) -> str:
     return html.escape("—" if value is None else str(value))
 
 
-def _amount(order: dict[str, Any]) -> str:
+def _amount(order: OrderJson) -> str:
     """An order's size: shares, or dollars for a notional order."""
     return qty(order["qty"]) if order.get("qty") is not None else money(order.get("notional"))
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: RunReportJson) -> str:
     run = report["run"]
     strategies = "".join(
         f"<h3>{_esc(s['name'])} ({pct(s.get('share'))})</h3>"

@@ -22,10 +22,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.backtest.metrics import TRADING_DAYS
 
@@ -62,6 +63,18 @@ def probabilistic_sharpe(sharpe: float, benchmark: float, observations: int, ske
     return NORMAL.cdf(z)
 
 
+class DeflatedJson(TypedDict):
+    """The deflated Sharpe ratio of the best configuration (null where it cannot be computed)."""
+
+    trials: Annotated[int, "configurations tried"]
+    best_sharpe: Annotated[float | None, "the best raw Sharpe, annualised"]
+    expected_max_sharpe: Annotated[float | None, "what the best of `trials` skill-less tries reaches by luck"]
+    dsr: Annotated[float | None, "probability (0–1) that the best's true Sharpe beats that"]
+    observations: Annotated[int, "daily returns behind the Sharpe"]
+    skew: float | None
+    kurtosis: float | None
+
+
 @dataclass(frozen=True)
 class Deflated:
     """What the report shows next to the best raw Sharpe (annualised figures for reading, DSR a probability)."""
@@ -74,8 +87,19 @@ class Deflated:
     skew: float
     kurtosis: float
 
-    def as_dict(self) -> dict[str, Any]:
-        return {k: (v if not (isinstance(v, float) and not math.isfinite(v)) else None) for k, v in vars(self).items()}
+    def as_dict(self) -> DeflatedJson:
+        def finite(v: float) -> float | None:
+            return v if math.isfinite(v) else None
+
+        return {
+            "trials": self.trials,
+            "best_sharpe": finite(self.best_sharpe),
+            "expected_max_sharpe": finite(self.expected_max_sharpe),
+            "dsr": finite(self.dsr),
+            "observations": self.observations,
+            "skew": finite(self.skew),
+            "kurtosis": finite(self.kurtosis),
+        }
 
 
 def deflated_sharpe(

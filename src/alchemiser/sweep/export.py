@@ -13,7 +13,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.config import Settings
 from alchemiser.errors import AlchemiserError
@@ -27,6 +29,18 @@ class SweepExportError(AlchemiserError):
     """A run or row that cannot be exported."""
 
 
+class ExportedJson(TypedDict):
+    """`sweep export RUN ROW --json`: the row written as a strategy."""
+
+    run: Annotated[str, "the sweep run id"]
+    row: Annotated[str, "the row's id"]
+    rank: Annotated[int, "its rank by the sweep's metric (1 is the best)"]
+    params: Annotated[dict[str, Any], "parameter name → the value substituted"]
+    files: Annotated[list[str], "the files written ([] when printed)"]
+    backtest_command: Annotated[str, "the `alchemiser backtest` command that checks it"]
+    text: Annotated[str | None, "the strategy's text when no file was written, else null"]
+
+
 @dataclass
 class Exported:
     run_id: str
@@ -37,7 +51,7 @@ class Exported:
     backtest_command: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ExportedJson:
         return {
             "run": self.run_id,
             "row": self.row_id,

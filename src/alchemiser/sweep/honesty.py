@@ -18,18 +18,19 @@ import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser import market_calendar
 from alchemiser.errors import AlchemiserError
-from alchemiser.sweep.deflated import Deflated, deflate_rows
+from alchemiser.sweep.deflated import Deflated, DeflatedJson, deflate_rows
 from alchemiser.sweep.engines.base import Engine
 from alchemiser.sweep.task import BacktestTask, SharedData
 from alchemiser.sweep.walkforward import WalkForwardError, WalkForwardSpec, plan_folds, rank
-from alchemiser.sweep.wfrun import FULL, WalkForwardOutcome, best_returns
+from alchemiser.sweep.wfrun import FULL, WalkForwardJson, WalkForwardOutcome, best_returns
 from alchemiser.sweep.wfrun import run as run_walk_forward
 
 REPORT_DIR = "report"
@@ -101,6 +102,15 @@ def precheck(
         raise HonestyError(f"{spec_path}: {exc}") from None
 
 
+class HonestyJson(TypedDict):
+    """How far the best configuration's score can be trusted: DSR and, when configured, walk-forward."""
+
+    metric: Annotated[str, "the ranking metric"]
+    trials: Annotated[int, "configurations tried"]
+    deflated: DeflatedJson
+    walk_forward: Annotated[WalkForwardJson | None, "null when the spec has no walk-forward"]
+
+
 @dataclass
 class Honesty:
     """What `finish` found; `rows` are the configurations compared (the sweep's whole-period rows)."""
@@ -113,8 +123,8 @@ class Honesty:
     report: ReportSpec
     title: str
 
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = _finite(
+    def summary(self) -> HonestyJson:
+        out: HonestyJson = _finite(
             {
                 "metric": self.rank_by,
                 "trials": self.deflated.trials,

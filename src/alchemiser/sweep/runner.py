@@ -12,13 +12,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NotRequired
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser import market_calendar
 from alchemiser.config import Settings
 from alchemiser.errors import AlchemiserError
 from alchemiser.sweep.engines.base import Engine
 from alchemiser.sweep.expand import DEFAULT_MAX_VARIANTS, Plan, build_plan
+from alchemiser.sweep.honesty import Honesty, HonestyJson
 from alchemiser.sweep.spec import LOWER_IS_BETTER, SweepSpecError, load_spec
 from alchemiser.sweep.store import RESULTS, Journal, record_run, run_dir, write_parquet
 from alchemiser.sweep.task import SharedData, run_task
@@ -28,6 +31,27 @@ log = logging.getLogger(__name__)
 
 class SweepRunError(AlchemiserError):
     """A sweep that stopped before every backtest ran (its finished rows are kept)."""
+
+
+class SweepJson(TypedDict):
+    """`sweep run SPEC --json`: the run, its counts and its best rows."""
+
+    run: Annotated[str, "the sweep run id (`sweep export` takes it)"]
+    folder: Annotated[str, "the run folder under $ALCHEMISER_HOME/sweeps"]
+    spec: Annotated[str, "the spec file"]
+    configurations: Annotated[int, "rows of the spec (every variant × period)"]
+    computed: Annotated[int, "backtests run this time"]
+    reused: Annotated[int, "rows taken from an earlier run of the same spec"]
+    failed: Annotated[int, "rows without a result (their `error` says why)"]
+    out: Annotated[str, "the results file (Parquet)"]
+    rank_by: Annotated[str, "the metric the rows are ranked by"]
+    elapsed_s: Annotated[float, "seconds"]
+    top: Annotated[
+        list[dict[str, Any]],
+        "the best rows, best first: `rank`, `id`, `p.<name>` per swept parameter, the metrics, `error`",
+    ]
+    honesty: NotRequired[HonestyJson]
+    report: NotRequired[Annotated[dict[str, str], "what `--report` wrote: name → file"]]
 
 
 @dataclass
@@ -44,11 +68,11 @@ class SweepOutcome:
     params: list[str]  # the p.<name> columns
     rows: list[dict[str, Any]]  # every row of the spec, sorted by id
     elapsed_s: float
-    honesty: Any = None  # sweep/honesty.py's Honesty: DSR, walk-forward (branch sweepwf)
+    honesty: Honesty | None = None  # DSR and walk-forward
 
-    def summary(self, top: int) -> dict[str, Any]:
+    def summary(self, top: int) -> SweepJson:
         """The `--json` shape (strict JSON through `dumps_json`)."""
-        return {
+        result: SweepJson = {
             "run": self.run_id,
             "folder": str(self.folder),
             "spec": str(self.spec_path),
@@ -60,8 +84,10 @@ class SweepOutcome:
             "rank_by": self.rank_by,
             "elapsed_s": round(self.elapsed_s, 3),
             "top": [{"rank": i + 1, **row} for i, row in enumerate(ranked(self.rows, self.rank_by)[:top])],
-            **({"honesty": self.honesty.summary()} if self.honesty is not None else {}),
         }
+        if self.honesty is not None:
+            result["honesty"] = self.honesty.summary()
+        return result
 
 
 def resolve_end(end: dt.date | None) -> dt.date:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.backtest.engine import decided_day_before, simulate
 from alchemiser.backtest.metrics import compute_metrics, daily_returns
@@ -85,6 +86,20 @@ def period_sessions(shared: SharedData, task: BacktestTask) -> pd.DatetimeIndex:
     return dates
 
 
+class WalkForwardJson(TypedDict):
+    """The stitched out-of-sample result of the walk-forward."""
+
+    describe: Annotated[str, "the folds in words"]
+    folds: int
+    rank_by: Annotated[str, "the metric each fold's in-sample choice maximised"]
+    oos_metric: Annotated[float | None, "that metric over the stitched out-of-sample curve"]
+    oos_total_return: Annotated[float | None, "fraction (0.1 = +10 %)"]
+    oos_sharpe: float | None
+    oos_max_drawdown: Annotated[float | None, "fraction, negative"]
+    oos_start: Annotated[str, "YYYY-MM-DD"]
+    oos_end: Annotated[str, "YYYY-MM-DD"]
+
+
 @dataclass
 class WalkForwardOutcome:
     rows: pd.DataFrame  # IS and OOS rows (fold, phase), without curves
@@ -95,7 +110,7 @@ class WalkForwardOutcome:
     rank_by: str
     spec: WalkForwardSpec
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> WalkForwardJson:
         metric = self.metrics.get(self.rank_by)
         return {
             "describe": self.spec.describe(),

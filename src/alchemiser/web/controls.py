@@ -28,10 +28,14 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alchemiser.web.context import WebContext
 from alchemiser.web.queries import QueryError
+
+if TYPE_CHECKING:
+    from alchemiser.ledger.controls import ActionJson
+    from alchemiser.pausing import PauseJson
 
 OUTPUT_CHARS = 256_000  # the end of the run's output kept for the page (a full `trade --json` fits)
 RECENT_ACTIONS = 15
@@ -59,7 +63,7 @@ def set_kill(ctx: WebContext, on: bool) -> dict[str, Any]:
     return {"kill_switch": reason}
 
 
-def set_paused(ctx: WebContext, strategy: str, paused: bool) -> dict[str, Any]:
+def set_paused(ctx: WebContext, strategy: str, paused: bool) -> PauseJson:
     """Pause or resume a configured strategy (recorded by `pausing.set_paused` with source web)."""
     from alchemiser.errors import ConfigError
     from alchemiser.pausing import set_paused as change
@@ -86,7 +90,7 @@ def state(ctx: WebContext) -> dict[str, Any]:
     return {"kill_switch": ctx.kill_reason(), "strategies": strategies, "actions": recent}
 
 
-def _recorded(ctx: WebContext) -> tuple[dict[str, dt.datetime], list[dict[str, Any]]]:
+def _recorded(ctx: WebContext) -> tuple[dict[str, dt.datetime], list[ActionJson]]:
     """Paused strategies and recent actions, read-only (views never write) — except once, to import the
     old `web/actions.jsonl` when it is still there."""
     from alchemiser.ledger import controls as records

@@ -242,6 +242,7 @@ def decision(ctx: WebContext, strategy: str, as_of: dt.date | None, run_id: str 
 
 
 def _decision(ctx: WebContext, strategy: str, source: str, as_of: dt.date | None, run_id: str | None) -> dict[str, Any]:
+    weights: dict[str, float] | None
     if run_id is not None:
         with open_readonly(ctx.ledger) as ledger:
             run = ledger.run(run_id) if ledger is not None else None
@@ -252,7 +253,7 @@ def _decision(ctx: WebContext, strategy: str, source: str, as_of: dt.date | None
             raise QueryError(f"strategy: run {run_id} has no signal for {strategy!r}")
         signal = recorded[0]
         day = run.summary.get("as_of") if run.summary else None
-        trace, weights, error = signal.get("trace") or [], signal.get("weights"), signal.get("error")
+        trace, weights, error = signal["trace"] or [], signal["weights"], signal["error"]
         when = str(day or run.trading_day)
     else:
         trace, weights, error, day = decide_fresh(ctx, strategy, source, as_of)

@@ -16,6 +16,8 @@ from typing import Any
 from alchemiser import market_calendar
 from alchemiser.errors import AlchemiserError
 from alchemiser.ledger import MODES, RUN_STATUSES, Ledger, jsonable
+from alchemiser.ledger.rows import SnapshotRecord
+from alchemiser.ledger.views import SnapshotPositionJson
 from alchemiser.scheduling import next_fire_time
 from alchemiser.web.context import WebContext
 from alchemiser.web.readonly import open_readonly
@@ -59,7 +61,7 @@ def equity_points(ledger: Ledger) -> list[dict[str, Any]]:
     ]
 
 
-def latest_snapshot(ledger: Ledger) -> dict[str, Any] | None:
+def latest_snapshot(ledger: Ledger) -> SnapshotRecord | None:
     row = (
         _conn(ledger)
         .execute(
@@ -97,9 +99,9 @@ def day_pnl(points: list[dict[str, Any]]) -> float | None:
     return None
 
 
-def positions_view(snapshot: dict[str, Any] | None, targets: dict[str, float]) -> list[dict[str, Any]]:
+def positions_view(snapshot: SnapshotRecord | None, targets: dict[str, float]) -> list[dict[str, Any]]:
     """Each held or targeted symbol: value, weight, target and drift (weight − target), in fractions."""
-    held: dict[str, dict[str, Any]] = {}
+    held: dict[str, SnapshotPositionJson] = {}
     equity = 0.0
     if snapshot is not None:
         equity = float(snapshot["account"]["equity"])
@@ -328,8 +330,7 @@ def run_detail(ctx: WebContext, run_id: str) -> dict[str, Any]:
             raise QueryError(f"run_id: no run {run_id!r} in the ledger")
         report = build_run_report(ledger, run_id)
         quality = [dataclasses.asdict(q) for q in order_quality(ledger, ledger.orders(run_id))]
-    report["quality"] = {q["client_order_id"]: q for q in quality}
-    return report
+    return {**report, "quality": {q["client_order_id"]: q for q in quality}}
 
 
 def ledger_marker(ledger: Ledger) -> str:

@@ -43,6 +43,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser.errors import JsonLocation, SourceLocation, StrategyError, SymphonyError, SymphonyErrors
 from alchemiser.strategies.registry import BUILTINS, builtin_path
@@ -59,6 +62,8 @@ __all__ = [
     "KINDS",
     "Parameter",
     "ParameterError",
+    "ParameterJson",
+    "ParamsJson",
     "find_parameters",
     "load_variant",
     "parameters_of_text",
@@ -68,6 +73,26 @@ __all__ = [
     "variant_of_text",
     "variant_program",
 ]
+
+
+class ParameterJson(TypedDict):
+    """One sweepable number."""
+
+    name: Annotated[str, "the name sweeps and `--param` use"]
+    kind: Annotated[str, "threshold, window, count, weight, factor or corridor"]
+    value: Annotated[float, "as written (an integer for windows and counts; a `25%` is 0.25)"]
+    integer: Annotated[bool, "true when it must stay a whole number"]
+    location: Annotated[str, "file:line:col of the literal"]
+    line: Annotated[int, "1-based"]
+    col: Annotated[int, "1-based"]
+    context: Annotated[str, "the expression around it"]
+
+
+class ParamsJson(TypedDict):
+    """`params FILE --json`: every sweepable number of a symphony, in file order."""
+
+    file: Annotated[str, "the symphony file read (a built-in name resolves to its file)"]
+    parameters: list[ParameterJson]
 
 
 @dataclass(frozen=True)
@@ -85,6 +110,19 @@ class Parameter:
     def line_col(self) -> str:
         """`line:col`, the location without the file."""
         return ":".join(self.location.rsplit(":", 2)[1:])
+
+    def to_json(self) -> ParameterJson:
+        line, col = self.line_col.split(":")
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "value": int(self.value) if self.integer else self.value,
+            "integer": self.integer,
+            "location": self.location,
+            "line": int(line),
+            "col": int(col),
+            "context": self.context,
+        }
 
 
 class ParameterError(StrategyError):
