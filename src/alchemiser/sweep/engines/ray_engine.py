@@ -27,6 +27,8 @@ import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
+
 from alchemiser.errors import AlchemiserError
 
 S = TypeVar("S")
@@ -117,6 +119,15 @@ def _log_cluster_lines(data: dict[str, Any], ignore_prefix: bool = False) -> Non
         logging.getLogger("ray.cluster").warning(_ANSI.sub("", str(line)), extra={"ray_pid": str(data.get("pid"))})
 
 
+CLIENT_ATTEMPTS = 3
+
+
+def _client_server_slow(err: BaseException) -> bool:
+    """A Ray client (ray://) whose per-client server did not start in time on a busy head node: worth
+    asking again, unlike an address that refuses or a version mismatch."""
+    return isinstance(err, ConnectionError) and "Initialization failure from server" in str(err)
+
+
 def _connect(address: str | None) -> None:
     """`ray.init` for `address` (None: a Ray started for this sweep on this machine), errors naming --address."""
     import ray
@@ -129,14 +140,22 @@ def _connect(address: str | None) -> None:
     if address is not None and address != "auto":
         _probe(address, where)  # Ray itself retries an unreachable address for minutes, printing as it goes
     try:
-        ray.init(
-            address=address or "local",
-            configure_logging=False,
-            log_to_driver=False,  # workers' stdout/stderr stay in the cluster's log files
-            include_dashboard=False if address is None else None,
-            ignore_reinit_error=False,
-            runtime_env=environment,
-        )
+        for attempt in Retrying(
+            retry=retry_if_exception(_client_server_slow),
+            stop=stop_after_attempt(CLIENT_ATTEMPTS),
+            wait=wait_fixed(2),
+            before_sleep=lambda _: ray.shutdown(),
+            reraise=True,
+        ):
+            with attempt:
+                ray.init(
+                    address=address or "local",
+                    configure_logging=False,
+                    log_to_driver=False,  # workers' stdout/stderr stay in the cluster's log files
+                    include_dashboard=False if address is None else None,
+                    ignore_reinit_error=False,
+                    runtime_env=environment,
+                )
     except (ConnectionError, TimeoutError) as err:
         raise AlchemiserError(f"cannot connect to {where}: {_first_line(err)} (is the cluster running?)") from None
     except Exception as err:  # Ray raises RuntimeError/ValueError/... for a cluster it cannot use
