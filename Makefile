@@ -36,10 +36,10 @@ browser:
 	  else echo "WARNING: chromium/chromedriver missing and not root: the browser tests will be skipped"; fi; \
 	fi
 
-# four workers (pytest-xdist): most tests wait on real processes, servers and browsers rather than compute,
-# so four overlap well even on 2 cores; a file's tests stay on one worker so its module fixtures start once
+# one worker per core (pytest-xdist); a file's tests stay on one worker so its module fixtures start once.
+# (Four workers on 2 cores ran faster but starved the timing-sensitive fault and Ray node-loss tests.)
 pytest: $(STAMP) browser
-	$(VENV)/bin/pytest -q -n 4 --dist loadfile
+	$(VENV)/bin/pytest -q -n auto --dist loadfile
 
 test: lint typecheck pytest
 
