@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -110,6 +111,23 @@ def _journal_rows(folder: Path) -> int:
         return 0
 
 
+def _start_sweep(spec: Path, home: Path, **popen: Any) -> subprocess.Popen[str]:
+    """`alchemiser sweep SPEC --workers 1` as a real background process on `home`, to be interrupted."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
+    env.update({"ALCHEMISER_HOME": str(home)})
+    command = [sys.executable, "-m", "alchemiser.cli", "sweep", str(spec), "--workers", "1"]
+    return subprocess.Popen(command, env=env, text=True, **popen)
+
+
+def _wait_for_rows(victim: subprocess.Popen[str], home: Path, rows: int, what: str) -> None:
+    """Until `rows` backtests are in the run's journal, while the sweep still runs (bounded)."""
+    deadline = time.monotonic() + 180
+    while _journal_rows(home / "sweeps") < rows:
+        assert victim.poll() is None, f"the sweep ended before it could be {what}"
+        assert time.monotonic() < deadline, "no row reached the journal in 180 s"
+        time.sleep(0.05)  # polling the journal's row count, not waiting for a race to settle
+
+
 def test_a_sigkilled_sweep_loses_no_finished_row_and_a_rerun_completes_it(tmp_path: Path) -> None:
     spec = write_spec(
         tmp_path / "specs",
@@ -119,21 +137,9 @@ def test_a_sigkilled_sweep_loses_no_finished_row_and_a_rerun_completes_it(tmp_pa
         name="kill",
     )  # 20 variants of eight years
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
-    env.update({"ALCHEMISER_HOME": str(home)})
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "alchemiser.cli", "sweep", str(spec), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    victim = _start_sweep(spec, home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
-        while _journal_rows(home / "sweeps") < 3:
-            assert victim.poll() is None, "the sweep ended before it could be killed"
-            assert time.monotonic() < deadline, "no row reached the journal in 180 s"
-            time.sleep(0.05)  # polling the journal's row count, not waiting for a race to settle
+        _wait_for_rows(victim, home, 3, "killed")
         os.killpg(victim.pid, signal.SIGKILL)
     finally:
         victim.wait(timeout=30)
@@ -153,21 +159,9 @@ def test_ctrl_c_keeps_the_finished_rows_and_says_how_to_resume(tmp_path: Path) -
         tmp_path / "specs", '[[vary]]\nsetting = "fee_bps"\nvalues = [0, 1, 2]\n', start="2010-01-04", name="int"
     )
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
-    env.update({"ALCHEMISER_HOME": str(home)})
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "alchemiser.cli", "sweep", str(spec), "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    victim = _start_sweep(spec, home, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 180
-        while _journal_rows(home / "sweeps") < 1:
-            assert victim.poll() is None, "the sweep ended before it could be interrupted"
-            assert time.monotonic() < deadline, "no row reached the journal in 180 s"
-            time.sleep(0.05)
+        _wait_for_rows(victim, home, 1, "interrupted")
         victim.send_signal(signal.SIGINT)
         _, err = victim.communicate(timeout=60)
     finally:
