@@ -187,6 +187,20 @@ def is_quiet(ctx: typer.Context) -> bool:
     return bool((ctx.find_root().obj or {}).get("verbosity", 0) < 0)
 
 
+def run_progress(ctx: typer.Context, json_out: bool) -> Callable[[str], None] | None:
+    """Where a trading run's progress lines go: indented on the console, or nowhere with --json or -q."""
+    if json_out or is_quiet(ctx):
+        return None
+    return lambda message: console.print(f"  {message}", highlight=False)
+
+
+def require_alpaca_for_live(live: bool, broker: str) -> None:
+    """--live is only meaningful with the alpaca broker: refuse it (exit 2) before anything is asked."""
+    if live and broker != "alpaca":
+        err_console.print("--live needs the alpaca broker (--broker alpaca)")
+        raise typer.Exit(2)
+
+
 def open_ledger(ctx: typer.Context) -> Any:
     from alchemiser.ledger import Ledger
     from alchemiser.runner import ledger_path

@@ -19,9 +19,10 @@ from alchemiser.cli.app import (
     app,
     console,
     err_console,
-    is_quiet,
     ledger_app,
     print_json,
+    require_alpaca_for_live,
+    run_progress,
     settings_of,
 )
 from alchemiser.cli.render import new_table, show
@@ -96,16 +97,14 @@ def liquidate(
 
     settings = settings_of(ctx)
     label = broker or settings.broker
-    if live and label != "alpaca":
-        err_console.print("--live needs the alpaca broker (--broker alpaca)")
-        raise typer.Exit(2)
+    require_alpaca_for_live(live, label)
     where = (
         "your LIVE Alpaca account (REAL MONEY)" if live else f"the {'simulated' if label == 'sim' else 'paper'} account"
     )
     if not yes and not _confirmed(f"Sell EVERY position on {where}?"):
         err_console.print("liquidation not confirmed; nothing was done")
         raise typer.Exit(1)
-    progress = None if json_out or is_quiet(ctx) else (lambda message: console.print(f"  {message}", highlight=False))
+    progress = run_progress(ctx, json_out)
     run = sell_everything(settings, broker, progress, live=live)
     mode = "live" if live else "sim" if label == "sim" else "paper"
     audit(settings, "liquidate", {"broker": mode, "run_id": run.run_id}, _source(), f"{run.status}: {run.message}")

@@ -16,8 +16,9 @@ from alchemiser.cli.app import (
     app,
     console,
     err_console,
-    is_quiet,
     print_json,
+    require_alpaca_for_live,
+    run_progress,
     settings_of,
     sim_app,
     weights_table,
@@ -49,18 +50,15 @@ def trade(
 
     settings = settings_of(ctx)
     mode = price_of(price_flag)
-    if live:
-        if (broker or settings.broker) != "alpaca":
-            err_console.print("--live needs the alpaca broker (--broker alpaca)")
-            raise typer.Exit(2)
-        if not yes and not typer.confirm("Trade with REAL MONEY on your live Alpaca account?", default=False):
-            err_console.print("live trading not confirmed; nothing was done")
-            raise typer.Exit(1)
+    require_alpaca_for_live(live, broker or settings.broker)
+    if live and not yes and not typer.confirm("Trade with REAL MONEY on your live Alpaca account?", default=False):
+        err_console.print("live trading not confirmed; nothing was done")
+        raise typer.Exit(1)
     if when_due and due_session(dt.datetime.now(dt.UTC), settings.schedule) is None:
         if not json_out:
             console.print("not due: outside the run window before an NYSE close")
         return
-    progress = None if json_out or is_quiet(ctx) else (lambda message: console.print(f"  {message}", highlight=False))
+    progress = run_progress(ctx, json_out)
     run = run_trade(settings, broker, progress, force=force, live=live, price=mode)
     if json_out:
         print_json(run.to_json())
