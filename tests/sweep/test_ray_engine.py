@@ -30,6 +30,7 @@ import pytest
 from alchemiser.errors import AlchemiserError
 from alchemiser.sweep.engines.ray_engine import RayEngine, check_address, runtime_env
 from tests.helpers import run
+from tests.sweep.journal import journal_rows
 
 ray = pytest.importorskip("ray", reason="LOUD SKIP: ray is not installed (pip install -e '.[test]' brings it)")
 
@@ -279,11 +280,10 @@ def test_killing_the_worker_node_mid_sweep_loses_no_result(
     home = tmp_path / "home"
     process = cluster.cli(home, "sweep", str(spec), "--json", "--engine", "ray", "--address", ADDRESS)
     try:
-        journal = _journal(home)
         # progress: some rows finished, and the worker node has a worker process running tasks right now
-        _wait_for("rows from the sweep", lambda: _finished(journal()) >= 4, limit_s=300)
+        _wait_for("rows from the sweep", lambda: journal_rows(home) >= 4, limit_s=300)
         _wait_for("a task on the worker node", lambda: _busy_worker(cluster))
-        before = _finished(journal())
+        before = journal_rows(home)
         assert before < VARIANTS, "the sweep ended before the node could be killed: make the spec bigger"
         for pid in cluster.worker_node_pids():
             os.kill(pid, signal.SIGKILL)
@@ -294,7 +294,7 @@ def test_killing_the_worker_node_mid_sweep_loses_no_result(
             process.wait()
     if process.returncode != 0:  # Ray gave up on the lost tasks: the rerun resumes with only the missing
         assert "rerun" in err, err
-        finished = _finished(journal())
+        finished = journal_rows(home)
         code, out, err = _sweep(cluster, home, spec, "--engine", "ray", "--address", ADDRESS)
         assert code == 0, err
         assert json.loads(out)["computed"] == VARIANTS - finished
@@ -309,27 +309,6 @@ def _noise(stderr: str) -> list[str]:
         for line in stderr.splitlines()
         if line.strip() and "Failed to determine local IP via external connectivity" not in line
     ]
-
-
-def _journal(home: Path) -> Any:
-    def find() -> Path | None:
-        found = list((home / "sweeps").glob("*/journal.sqlite"))
-        return found[0] if found else None
-
-    return find
-
-
-def _finished(path: Path | None) -> int:
-    """Rows committed to the run's journal so far (the runner commits one per finished backtest)."""
-    import sqlite3
-
-    if path is None:
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute("select count(*) from rows").fetchone()[0])
-    except sqlite3.Error:  # not created yet
-        return 0
 
 
 def _busy_worker(cluster: Cluster) -> bool:

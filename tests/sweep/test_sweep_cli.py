@@ -7,7 +7,6 @@ import json
 import os
 import shlex
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 
 from tests.helpers import run
 from tests.sweep.conftest import write_spec
+from tests.sweep.journal import journal_rows
 
 
 def _json(result: subprocess.CompletedProcess[str]) -> dict:  # type: ignore[type-arg]
@@ -100,17 +100,6 @@ def test_an_exported_row_is_a_strategy_whose_backtest_equals_the_row(spec: Path,
     assert stale.returncode == 2 and "changed since the sweep ran" in stale.stderr, stale.stderr
 
 
-def _journal_rows(folder: Path) -> int:
-    journals = list(folder.glob("*/journal.sqlite"))
-    if not journals:
-        return 0
-    try:
-        with sqlite3.connect(f"file:{journals[0]}?mode=ro", uri=True) as db:
-            return int(db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
-    except sqlite3.OperationalError:  # created but the table not yet
-        return 0
-
-
 def _start_sweep(spec: Path, home: Path, **popen: Any) -> subprocess.Popen[str]:
     """`alchemiser sweep SPEC --workers 1` as a real background process on `home`, to be interrupted."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
@@ -122,7 +111,7 @@ def _start_sweep(spec: Path, home: Path, **popen: Any) -> subprocess.Popen[str]:
 def _wait_for_rows(victim: subprocess.Popen[str], home: Path, rows: int, what: str) -> None:
     """Until `rows` backtests are in the run's journal, while the sweep still runs (bounded)."""
     deadline = time.monotonic() + 180
-    while _journal_rows(home / "sweeps") < rows:
+    while journal_rows(home) < rows:
         assert victim.poll() is None, f"the sweep ended before it could be {what}"
         assert time.monotonic() < deadline, "no row reached the journal in 180 s"
         time.sleep(0.05)  # polling the journal's row count, not waiting for a race to settle
@@ -143,7 +132,7 @@ def test_a_sigkilled_sweep_loses_no_finished_row_and_a_rerun_completes_it(tmp_pa
         os.killpg(victim.pid, signal.SIGKILL)
     finally:
         victim.wait(timeout=30)
-    kept = _journal_rows(home / "sweeps")
+    kept = journal_rows(home)
     assert 3 <= kept < 20
     resumed = _json(run(["sweep", str(spec), "--json", "--workers", "2"], home))
     assert resumed["reused"] == kept and resumed["computed"] == 20 - kept
@@ -171,7 +160,7 @@ def test_ctrl_c_keeps_the_finished_rows_and_says_how_to_resume(tmp_path: Path) -
     assert victim.returncode == 130, err
     assert "Traceback" not in err and "interrupted: " in err and "run the same command again" in err
     saved = int(err.split("interrupted: ")[1].split()[0])
-    assert saved == _journal_rows(home / "sweeps") >= 1
+    assert saved == journal_rows(home) >= 1
 
 
 def test_a_composer_json_score_is_swept_and_exported_as_json(tmp_path: Path, home: Path) -> None:
