@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from alpaca.trading.stream import TradingStream
 from alchemiser.data.sample import SampleMarket
 from alchemiser.execution.sim import SimConfig
 from alchemiser.sandbox import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, FaultConfig, SandboxConfig, SandboxServer
+from alchemiser.sandbox.auth import FaultInjector
 from alchemiser.sandbox.config import resolve_keys
 
 KEY, SECRET = "test-key", "test-secret"
@@ -283,6 +285,30 @@ def test_injected_errors_and_sim_pass_through(make_server: Callable[..., Sandbox
     assert server.broker.config.partial_fill_probability == 1.0 and server.broker.config.fill_latency_ms == (5, 10)
     statuses = {api_error(trading(server).get_account).status_code for _ in range(12)}
     assert statuses == {429, 500}
+
+
+def test_overlapping_requests_get_the_faults_their_count_gives(make_server: Callable[..., SandboxServer]) -> None:
+    """Each request's fate is drawn whole on arrival, so requests that overlap a delayed one (a client
+    retrying past its timeout, a busy machine) get exactly the faults a replay of the seed gives for that
+    many requests; drawing the error only after the delay let the overlap reorder the draws."""
+    faults = FaultConfig(error_rate=0.3, delay_rate=0.5, delay_s=0.3)
+    server = make_server(faults=faults, seed=7)
+    requests = 24
+
+    def status() -> int:
+        try:
+            trading(server).get_clock()
+        except APIError as err:
+            return int(err.status_code)
+        return 200
+
+    with ThreadPoolExecutor(max_workers=requests) as pool:  # all at once: most overlap a delayed one
+        statuses = sorted(pool.map(lambda _: status(), range(requests)))
+    replay = FaultInjector(faults, 7)
+    fates = [replay.decide() for _ in range(requests)]
+    assert statuses == sorted(200 if f.error is None else f.error.status for f in fates)
+    assert server.faults_injected == {"errors": replay.errors, "delays": replay.delays}
+    assert replay.errors and replay.delays  # the seed does inject both
 
 
 def test_replaced_orders_survive_a_restart(make_server: Callable[..., SandboxServer], tmp_path: Path) -> None:

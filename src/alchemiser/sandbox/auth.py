@@ -3,7 +3,8 @@
 * `KeyPair.check_headers` answers like Alpaca: 401 when the key headers are missing, 403 when they are wrong.
 * `RateLimiter` is a sliding window per (key, API) — Alpaca counts trading and data requests separately —
   and produces the `X-Ratelimit-*` headers clients read to pace themselves.
-* `FaultInjector` draws from a seeded RNG, so an injected failure sequence replays exactly.
+* `FaultInjector` draws from a seeded RNG, each request's whole fate on arrival, so an injected failure
+  sequence replays exactly, even when requests overlap.
 """
 
 from __future__ import annotations
@@ -101,8 +102,22 @@ def rate_limited() -> ApiError:
     return ApiError(429, CODE_RATE_LIMITED, "rate limit exceeded")
 
 
+@dataclass(frozen=True)
+class Fate:
+    """What fault injection does to one request: hold it `delay_s`, then answer `error` (None: serve it)."""
+
+    delay_s: float
+    error: ApiError | None
+
+
 class FaultInjector:
-    """Decides, per request, whether to delay it and whether to fail it (429 or 500), from a seeded RNG."""
+    """Decides each request's fate (delay, then 429/500 or not) from a seeded RNG, all at once on arrival.
+
+    Deciding both at arrival, before a delayed request sleeps, makes the n-th request's fate a function of
+    the seed and n alone: concurrent requests (a client retrying while its timed-out request is still
+    held) cannot reorder the draws, so a run makes the same faults for the same number of requests
+    however busy the machine is.
+    """
 
     def __init__(self, config: FaultConfig, seed: int) -> None:
         self.config = config
@@ -110,14 +125,18 @@ class FaultInjector:
         self.delays = 0  # how many requests were held back / failed, for tests and reports
         self.errors = 0
 
-    def delay_s(self) -> float:
+    def decide(self) -> Fate:
+        """The next request's fate (the draws of the RNG are the same as ever: delay, error, its kind)."""
+        return Fate(self._delay_s(), self._error())
+
+    def _delay_s(self) -> float:
         c = self.config
         if c.delay_rate > 0 and c.delay_s > 0 and self._rng.random() < c.delay_rate:
             self.delays += 1
             return c.delay_s
         return 0.0
 
-    def error(self) -> ApiError | None:
+    def _error(self) -> ApiError | None:
         c = self.config
         if c.error_rate <= 0 or self._rng.random() >= c.error_rate:
             return None

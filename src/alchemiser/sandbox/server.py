@@ -293,12 +293,12 @@ class SandboxServer:
             headers = state.headers()
             if not accepted:
                 raise rate_limited()
-            delay = self.config.latency_ms / 1000 + self._faults.delay_s()
+            fate = self._faults.decide()  # before any await: the n-th request gets the n-th fate
+            delay = self.config.latency_ms / 1000 + fate.delay_s
             if delay > 0:
                 await asyncio.sleep(delay)  # the injected latency itself, not a wait for something
-            injected = self._faults.error()
-            if injected is not None:
-                raise injected
+            if fate.error is not None:
+                raise fate.error
             response = await handler(request)
         except Exception as exc:
             response = _error_response(exc)
