@@ -28,8 +28,9 @@ import pandas as pd
 import pytest
 
 from alchemiser.errors import AlchemiserError
-from alchemiser.sweep.engines.ray_engine import RayEngine, check_address, runtime_env
+from alchemiser.sweep.engines.ray_engine import RUNTIME_ENV_VAR, RayEngine, check_address, runtime_env
 from tests.helpers import run
+from tests.sweep import ray_gate
 from tests.sweep.journal import journal_rows
 
 ray = pytest.importorskip("ray", reason="LOUD SKIP: ray is not installed (pip install -e '.[test]' brings it)")
@@ -100,9 +101,9 @@ class Cluster:
             return []
         return [pid for pid in self.processes() if _session(pid) == self.worker.pid]
 
-    def cli(self, home: Path, *args: str) -> subprocess.Popen[str]:
+    def cli(self, home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """The CLI as a user runs it, inside the namespace so 127.0.0.1 is the cluster's loopback."""
-        env = {**self.env, "ALCHEMISER_HOME": str(home), "COLUMNS": "200"}
+        env = {**self.env, **(env or {}), "ALCHEMISER_HOME": str(home), "COLUMNS": "200"}
         return subprocess.Popen(
             [*self.enter, sys.executable, "-m", "alchemiser.cli", *args],
             stdout=subprocess.PIPE,
@@ -278,13 +279,29 @@ def test_killing_the_worker_node_mid_sweep_loses_no_result(
     spec = tmp_path / "spec.toml"
     spec.write_text(SPEC)
     home = tmp_path / "home"
-    process = cluster.cli(home, "sweep", str(spec), "--json", "--engine", "ray", "--address", ADDRESS)
+    held = tmp_path / "held"
+    held.mkdir()
+    assert cluster.worker is not None
+    # every backtest that starts on the worker node waits there (tests/sweep/ray_gate.py) until the kill,
+    # given to the sweep's workers through the user's own runtime_env variable: the kill cannot come late
+    gate = {
+        "worker_process_setup_hook": ray_gate.HOOK,
+        "env_vars": {
+            "PYTHONPATH": str(Path(__file__).parents[2]),  # where `tests` imports from
+            ray_gate.HOLD_SESSION: str(cluster.worker.pid),  # the worker node's daemons' session
+            ray_gate.HELD_DIR: str(held),
+        },
+    }
+    env = {RUNTIME_ENV_VAR: json.dumps(gate)}
+    process = cluster.cli(home, "sweep", str(spec), "--json", "--engine", "ray", "--address", ADDRESS, env=env)
     try:
-        # progress: some rows finished, and the worker node has a worker process running tasks right now
+        # progress on the head node, and backtests the worker node started and cannot finish
         _wait_for("rows from the sweep", lambda: journal_rows(home) >= 4, limit_s=300)
-        _wait_for("a task on the worker node", lambda: _busy_worker(cluster))
+        _wait_for("a backtest held on the worker node", lambda: any(held.iterdir()))
+        assert _busy_worker(cluster), "a backtest is held but no worker node process runs a task"
+        held_ids = {path.name for path in held.iterdir()}
         before = journal_rows(home)
-        assert before < VARIANTS, "the sweep ended before the node could be killed: make the spec bigger"
+        assert before <= VARIANTS - len(held_ids)
         for pid in cluster.worker_node_pids():
             os.kill(pid, signal.SIGKILL)
         out, err = process.communicate(timeout=600)
@@ -298,7 +315,9 @@ def test_killing_the_worker_node_mid_sweep_loses_no_result(
         code, out, err = _sweep(cluster, home, spec, "--engine", "ray", "--address", ADDRESS)
         assert code == 0, err
         assert json.loads(out)["computed"] == VARIANTS - finished
-    pd.testing.assert_frame_equal(_rows(out), embedded_rows)
+    rows = _rows(out)
+    assert held_ids <= set(rows["id"]), "a backtest held on the killed node has no row"
+    pd.testing.assert_frame_equal(rows, embedded_rows)
 
 
 def _noise(stderr: str) -> list[str]:
