@@ -111,13 +111,15 @@ def test_sessions_from_the_table_equal_the_library_calendar(tmp_path: Path) -> N
     (tmp_path / "table.json").write_text(json.dumps(other_version), encoding="utf-8")
     from_library = mc.load_sessions(tmp_path / "table.json")  # not this version's table: asks the library
     cal = mc.calendar()
-    assert from_library.days.equals(pd.DatetimeIndex(cal.sessions))
-    assert from_table.days.equals(from_library.days)
-    assert from_table.days.dtype == from_library.days.dtype == "datetime64[ns]"  # equals() ignores the unit
-    assert from_table.early.dtype == pd.DatetimeIndex(cal.early_closes).dtype
-    assert np.array_equal(from_table.opens, from_library.opens)
-    assert np.array_equal(from_table.closes, from_library.closes)
-    assert from_table.early.equals(pd.DatetimeIndex(cal.early_closes))
+    library_days = pd.DatetimeIndex(cal.sessions).to_numpy().astype("datetime64[D]")
+    assert np.array_equal(from_library.days, library_days)
+    assert np.array_equal(from_table.days, library_days)
+    opens = pd.DatetimeIndex(cal.opens).tz_convert(NY)
+    closes = pd.DatetimeIndex(cal.closes).tz_convert(NY)
+    for sessions in (from_table, from_library):  # every session's open and close instant, early closes included
+        assert [sessions.open_at(i) for i in range(len(library_days))] == list(opens.to_pydatetime())
+        assert [sessions.close_at(i) for i in range(len(library_days))] == list(closes.to_pydatetime())
+    assert sorted(from_table.early_closes) == [d.date() for d in pd.DatetimeIndex(cal.early_closes)]
     for day in (dt.date(2025, 11, 28), dt.date(2025, 12, 1), dt.date(2001, 9, 17)):
         assert mc.session_close(day) == pd.Timestamp(cal.session_close(pd.Timestamp(day))).tz_convert(NY)
         assert mc.session_open(day) == pd.Timestamp(cal.session_open(pd.Timestamp(day))).tz_convert(NY)

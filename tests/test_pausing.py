@@ -15,7 +15,7 @@ from alchemiser.ledger import Ledger
 from alchemiser.market_calendar import NY
 from alchemiser.models import RunStatus
 from alchemiser.pausing import paused_now, set_paused
-from alchemiser.runner import Decided, TradeRun, ledger_path, run_session
+from alchemiser.runner import Decided, TradeRun, run_session
 from alchemiser.signals import build_market, compute_signals
 
 # on the sample market nuclear holds TQQQ on the first day; klm holds TECL, then BIL on the second
@@ -29,7 +29,7 @@ def _session(settings: Settings, day: dt.date) -> tuple[TradeRun, dict[str, Deci
     now = dt.datetime.combine(day, dt.time(15, 50), NY)
     with (
         SimBroker(market, settings.home / "sim.sqlite", settings.sim, as_of=day) as broker,
-        Ledger(ledger_path(settings)) as ledger,
+        Ledger(settings.ledger_file) as ledger,
     ):
         run = run_session(broker, ledger, lambda _: None, settings, now, Decided(market, signals), mode="sim")
         return run, {p.symbol: p.qty for p in broker.get_positions()}
@@ -88,7 +88,7 @@ def test_a_strategy_paused_before_it_ever_traded_keeps_its_share_in_the_current_
 
     monkeypatch.setenv("ALCHEMISER_HOME", str(tmp_path))
     settings = load_settings()
-    Ledger(ledger_path(settings)).close()  # a ledger with no decision of "paused" in it
+    Ledger(settings.ledger_file).close()  # a ledger with no decision of "paused" in it
     since = dt.datetime(2025, 6, 30, tzinfo=dt.UTC)
     strategies = [
         StrategySignal("paused", "nuclear", 0.4, weights={}, paused_since=since),

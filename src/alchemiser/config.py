@@ -190,6 +190,16 @@ class Settings(BaseSettings):
     def data_dir(self) -> Path:
         return (self.data.dir or self.home / "data").expanduser()
 
+    @property
+    def ledger_file(self) -> Path:
+        """The SQLite ledger every run, pause and control action is recorded in."""
+        return self.home / "ledger.sqlite"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Derived files that are safe to delete (rebuilt on demand), e.g. the sample market's bars."""
+        return self.home.expanduser() / "cache"
+
     # The TOML file is injected per load (see `load_settings`), below the environment.
     @classmethod
     def settings_customise_sources(

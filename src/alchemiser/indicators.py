@@ -9,12 +9,12 @@ invents a value such as "RSI = 50".
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,9 +36,71 @@ def _per_segment(values: FloatArray, fn: Callable[[FloatArray], FloatArray]) -> 
     return out
 
 
+def ewm_mean(values: FloatArray, alpha: float, *, adjust: bool) -> FloatArray:
+    """pandas' `Series.ewm(alpha=alpha, adjust=adjust).mean()` of finite values, bit for bit.
+
+    Importing pandas costs half of `signal`'s budget, so deciding must not need it; but a single changed
+    bit could flip a comparison sitting on its threshold, so a decision must see exactly pandas' numbers.
+    `ewm_loop` is pandas' own recurrence in Python (a test holds the two equal on every bit): used when
+    pandas is not loaded (`signal`); where it is loaded anyway (backtests, sweeps, the dashboard) its
+    compiled kernel is the same numbers ~20× faster, which a backtest of thousands of series needs.
+    """
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and len(values):
+        return np.asarray(pandas.Series(values).ewm(alpha=alpha, adjust=adjust).mean().to_numpy(), dtype=np.float64)
+    return ewm_loop(values, alpha, adjust=adjust)
+
+
+def ewm_loop(values: FloatArray, alpha: float, *, adjust: bool) -> FloatArray:
+    """pandas' `ewm` kernel (α recomputed through the centre of mass, as pandas does) as a Python loop.
+
+    Sequential by nature; ~6,000 days take under a millisecond.
+    """
+    if not len(values):
+        return np.empty(0)
+    com = (1.0 - alpha) / alpha
+    a = 1.0 / (1.0 + com)
+    keep = 1.0 - a
+    items = values.tolist()
+    weighted = items[0]
+    out = [weighted]
+    if not adjust:  # the old weight is reset to 1 each step, so both weights are constants
+        denominator = keep + a
+        for cur in items[1:]:
+            if weighted != cur:  # pandas skips equal values to keep constant series exact
+                weighted = (keep * weighted + a * cur) / denominator
+            out.append(weighted)
+        return np.array(out, dtype=np.float64)
+    old_wt = 1.0
+    for cur in items[1:]:
+        old_wt *= keep
+        if weighted != cur:
+            weighted = (old_wt * weighted + cur) / (old_wt + 1.0)
+        old_wt += 1.0
+        out.append(weighted)
+    return np.array(out, dtype=np.float64)
+
+
 def _ewm(values: FloatArray, alpha: float) -> FloatArray:
     """Exponential average seeded with the first value (pandas `adjust=False`)."""
-    return np.array(pd.Series(values).ewm(alpha=alpha, adjust=False).mean(), dtype=np.float64)
+    return ewm_mean(values, alpha, adjust=False)
+
+
+def _rolling(values: FloatArray, window: int, stat: Callable[..., FloatArray]) -> FloatArray:
+    """`stat` over each full trailing window (NaN until `window` values exist)."""
+    out = np.full(len(values), np.nan)
+    if len(values) >= window:
+        out[window - 1 :] = stat(sliding_window_view(values, window), axis=1)
+    return out
+
+
+def _rolling_mean(values: FloatArray, window: int) -> FloatArray:
+    return _rolling(values, window, np.mean)
+
+
+def _rolling_std(values: FloatArray, window: int) -> FloatArray:
+    """Population standard deviation (ddof 0)."""
+    return _rolling(values, window, np.std)
 
 
 def _require(n: int, min_len: int, out: FloatArray) -> FloatArray:
@@ -73,7 +135,7 @@ def moving_average_price(closes: FloatArray, window: int) -> FloatArray:
     """Simple mean of the last `window` closes."""
     return _per_segment(
         closes,
-        lambda p: pd.Series(p).rolling(window, min_periods=window).mean().to_numpy(dtype=np.float64),
+        lambda p: _rolling_mean(p, window),
     )
 
 
@@ -109,7 +171,7 @@ def moving_average_return(closes: FloatArray, window: int) -> FloatArray:
     """Mean of the last `window` daily returns, in percent."""
     return _per_segment(
         closes,
-        lambda p: pd.Series(_returns(p)).rolling(window, min_periods=window).mean().to_numpy(dtype=np.float64) * 100.0,
+        lambda p: _rolling_mean(_returns(p), window) * 100.0,
     )
 
 
@@ -117,9 +179,7 @@ def stdev_return(closes: FloatArray, window: int) -> FloatArray:
     """Population standard deviation (ddof 0) of the last `window` daily returns, in percent of a day."""
     return _per_segment(
         closes,
-        lambda p: (
-            pd.Series(_returns(p)).rolling(window, min_periods=window).std(ddof=0).to_numpy(dtype=np.float64) * 100.0
-        ),
+        lambda p: _rolling_std(_returns(p), window) * 100.0,
     )
 
 
@@ -127,7 +187,7 @@ def stdev_price(closes: FloatArray, window: int) -> FloatArray:
     """Population standard deviation of the last `window` closes."""
     return _per_segment(
         closes,
-        lambda p: pd.Series(p).rolling(window, min_periods=window).std(ddof=0).to_numpy(dtype=np.float64),
+        lambda p: _rolling_std(p, window),
     )
 
 
@@ -196,10 +256,7 @@ def percentage_price_oscillator_signal(closes: FloatArray, short: int, long: int
 
 def _bollinger(closes: FloatArray, window: int, k: float, sign: float) -> FloatArray:
     def calc(p: FloatArray) -> FloatArray:
-        rolling = pd.Series(p).rolling(window, min_periods=window)
-        mean = rolling.mean().to_numpy(dtype=np.float64)
-        std = rolling.std(ddof=0).to_numpy(dtype=np.float64)
-        return np.asarray(mean + sign * k * std, dtype=np.float64)
+        return np.asarray(_rolling_mean(p, window) + sign * k * _rolling_std(p, window), dtype=np.float64)
 
     return _per_segment(closes, calc)
 

@@ -31,7 +31,6 @@ from alchemiser.runner import (
     _latest_session,
     close_day,
     config_digest,
-    ledger_path,
     open_broker,
     open_day,
 )
@@ -52,7 +51,7 @@ def liquidate(
     broker = open_broker(settings, market, _latest_session(), broker_name, live=live)
     say = progress or (lambda _: None)
     try:
-        with Ledger(ledger_path(settings)) as ledger:
+        with Ledger(settings.ledger_file) as ledger:
             run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
             day = now.date()
             ledger.start_run(

@@ -6,8 +6,9 @@ calendar costs ~0.3 s and importing it ~0.1 s, a third of a `signal`'s budget, s
 `xnys_sessions.json` (holidays and early closes, written by `write_table`, checked against the library by
 a test) and used whenever the installed `exchange_calendars` is the version that wrote them; any other
 version is asked directly. Only `why_closed` (holiday names) always builds the calendar.
-Session dates are tz-naive midnight timestamps (the form used by bar indexes); open/close instants are
-tz-aware in America/New_York, the market's own clock.
+Session dates are numpy `datetime64[D]` days (`session_days`; `sessions` gives the tz-naive midnight
+`DatetimeIndex` of bar frames), so deciding needs no pandas; open/close instants are tz-aware in
+America/New_York, the market's own clock.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
+from alchemiser.data.bars import DayArray, as_date, day
 from alchemiser.errors import DataError
 
 if TYPE_CHECKING:
     import exchange_calendars as xc
+    import pandas as pd
 
 NY = ZoneInfo("America/New_York")
 CALENDAR_START = dt.date(2000, 1, 1)
@@ -50,20 +52,28 @@ def calendar() -> xc.ExchangeCalendar:
 
 @dataclass(frozen=True)
 class _Sessions:
-    """Every session of the span with its open and close (UTC, datetime64[ns]) and the early closes."""
+    """Every session of the span, and the New York wall-clock opens and closes that are not 09:30–16:00."""
 
-    days: pd.DatetimeIndex  # tz-naive midnights, sorted
-    opens: np.ndarray
-    closes: np.ndarray
-    early: pd.DatetimeIndex
+    days: DayArray  # datetime64[D], sorted
+    late_opens: dict[dt.date, dt.time]
+    early_closes: dict[dt.date, dt.time]
+
+    def open_at(self, i: int) -> dt.datetime:
+        d = as_date(self.days[i])
+        return dt.datetime.combine(d, self.late_opens.get(d, _REGULAR[0]), tzinfo=NY)
+
+    def close_at(self, i: int) -> dt.datetime:
+        d = as_date(self.days[i])
+        return dt.datetime.combine(d, self.early_closes.get(d, _REGULAR[1]), tzinfo=NY)
 
 
-def _utc_ns(instants: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray(pd.DatetimeIndex(instants).tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"))
+_REGULAR = (dt.time.fromisoformat(REGULAR_OPEN), dt.time.fromisoformat(REGULAR_CLOSE))
 
 
 def table_from_calendar() -> dict[str, Any]:
     """The span's facts in `xnys_sessions.json`'s form, from `exchange_calendars` itself."""
+    import pandas as pd
+
     cal = calendar()
     opens = cal.opens.dt.tz_convert(NY).dt.strftime("%H:%M")
     closes = cal.closes.dt.tz_convert(NY).dt.strftime("%H:%M")
@@ -83,19 +93,6 @@ def write_table(path: Path = TABLE) -> None:
     path.write_text(json.dumps(table_from_calendar(), indent=1) + "\n", encoding="utf-8")
 
 
-def _at(days: pd.DatetimeIndex, regular: str, exceptions: dict[str, str]) -> np.ndarray:
-    """Each day's New York wall-clock time (`regular` unless listed), as UTC datetime64[ns]."""
-
-    def minutes(hh_mm: str) -> int:
-        hours, mins = hh_mm.split(":")
-        return int(hours) * 60 + int(mins)
-
-    offsets = np.full(len(days), minutes(regular))
-    if exceptions:
-        offsets[days.get_indexer(pd.DatetimeIndex(list(exceptions)))] = [minutes(t) for t in exceptions.values()]
-    return _utc_ns((days + pd.to_timedelta(offsets, unit="min")).tz_localize(NY))
-
-
 @lru_cache(maxsize=1)
 def _sessions() -> _Sessions:
     return load_sessions(TABLE)
@@ -106,100 +103,92 @@ def load_sessions(path: Path) -> _Sessions:
     table = json.loads(path.read_text(encoding="utf-8"))
     current = (CALENDAR_START.isoformat(), CALENDAR_END.isoformat(), importlib.metadata.version("exchange_calendars"))
     if (table["start"], table["end"], table["exchange_calendars"]) != current:
-        cal = calendar()
-        return _Sessions(pd.DatetimeIndex(cal.sessions), _utc_ns(cal.opens), _utc_ns(cal.closes), cal.early_closes)
-    days = pd.bdate_range(CALENDAR_START, CALENDAR_END).difference(pd.DatetimeIndex(table["holidays"]))
-    # no business-day frequency and nanosecond labels: a plain list of dates, exactly as the library's
-    days = pd.DatetimeIndex(days.to_numpy().astype("datetime64[ns]"))
-    opens = _at(days, REGULAR_OPEN, table["late_opens"])
-    closes = _at(days, REGULAR_CLOSE, table["early_closes"])
-    early = pd.DatetimeIndex(np.array(sorted(table["early_closes"]), dtype="datetime64[ns]"))
-    return _Sessions(days, opens, closes, early)
+        table = table_from_calendar()
+    span = np.arange(day(CALENDAR_START), day(CALENDAR_END) + 1, dtype="datetime64[D]")
+    holidays = np.array(table["holidays"], dtype="datetime64[D]")
+    days = span[np.is_busday(span) & ~np.isin(span, holidays)]
+
+    def times(exceptions: dict[str, str]) -> dict[dt.date, dt.time]:
+        return {dt.date.fromisoformat(d): dt.time.fromisoformat(t) for d, t in exceptions.items()}
+
+    return _Sessions(days, times(table["late_opens"]), times(table["early_closes"]))
 
 
-def _closes_ns() -> np.ndarray:
-    """Session closes as UTC datetime64[ns], sorted, for fast `searchsorted` look-ups."""
-    return _sessions().closes
-
-
-def _position(ts: pd.Timestamp) -> int | None:
-    """`ts`'s index among the sessions, or None when it is not one."""
-    days = _sessions().days
-    i = int(days.searchsorted(ts))
-    return i if i < len(days) and days[i] == ts else None
-
-
-def _ts(d: dt.date) -> pd.Timestamp:
-    """A date (or datetime, whose date part is used) as the calendar's tz-naive midnight label."""
+def _checked(d: dt.date) -> np.datetime64:
+    """A date (or datetime, whose date part is used) as a calendar day, refused outside the span."""
     if isinstance(d, dt.datetime):
         d = d.date()
-    ts = pd.Timestamp(d)
-    if not (pd.Timestamp(CALENDAR_START) <= ts <= pd.Timestamp(CALENDAR_END)):
+    if not (CALENDAR_START <= d <= CALENDAR_END):
         raise DataError(f"{d} is outside the supported market calendar ({CALENDAR_START} to {CALENDAR_END})")
-    return ts
+    return day(d)
 
 
-def _sessions_index() -> pd.DatetimeIndex:
-    return _sessions().days
+def _position(d: np.datetime64) -> int | None:
+    """`d`'s index among the sessions, or None when it is not one."""
+    days = _sessions().days
+    i = int(np.searchsorted(days, d))
+    return i if i < len(days) and days[i] == d else None
+
+
+def session_days(start: dt.date, end: dt.date) -> DayArray:
+    """NYSE session dates in [start, end] inclusive, as `datetime64[D]` (empty when start > end)."""
+    days = _sessions().days
+    lo = int(np.searchsorted(days, _checked(start), side="left"))
+    hi = int(np.searchsorted(days, _checked(end), side="right"))
+    return days[lo:hi]
 
 
 def sessions(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
-    """NYSE session dates in [start, end] inclusive, tz-naive (empty when start > end)."""
-    idx = _sessions_index()
-    lo = idx.searchsorted(_ts(start), side="left")
-    hi = idx.searchsorted(_ts(end), side="right")
-    return pd.DatetimeIndex(idx[lo:hi].to_numpy())
+    """NYSE session dates in [start, end] inclusive, tz-naive midnights (empty when start > end)."""
+    import pandas as pd
+
+    return pd.DatetimeIndex(session_days(start, end).astype("datetime64[ns]"))
 
 
 def is_session(d: dt.date) -> bool:
     """Whether the NYSE trades on `d` (weekends and holidays are not sessions)."""
-    return _position(_ts(d)) is not None
+    return _position(_checked(d)) is not None
 
 
 def previous_session(d: dt.date) -> dt.date:
     """The last session strictly before `d`."""
-    idx = _sessions_index()
-    i = int(idx.searchsorted(_ts(d), side="left")) - 1
+    days = _sessions().days
+    i = int(np.searchsorted(days, _checked(d), side="left")) - 1
     if i < 0:
         raise DataError(f"no NYSE session before {d} in the calendar")
-    return idx[i].date()
+    return as_date(days[i])
 
 
 def next_session(d: dt.date) -> dt.date:
     """The first session strictly after `d`."""
-    idx = _sessions_index()
-    i = int(idx.searchsorted(_ts(d), side="right"))
-    if i >= len(idx):
+    days = _sessions().days
+    i = int(np.searchsorted(days, _checked(d), side="right"))
+    if i >= len(days):
         raise DataError(f"no NYSE session after {d} in the calendar")
-    return idx[i].date()
+    return as_date(days[i])
 
 
 def _require_session(d: dt.date) -> int:
-    ts = _ts(d)
-    i = _position(ts)
+    i = _position(_checked(d))
     if i is None:
-        raise DataError(f"{ts.date()} is not an NYSE trading session")
+        raise DataError(f"{d.date() if isinstance(d, dt.datetime) else d} is not an NYSE trading session")
     return i
-
-
-def _new_york(instant: np.datetime64) -> dt.datetime:
-    return pd.Timestamp(instant).tz_localize("UTC").tz_convert(NY).to_pydatetime()
 
 
 def session_open(d: dt.date) -> dt.datetime:
     """When session `d` opens, in New York time (raises `DataError` for a non-session)."""
-    return _new_york(_sessions().opens[_require_session(d)])
+    return _sessions().open_at(_require_session(d))
 
 
 def session_close(d: dt.date) -> dt.datetime:
     """When session `d` closes, in New York time: 16:00, or 13:00 on early-close days."""
-    return _new_york(_sessions().closes[_require_session(d)])
+    return _sessions().close_at(_require_session(d))
 
 
 def is_early_close(d: dt.date) -> bool:
     """Whether `d` is a session that closes early (e.g. the day after Thanksgiving); False if no session."""
-    ts = _ts(d)
-    return bool(ts in _sessions().early)
+    _checked(d)
+    return (d.date() if isinstance(d, dt.datetime) else d) in _sessions().early_closes
 
 
 def last_completed_session(now: dt.datetime | None = None) -> dt.date:
@@ -211,14 +200,16 @@ def last_completed_session(now: dt.datetime | None = None) -> dt.date:
         now = dt.datetime.now(tz=dt.UTC)
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("last_completed_session needs a timezone-aware datetime")
-    now_ns = np.datetime64(pd.Timestamp(now).tz_convert("UTC").tz_localize(None).as_unit("ns"))
-    closes = _closes_ns()
-    i = int(np.searchsorted(closes, now_ns, side="right")) - 1
+    today = now.astimezone(NY).date()
+    if today > CALENDAR_END:
+        raise DataError(f"{now.isoformat()} is beyond the supported market calendar (ends {CALENDAR_END})")
+    cal = _sessions()
+    i = int(np.searchsorted(cal.days, day(today), side="right")) - 1
+    if i >= 0 and cal.close_at(i) > now:  # today's session, not closed yet
+        i -= 1
     if i < 0:
         raise DataError(f"no NYSE session completed by {now.isoformat()}")
-    if now.astimezone(NY).date() > CALENDAR_END:
-        raise DataError(f"{now.isoformat()} is beyond the supported market calendar (ends {CALENDAR_END})")
-    return _sessions_index()[i].date()
+    return as_date(cal.days[i])
 
 
 def market_today(now: dt.datetime | None = None) -> dt.date:
@@ -236,16 +227,19 @@ def non_sessions(days: pd.DatetimeIndex) -> np.ndarray:
     Vectorised for imports of millions of rows. Weekends are recognised on any date; holidays only inside
     the calendar's span (2000–2040), outside which a weekday is given the benefit of the doubt.
     """
-    weekend = np.asarray(days.day_of_week >= 5)
-    inside = np.asarray((days >= pd.Timestamp(CALENDAR_START)) & (days <= pd.Timestamp(CALENDAR_END)))
-    closed = inside & ~np.asarray(days.isin(_sessions_index()))
-    return weekend | closed
+    as_days = days.to_numpy().astype("datetime64[D]")
+    weekend = ~np.is_busday(as_days)
+    inside = (as_days >= day(CALENDAR_START)) & (as_days <= day(CALENDAR_END))
+    closed = inside & ~np.isin(as_days, _sessions().days)
+    return np.asarray(weekend | closed)
 
 
 def why_closed(d: dt.date) -> str:
     """Why the NYSE does not trade on `d`, for messages: "a Saturday (weekend)", "an NYSE holiday (Christmas)"."""
     if d.weekday() >= 5:
         return f"a {d:%A} (weekend)"
+    import pandas as pd
+
     ts = pd.Timestamp(d)
     names = calendar().regular_holidays.holidays(ts, ts, return_name=True)
     if len(names):

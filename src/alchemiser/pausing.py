@@ -26,9 +26,8 @@ from alchemiser.models import Account, Position
 
 def _ledger(settings: Settings) -> Ledger:
     """The home's ledger, with the dashboard's old audit file imported the first time it is opened here."""
-    from alchemiser.runner import ledger_path
 
-    ledger = Ledger(ledger_path(settings))
+    ledger = Ledger(settings.ledger_file)
     try:
         records.import_audit_file(ledger, settings.home.expanduser() / "web" / "actions.jsonl")
     except BaseException:
@@ -49,11 +48,10 @@ def audit(settings: Settings, action: str, detail: dict[str, Any], source: str, 
 
 def paused_now(settings: Settings) -> dict[str, dt.datetime]:
     """Paused strategies and since when; an absent ledger means none (and is not created just to ask)."""
-    from alchemiser.runner import ledger_path
 
-    if not ledger_path(settings).exists():
+    if not settings.ledger_file.exists():
         return {}
-    with Ledger(ledger_path(settings)) as ledger:
+    with Ledger(settings.ledger_file) as ledger:
         return records.paused(ledger)
 
 
@@ -130,11 +128,10 @@ def set_paused(settings: Settings, name: str, on: bool, source: str) -> PauseJso
 def held_weights(settings: Settings, name: str) -> tuple[dict[str, float], str | None]:
     """The weights a paused strategy keeps (those of its last traded decision) and that run's id; with no
     such decision, none (its share then stays in whatever the account holds, see `hold_paused`)."""
-    from alchemiser.runner import ledger_path
 
-    if not ledger_path(settings).exists():
+    if not settings.ledger_file.exists():
         return {}, None
-    with Ledger(ledger_path(settings)) as ledger:
+    with Ledger(settings.ledger_file) as ledger:
         held = records.last_decision(ledger, name)
     return (held.weights, held.run_id) if held is not None else ({}, None)
 
@@ -156,14 +153,14 @@ def hold_paused(
     to their shares. With no traded decision on this broker, a paused sleeve keeps its share of the
     current holdings (as a failed strategy does under `keep_holdings`).
     """
-    from alchemiser.runner import ledger_path, weights_of
+    from alchemiser.runner import weights_of
 
     equity = account.equity
     current = weights_of(account, positions)
     now_price = {**prices, **{p.symbol: p.current_price for p in positions}}
     target: dict[str, float] = {}
     held_total = 0.0
-    with Ledger(ledger_path(settings)) as ledger:
+    with Ledger(settings.ledger_file) as ledger:
         for signal in (s for s in strategies if s.paused_since is not None):
             held = records.last_decision(ledger, signal.name, broker_name)
             if held is None or equity <= 0:

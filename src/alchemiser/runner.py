@@ -39,10 +39,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-def ledger_path(settings: Settings) -> Any:
-    return settings.home / "ledger.sqlite"
-
-
 def open_broker(
     settings: Settings, market: MarketData, as_of: dt.date, name: str | None = None, *, live: bool = False
 ) -> Broker:
@@ -217,7 +213,7 @@ def build_plan(
 
 def already_ran(settings: Settings, broker: str, day: dt.date) -> RunRow | None:
     """The run that already traded this session (so another one is refused unless forced)."""
-    with Ledger(ledger_path(settings)) as ledger:
+    with Ledger(settings.ledger_file) as ledger:
         done = [r for r in ledger.runs_for_day(day, broker) if r.status.took_the_session]
     return done[-1] if done else None
 
@@ -273,7 +269,7 @@ def run_trade(
     signals, broker = _decide(settings, market, broker_name, live, price, wrap=True)
     timings = {"signals_s": round(time.monotonic() - started, 3)}
     mode = "sim" if broker_label == "sim" else "live" if live else "paper"
-    with Ledger(ledger_path(settings)) as ledger:
+    with Ledger(settings.ledger_file) as ledger:
         try:
             return run_session(
                 broker,

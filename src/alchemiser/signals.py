@@ -147,7 +147,11 @@ class SignalReport:
 def build_market(settings: Settings) -> MarketData:
     """The local store, falling back to the synthetic sample market for missing symbols (configurable)."""
     store = LocalStore(settings.data_dir)
-    fallback = SampleMarket(seed=settings.data.sample_seed) if settings.data.sample_fallback else None
+    fallback = (
+        SampleMarket(seed=settings.data.sample_seed, cache_dir=settings.cache_dir / "sample")
+        if settings.data.sample_fallback
+        else None
+    )
     return FallbackMarketData(store, fallback)
 
 

@@ -103,10 +103,28 @@ def test_every_command_help_imports_nothing_heavy(home: Path) -> None:
     assert loaded == [], f"printing every command's --help imported {loaded}"
 
 
-def test_signal_on_the_built_ins_needs_only_pandas_and_numpy(home: Path) -> None:
-    """Deciding loads the data stack, but not the exchange calendar library (its facts are a shipped
-    table), the broker SDK, the web server, the scheduler or the notifier."""
-    runs, loaded = probe([["signal"]], home)
+def test_signal_on_the_built_ins_needs_only_numpy(home: Path) -> None:
+    """Deciding reads numpy columns, not pandas (half a second to import), and not the exchange calendar
+    library (its facts are a shipped table), the broker SDK, the web server, the scheduler or the
+    notifier; the first run generates the sample bars and caches them, the second reads the cache."""
+    for attempt in ("generates", "reads the cache"):
+        runs, loaded = probe([["signal"]], home)
+        assert runs[0]["code"] == 0, attempt
+        assert "Blended target" in str(runs[0]["out"]), attempt
+        assert loaded == ["numpy"], attempt
+    assert list((home / "cache" / "sample").glob("*/*/SPY.npy"))
+
+
+def test_signal_on_stored_data_needs_no_pandas(home: Path) -> None:
+    """Bars the store wrote are read with pyarrow alone: pandas stays out of deciding on real data too."""
+    from alchemiser.data.sample import SampleMarket
+    from alchemiser.data.store import LocalStore
+    from alchemiser.strategies.registry import load_strategy
+
+    sample = SampleMarket()
+    symbols = load_strategy("tecl", "tecl").universe()
+    LocalStore(home / "data").write({s: sample.bars(s) for s in symbols})
+    runs, loaded = probe([["signal", "-s", "tecl"]], home)
     assert runs[0]["code"] == 0
-    assert "Blended target" in str(runs[0]["out"])
-    assert loaded == ["numpy", "pandas"]
+    assert "synthetic sample" not in str(runs[0]["out"])
+    assert "pandas" not in loaded

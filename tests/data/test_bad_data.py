@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from alchemiser import market_calendar
 from alchemiser.config import Settings, StrategyConfig, load_settings
-from alchemiser.data.base import BAR_COLUMNS, Source, SymbolInfo
+from alchemiser.data.base import BAR_COLUMNS, DailyBars, Source, SymbolInfo
 from alchemiser.data.history import load_history
 from alchemiser.data.importer import MAX_PROBLEMS, ImportValidationError, import_into, load_import
 from alchemiser.data.store import LocalStore
@@ -56,6 +56,9 @@ class FrameMarket:
         lo = pd.Timestamp(start) if start is not None else None
         hi = pd.Timestamp(end) if end is not None else None
         return self.frames[symbol].loc[lo:hi].copy()
+
+    def daily(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> DailyBars:
+        return DailyBars.of_frame(self.bars(symbol, start, end))  # as given: unsorted, repeated, NaN
 
     def source_of(self, symbol: str) -> Source:
         if symbol not in self.frames:

@@ -229,3 +229,35 @@ def test_composer_long_names_are_aliases() -> None:
     assert ind.canonical_name("standard-deviation-price") == "stdev-price"
     assert ind.canonical_name("rsi") == "rsi"
     assert ind.canonical_name("bogus") is None
+
+
+@pytest.mark.parametrize("adjust", [False, True])
+@pytest.mark.parametrize("alpha", [0.5, 1.0 / 14, 2.0 / 13, 0.06, 1.0 / 3, 2.0 / 201])
+def test_ewm_is_pandas_bit_for_bit(alpha: float, adjust: bool) -> None:
+    """Deciding does not import pandas, but a threshold comparison must see the very bits pandas gave."""
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 50, 3000):
+        values = 100.0 * np.cumprod(1.0 + rng.normal(0.0, 0.02, n))
+        values[n // 3 : n // 3 + 4] = values[n // 3]  # a flat stretch: pandas' equal-value shortcut
+        expected = pd.Series(values).ewm(alpha=alpha, adjust=adjust).mean().to_numpy()
+        assert np.array_equal(ind.ewm_loop(values, alpha, adjust=adjust), expected)  # what `signal` computes
+        assert np.array_equal(ind.ewm_mean(values, alpha, adjust=adjust), expected)  # with pandas loaded
+
+
+@pytest.mark.parametrize("window", [1, 2, 20, 200])
+def test_rolling_indicators_match_pandas(window: int) -> None:
+    import pandas as pd
+
+    prices = 100.0 * np.cumprod(1.0 + np.random.default_rng(3).normal(0.0, 0.02, 1500))
+    series = pd.Series(prices)
+    returns = series.pct_change()
+    checks = [
+        (ind.moving_average_price(prices, window), series.rolling(window).mean()),
+        (ind.stdev_price(prices, window), series.rolling(window).std(ddof=0)),
+        (ind.moving_average_return(prices, window), returns.rolling(window).mean() * 100.0),
+        (ind.stdev_return(prices, window), returns.rolling(window).std(ddof=0) * 100.0),
+    ]
+    for got, expected in checks:
+        np.testing.assert_allclose(got, expected.to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True)

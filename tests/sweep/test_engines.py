@@ -46,6 +46,8 @@ def test_make_engine_refuses_unknown_names_and_misplaced_flags() -> None:
         make_engine("spark", workers=None, address=None)
     with pytest.raises(AlchemiserError, match="--address names a Ray cluster; it needs --engine ray"):
         make_engine("embedded", workers=None, address="auto")
+    with pytest.raises(AlchemiserError, match="--workers sizes the embedded engine's process pool"):
+        make_engine("ray", workers=2, address=None)  # would otherwise be silently ignored
     with pytest.raises(AlchemiserError, match="--workers must be between 1 and 512"):
         make_engine("embedded", workers=0, address=None)
     assert isinstance(make_engine("embedded", workers=2, address=None), EmbeddedEngine)

@@ -112,7 +112,7 @@ def _trade_session(settings: Settings, day: dt.date) -> str:
     simulated broker, snapshots, ledger), with the trading day set to `day`."""
     from alchemiser.execution.sim.broker import SimBroker
     from alchemiser.market_calendar import NY
-    from alchemiser.runner import Decided, ledger_path, run_session
+    from alchemiser.runner import Decided, run_session
     from alchemiser.signals import compute_signals
 
     market = build_market(settings)
@@ -121,7 +121,7 @@ def _trade_session(settings: Settings, day: dt.date) -> str:
     # the broker prices at `day`'s close but quotes on the real clock (the executor checks quote freshness)
     broker = SimBroker(market, settings.home / "sim.sqlite", settings.sim, as_of=report.as_of)
     try:
-        with Ledger(ledger_path(settings)) as ledger:
+        with Ledger(settings.ledger_file) as ledger:
             run = run_session(broker, ledger, lambda _: None, settings, now, Decided(market, report), mode="sim")
     finally:
         broker.close()

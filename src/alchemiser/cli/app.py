@@ -203,6 +203,5 @@ def require_alpaca_for_live(live: bool, broker: str) -> None:
 
 def open_ledger(ctx: typer.Context) -> Any:
     from alchemiser.ledger import Ledger
-    from alchemiser.runner import ledger_path
 
-    return Ledger(ledger_path(settings_of(ctx)))
+    return Ledger(settings_of(ctx).ledger_file)

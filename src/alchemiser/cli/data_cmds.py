@@ -108,7 +108,7 @@ def data_show(
 
     market = build_market(settings_of(ctx))
     symbol = symbol.upper()
-    bars = market.bars(symbol)
+    bars = market.daily(symbol)
     source = market.source_of(symbol)
     if bars.empty:
         raise DataError(f"{symbol} has no bars in the {'sample market' if source == 'sample' else 'local store'}")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
-import pandas as pd
 from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
-BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+from alchemiser.data.bars import BAR_COLUMNS, DailyBars
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["BAR_COLUMNS", "DailyBars", "MarketData", "ShownBars", "Source", "SymbolInfo"]
 
 Source = Literal["store", "sample"]
 SAMPLE_NOTICE = "synthetic sample data"
@@ -58,21 +62,20 @@ class ShownBars:
     rows: list[BarJson]
 
     @classmethod
-    def of(cls, symbol: str, source: Source, bars: pd.DataFrame, tail: int) -> ShownBars:
-        shown = bars.tail(tail)
-        days = pd.DatetimeIndex(shown.index).date
+    def of(cls, symbol: str, source: Source, bars: DailyBars, tail: int) -> ShownBars:
+        shown = DailyBars(bars.days[-tail:], bars.values[-tail:])
         rows: list[BarJson] = [
             {
                 "date": day.isoformat(),
-                "open": float(r["open"]),
-                "high": float(r["high"]),
-                "low": float(r["low"]),
-                "close": float(r["close"]),
-                "volume": float(r["volume"]),
+                "open": float(o),
+                "high": float(h),
+                "low": float(lo),
+                "close": float(c),
+                "volume": float(v),
             }
-            for day, r in zip(days, shown.to_dict("records"), strict=True)
+            for day, (o, h, lo, c, v) in zip(shown.days.tolist(), shown.values.tolist(), strict=True)
         ]
-        return cls(symbol, source, len(bars), bars.index[0].date(), bars.index[-1].date(), rows)
+        return cls(symbol, source, len(bars), bars.first, bars.last, rows)
 
     def to_json(self) -> BarsJson:
         return {
@@ -92,6 +95,10 @@ class MarketData(Protocol):
     """
 
     def bars(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+        ...
+
+    def daily(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> DailyBars:
+        """The same bars as numpy columns (no pandas): what deciding reads."""
         ...
 
     def source_of(self, symbol: str) -> Source:

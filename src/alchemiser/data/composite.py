@@ -7,11 +7,13 @@ the fallback. Mixing sources within one symbol would splice real and synthetic p
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from alchemiser.data.base import MarketData, Source, SymbolInfo
+from alchemiser.data.base import DailyBars, MarketData, Source, SymbolInfo
 from alchemiser.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class FallbackMarketData:
@@ -43,6 +45,9 @@ class FallbackMarketData:
 
     def bars(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
         return self._owner(symbol).bars(symbol.strip().upper(), start, end)
+
+    def daily(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> DailyBars:
+        return self._owner(symbol).daily(symbol.strip().upper(), start, end)
 
     def source_of(self, symbol: str) -> Source:
         return self._owner(symbol).source_of(symbol.strip().upper())

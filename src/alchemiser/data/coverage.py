@@ -196,13 +196,13 @@ def _check_one(
 ) -> TickerGap | None:
     try:
         market.source_of(symbol)
-        bars = market.bars(symbol, None, as_of)
+        bars = market.daily(symbol, None, as_of)
     except DataError as exc:
         detail = "no market data" if "no market data" in str(exc) or "no stored bars" in str(exc) else str(exc)
         return TickerGap(symbol, "absent", detail, users, needed=needed)
     if bars.empty:
         return TickerGap(symbol, "absent", f"no bars on or before {as_of}", users, needed=needed)
-    last = bars.index[-1].date()
+    last = bars.last
     if last < as_of:
         return TickerGap(
             symbol, "stale", f"last bar {last}, expected {as_of}", users, last=last, bars=len(bars), needed=needed

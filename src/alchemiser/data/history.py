@@ -9,28 +9,48 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from alchemiser import market_calendar
+from alchemiser.data.bars import DailyBars, DayArray, as_date, day
 from alchemiser.data.base import MarketData, Source
 from alchemiser.errors import DataError
 from alchemiser.indicators import FloatArray
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 @dataclass(frozen=True)
 class PriceHistory:
-    """Closes of several symbols on one shared, ascending index of session dates (NaN before a listing)."""
+    """Closes of several symbols on one shared, ascending list of session days (NaN before a listing).
 
-    dates: pd.DatetimeIndex
+    `days` is `datetime64[D]` (a `DatetimeIndex` is accepted and converted), so deciding needs no pandas;
+    `dates` is the same list as a `DatetimeIndex` for the backtest and report code that works in pandas.
+    """
+
+    days: DayArray
     closes: Mapping[str, FloatArray]
     sources: Mapping[str, Source]
     opens: Mapping[str, FloatArray] | None = None
 
+    def __post_init__(self) -> None:
+        days = np.asarray(self.days)
+        if days.dtype != np.dtype("datetime64[D]"):
+            object.__setattr__(self, "days", days.astype("datetime64[D]"))
+
+    @cached_property
+    def dates(self) -> pd.DatetimeIndex:
+        import pandas as pd
+
+        return pd.DatetimeIndex(self.days.astype("datetime64[ns]"))
+
     @property
     def end(self) -> dt.date:
-        return self.dates[-1].date()
+        return as_date(self.days[-1])
 
     @property
     def uses_sample(self) -> bool:
@@ -38,19 +58,19 @@ class PriceHistory:
 
     def until(self, as_of: dt.date) -> PriceHistory:
         """The history as it was known at the close of `as_of`: views, no copies, nothing later."""
-        stop = int(self.dates.searchsorted(pd.Timestamp(as_of), side="right"))
+        stop = int(np.searchsorted(self.days, day(as_of), side="right"))
         if stop == 0:
             raise DataError(f"no market data on or before {as_of}")
         opens = {s: o[:stop] for s, o in self.opens.items()} if self.opens is not None else None
-        return PriceHistory(self.dates[:stop], {s: c[:stop] for s, c in self.closes.items()}, self.sources, opens)
+        return PriceHistory(self.days[:stop], {s: c[:stop] for s, c in self.closes.items()}, self.sources, opens)
 
-    def close_on(self, symbol: str, day: dt.date) -> float:
-        """The close of `symbol` on `day`; asking for a day after the history's end is a look-ahead error."""
-        if day > self.end:
-            raise DataError(f"look-ahead: {symbol} on {day} is after the decision date {self.end}")
-        index = int(self.dates.searchsorted(pd.Timestamp(day)))
-        if index >= len(self.dates) or self.dates[index].date() != day:
-            raise DataError(f"no bar for {symbol} on {day}")
+    def close_on(self, symbol: str, when: dt.date) -> float:
+        """The close of `symbol` on `when`; asking for a day after the history's end is a look-ahead error."""
+        if when > self.end:
+            raise DataError(f"look-ahead: {symbol} on {when} is after the decision date {self.end}")
+        index = int(np.searchsorted(self.days, day(when)))
+        if index >= len(self.days) or self.days[index] != day(when):
+            raise DataError(f"no bar for {symbol} on {when}")
         return float(self.closes[symbol][index])
 
     def returns(self, symbol: str) -> FloatArray:
@@ -60,17 +80,36 @@ class PriceHistory:
         return out
 
 
-def _check_sessions(symbol: str, index: pd.DatetimeIndex) -> None:
+def _check_sessions(symbol: str, days: DayArray) -> None:
     """Refuse a series that skips an NYSE session between its first and last bar (within the calendar)."""
-    if index.tz is not None:
-        index = index.tz_localize(None)
-    lo = max(index[0].date(), market_calendar.CALENDAR_START)
-    hi = min(index[-1].date(), market_calendar.CALENDAR_END)
+    lo = max(as_date(days[0]), market_calendar.CALENDAR_START)
+    hi = min(as_date(days[-1]), market_calendar.CALENDAR_END)
     if lo > hi:
         return
-    missing = market_calendar.sessions(lo, hi).difference(index.normalize())
+    expected = market_calendar.session_days(lo, hi)
+    at = np.minimum(np.searchsorted(days, expected), len(days) - 1)  # both sorted: a binary search each
+    missing = expected[days[at] != expected]
     if len(missing):
-        raise DataError(f"{symbol} has no bar on {missing[0].date()}, a trading session inside its history (a gap)")
+        raise DataError(f"{symbol} has no bar on {as_date(missing[0])}, a trading session inside its history (a gap)")
+
+
+def _checked_bars(
+    market: MarketData, symbol: str, start: dt.date | None, end: dt.date, expected_last: dt.date | None
+) -> DailyBars:
+    """`symbol`'s bars through `end`, refused when they could poison a decision."""
+    bars = market.daily(symbol, start, end)
+    if bars.empty:
+        raise DataError(f"no market data for {symbol} on or before {end}")
+    if not (np.diff(bars.days) > np.timedelta64(0, "D")).all():
+        raise DataError(f"{symbol}: its bars are out of date order or repeat a date")
+    close = bars.close
+    bad = ~np.isfinite(close) | (close <= 0)
+    if bad.any():
+        raise DataError(f"{symbol} has a missing or non-positive close on {as_date(bars.days[int(np.argmax(bad))])}")
+    if expected_last is not None and bars.last < expected_last:
+        raise DataError(f"market data for {symbol} is stale: its last bar is {bars.last}, expected {expected_last}")
+    _check_sessions(symbol, bars.days)
+    return bars
 
 
 def load_history(
@@ -86,42 +125,33 @@ def load_history(
     `expected_last` is the session whose bar must be present (normally the last completed session on or
     before `end`); a symbol whose data stops earlier is stale and refused rather than silently used.
     """
-    frames: dict[str, pd.Series] = {}
-    open_frames: dict[str, pd.Series] = {}
+    loaded: dict[str, DailyBars] = {}
     sources: dict[str, Source] = {}
     for symbol in sorted(set(symbols)):
-        bars = market.bars(symbol, start, end)
-        if bars.empty:
-            raise DataError(f"no market data for {symbol} on or before {end}")
-        close = bars["close"].astype("float64")
-        if not (close.index.is_monotonic_increasing and close.index.is_unique):
-            raise DataError(f"{symbol}: its bars are out of date order or repeat a date")
-        bad = ~np.isfinite(close.to_numpy()) | (close.to_numpy() <= 0)
-        if bad.any():
-            when = close.index[int(np.argmax(bad))].date()
-            raise DataError(f"{symbol} has a missing or non-positive close on {when}")
-        last_bar = close.index[-1].date()
-        if expected_last is not None and last_bar < expected_last:
-            raise DataError(f"market data for {symbol} is stale: its last bar is {last_bar}, expected {expected_last}")
-        _check_sessions(symbol, pd.DatetimeIndex(close.index))
-        frames[symbol] = close
-        open_frames[symbol] = bars["open"].astype("float64")
+        loaded[symbol] = _checked_bars(market, symbol, start, end, expected_last)
         sources[symbol] = market.source_of(symbol)
-    if not frames:
+    if not loaded:
         raise DataError("no symbols requested")
-    table = pd.DataFrame(frames).sort_index()
-    last = table.index[-1].date()
+    days = np.unique(np.concatenate([bars.days for bars in loaded.values()]))
+    last = as_date(days[-1])
     if expected_last is not None and last < expected_last:
         raise DataError(f"market data is stale: the last bar is {last}, expected {expected_last}")
     closes: dict[str, FloatArray] = {}
-    for symbol in table.columns:
-        values = table[symbol].to_numpy(dtype=np.float64)
-        valid = np.isfinite(values)
-        first = int(np.argmax(valid))
-        if not valid[first:].all():
-            gap = table.index[first + int(np.argmin(valid[first:]))].date()
-            raise DataError(f"{symbol} has no bar on {gap} although other symbols do (a gap in its history)")
-        closes[str(symbol)] = values
-    opens_table = pd.DataFrame(open_frames).reindex(table.index)
-    opens = {str(s): opens_table[s].to_numpy(dtype=np.float64) for s in opens_table.columns}
-    return PriceHistory(pd.DatetimeIndex(table.index), closes, sources, opens)
+    opens: dict[str, FloatArray] = {}
+    for symbol, bars in loaded.items():
+        at = np.searchsorted(days, bars.days)
+        # a symbol's bars must run unbroken to the shared end once it has started: a missing day inside it
+        # (one another symbol has) is a gap, never filled in
+        expected_at = np.arange(at[0], len(days))
+        if len(at) != len(expected_at):
+            missing = days[expected_at[~np.isin(expected_at, at)][0]]
+            raise DataError(
+                f"{symbol} has no bar on {as_date(missing)} although other symbols do (a gap in its history)"
+            )
+        close = np.full(len(days), np.nan)
+        close[at] = bars.close
+        open_ = np.full(len(days), np.nan)
+        open_[at] = bars.open
+        closes[symbol] = close
+        opens[symbol] = open_
+    return PriceHistory(days, closes, sources, opens)

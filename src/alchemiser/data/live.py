@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol, cast
 
 import numpy as np
-import pandas as pd
 from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
 from alchemiser import market_calendar
@@ -116,11 +115,11 @@ def with_provisional_bar(history: PriceHistory, day: dt.date, prices: Mapping[st
     """
     if day <= history.end:
         raise DataError(f"the provisional bar for {day} is not after the history's last bar ({history.end})")
-    dates = history.dates.append(pd.DatetimeIndex([pd.Timestamp(day)]))
+    days = np.append(history.days, np.datetime64(day, "D"))
     closes = {s: np.append(history.closes[s], float(p)) for s, p in prices.items()}
     opens = {s: np.append(history.opens[s], float(p)) for s, p in prices.items()} if history.opens is not None else None
     sources = {s: history.sources[s] for s in prices}
-    return PriceHistory(pd.DatetimeIndex(dates), closes, sources, opens)
+    return PriceHistory(days, closes, sources, opens)
 
 
 def feed_of(broker: object) -> LivePriceFeed:

@@ -26,14 +26,20 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
-from alchemiser.data.base import BAR_COLUMNS, SAMPLE_NOTICE, Source, SymbolInfo
+from alchemiser.data.bars import DailyBars, DayArray, day
+from alchemiser.data.base import SAMPLE_NOTICE, Source, SymbolInfo
+from alchemiser.data.sample_cache import SampleCache
 from alchemiser.errors import DataError
-from alchemiser.market_calendar import last_completed_session, sessions
+from alchemiser.indicators import ewm_mean
+from alchemiser.market_calendar import last_completed_session, session_days
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 START = dt.date(2004, 1, 2)
 HORIZON_END = dt.date(2040, 12, 31)
@@ -461,7 +467,7 @@ def _ohlcv(spec: _Spec, r: Array, anchor: int, vr: Array, d: _Draws) -> Array:
     close = spec.price * growth / growth[anchor]
     prev_close = close / (1.0 + r)
     lr = np.log1p(r)
-    scale = np.sqrt(pd.Series(lr * lr).ewm(alpha=0.06, adjust=True).mean().to_numpy())
+    scale = np.sqrt(ewm_mean(lr * lr, 0.06, adjust=True))
     scale = np.maximum(scale, 1e-5)
     key = spec.symbol
     open_ = prev_close * np.exp(0.3 * scale * d.normal(f"open-{key}"))
@@ -477,7 +483,7 @@ def _ohlcv(spec: _Spec, r: Array, anchor: int, vr: Array, d: _Draws) -> Array:
 class _Returns:
     """Every symbol's daily returns from START through a date, and what turns them into bars."""
 
-    index: pd.DatetimeIndex
+    days: DayArray
     returns: dict[str, Array]
     vr: Array
     anchor: int
@@ -487,14 +493,12 @@ class _Returns:
 @lru_cache(maxsize=4)
 def _generate(seed: int, through: dt.date) -> _Returns:
     """The whole market's returns from START through `through` (cached: instances with one seed share it)."""
-    index = sessions(START, through)
-    index.name = "date"
-    days = index.to_numpy().astype("datetime64[D]")
-    positions = np.busday_count(np.datetime64(START, "D"), days)
+    days = session_days(START, through)
+    positions = np.busday_count(day(START), days)
     draws = _Draws(seed, positions)
-    returns, vr = _all_returns(draws, len(index))
-    anchor = int(index.searchsorted(pd.Timestamp(ANCHOR), side="right")) - 1
-    return _Returns(index, returns, vr, anchor, draws)
+    returns, vr = _all_returns(draws, len(days))
+    anchor = int(np.searchsorted(days, day(ANCHOR), side="right")) - 1
+    return _Returns(days, returns, vr, anchor, draws)
 
 
 @lru_cache(maxsize=1024)
@@ -510,58 +514,66 @@ class SampleMarket:
 
     notice = SAMPLE_NOTICE
 
-    def __init__(self, seed: int = DEFAULT_SEED, end: dt.date | None = None) -> None:
+    def __init__(self, seed: int = DEFAULT_SEED, end: dt.date | None = None, cache_dir: Path | None = None) -> None:
+        """`cache_dir` (normally `$ALCHEMISER_HOME/cache/sample`) keeps generated bars between processes."""
         end = end if end is not None else last_completed_session()
         if end < START:
             raise DataError(f"the sample market starts on {START}; end {end} is before it")
         self.seed = seed
         self.end = min(end, HORIZON_END)
-        self._frames: dict[str, pd.DataFrame] = {}
-        self._span: tuple[dt.date, pd.DatetimeIndex] | None = None
+        self.cache_dir = cache_dir
+        self._bars: dict[str, DailyBars] = {}
+        self._span: tuple[dt.date, DayArray] | None = None
 
-    def _dates(self) -> tuple[dt.date, pd.DatetimeIndex]:
+    def _dates(self) -> tuple[dt.date, DayArray]:
         """(how far the shared generation runs, this market's dates)."""
         if self._span is None:
             # Generate through year-end of max(end, ANCHOR): causal, so the span beyond `end` is harmless,
             # and rounding to a year lets nearby `end`s share one cached generation.
             through = min(dt.date(max(self.end, ANCHOR).year, 12, 31), HORIZON_END)
-            index = _generate(self.seed, through).index
-            self._span = through, index[: int(index.searchsorted(pd.Timestamp(self.end), side="right"))]
+            self._span = through, session_days(START, self.end)
         return self._span
 
-    def _data(self) -> dict[str, pd.DataFrame]:
-        return {sym: self._frame(sym) for sym in SAMPLE_SYMBOLS}
-
-    def _frame(self, symbol: str) -> pd.DataFrame:
+    def _full(self, symbol: str) -> DailyBars:
         sym = symbol.upper()
-        frame = self._frames.get(sym)
-        if frame is not None:
-            return frame
+        bars = self._bars.get(sym)
+        if bars is not None:
+            return bars
         if sym not in _BY_SYMBOL:
             raise DataError(
                 f"{sym} is not in the synthetic sample market (it models {len(SAMPLE_SYMBOLS)} symbols); "
                 "import real data with `alchemiser data import`"
             )
-        through, idx = self._dates()
-        frame = pd.DataFrame(_bars_of(self.seed, through, sym)[: len(idx)], index=idx, columns=list(BAR_COLUMNS))
-        self._frames[sym] = frame
-        return frame
+        through, days = self._dates()
+        if self.cache_dir is None:
+            values = _bars_of(self.seed, through, sym)
+        else:
+            rows = len(session_days(START, through))  # what `_generate` spans
+            values = SampleCache(self.cache_dir, self.seed, through).bars(
+                sym, rows, lambda: _bars_of(self.seed, through, sym)
+            )
+        values = values[: len(days)]
+        values.flags.writeable = False  # shared by every caller: a view must not be able to change it
+        bars = DailyBars(days, values)
+        self._bars[sym] = bars
+        return bars
+
+    def daily(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> DailyBars:
+        """Daily bars for `symbol` clipped to [start, end], as read-only views."""
+        return self._full(symbol).clip(start, end)
 
     def bars(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
         """Daily bars for `symbol` clipped to [start, end]; a copy, so callers may modify it."""
-        frame = self._frame(symbol)
-        lo = pd.Timestamp(start) if start is not None else None
-        hi = pd.Timestamp(end) if end is not None else None
-        return frame.loc[lo:hi].copy()
+        return self.daily(symbol, start, end).frame()
 
     def source_of(self, symbol: str) -> Source:
-        self._frame(symbol)
+        self._full(symbol)
         return "sample"
 
     def available(self) -> list[SymbolInfo]:
         out: list[SymbolInfo] = []
-        for sym, frame in sorted(self._data().items()):
-            if len(frame) == 0:
-                continue
-            out.append(SymbolInfo(sym, "sample", frame.index[0].date(), frame.index[-1].date(), len(frame)))
+        for sym in sorted(SAMPLE_SYMBOLS):
+            bars = self._full(sym)
+            if len(bars):
+                out.append(SymbolInfo(sym, "sample", bars.first, bars.last, len(bars)))
         return out

@@ -14,12 +14,18 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from alchemiser.data.base import BAR_COLUMNS, Source, SymbolInfo
+from alchemiser.data.bars import BAR_COLUMNS, DailyBars
+from alchemiser.data.base import Source, SymbolInfo
 from alchemiser.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pandas as pd
+    import pyarrow as pa
 
 # Same shape as tickers in symphony files; also keeps every symbol a safe single path component.
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.\-/]{0,11}")
@@ -86,6 +92,8 @@ def clean_frame(symbol: str, frame: pd.DataFrame) -> pd.DataFrame:
 
     Raises `DataError` when the frame cannot be bars (missing columns, bad dates, NaN, duplicates).
     """
+    import pandas as pd
+
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{symbol}: bars are missing column(s) {', '.join(missing)}")
@@ -115,7 +123,7 @@ class LocalStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser()
         self.bars_dir = self.root / "bars"
-        self._cache: dict[str, tuple[tuple[int, int], pd.DataFrame]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], DailyBars]] = {}
 
     def symbols(self) -> list[str]:
         """Every symbol with a bar file, sorted."""
@@ -124,8 +132,8 @@ class LocalStore:
         found = (_symbol_of(p) for p in self.bars_dir.glob(f"*{_SUFFIX}") if p.is_file())
         return sorted(s for s in found if s is not None)
 
-    def _read(self, symbol: str) -> pd.DataFrame:
-        """The full frame for `symbol`, re-read only when the file changed on disk."""
+    def _read_daily(self, symbol: str) -> DailyBars:
+        """The full series for `symbol`, re-read only when the file changed on disk."""
         sym = normalize_symbol(symbol)
         path = self.bars_dir / _file_name(sym)
         try:
@@ -139,20 +147,26 @@ class LocalStore:
         if cached is not None and cached[0] == stamp:
             return cached[1]
         try:
-            frame = clean_frame(sym, pd.read_parquet(path))
+            bars = _canonical_file(path)
+            if bars is None:
+                bars = DailyBars.of_frame(clean_frame(sym, _read_frame(path)))
         except DataError as exc:
             raise DataError(f"{path}: {exc}") from None
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise DataError(f"cannot read {path}: {exc}") from None
-        self._cache[sym] = (stamp, frame)
-        return frame
+        self._cache[sym] = (stamp, bars)
+        return bars
+
+    def _read(self, symbol: str) -> pd.DataFrame:
+        return self._read_daily(symbol).frame()
+
+    def daily(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> DailyBars:
+        """Stored bars for `symbol` clipped to [start, end], as read-only views."""
+        return self._read_daily(symbol).clip(start, end)
 
     def bars(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
         """Stored bars for `symbol` clipped to [start, end]; a copy the caller may modify."""
-        frame = self._read(symbol)
-        lo = pd.Timestamp(start) if start is not None else None
-        hi = pd.Timestamp(end) if end is not None else None
-        return frame.loc[lo:hi].copy()
+        return self.daily(symbol, start, end).frame()
 
     def source_of(self, symbol: str) -> Source:
         sym = normalize_symbol(symbol)
@@ -163,11 +177,9 @@ class LocalStore:
     def available(self) -> list[SymbolInfo]:
         out: list[SymbolInfo] = []
         for sym in self.symbols():
-            frame = self._read(sym)
-            if len(frame):
-                out.append(
-                    SymbolInfo(sym, "store", frame.index[0].date(), frame.index[-1].date(), len(frame))
-                )
+            bars = self._read_daily(sym)
+            if len(bars):
+                out.append(SymbolInfo(sym, "store", bars.first, bars.last, len(bars)))
         return out
 
     def write(self, frames: dict[str, pd.DataFrame]) -> None:
@@ -176,6 +188,8 @@ class LocalStore:
         Everything is validated and merged in memory first; then each file is written to a temporary
         name in the same directory, and only when all are written are they renamed into place.
         """
+        import pandas as pd
+
         merged: dict[str, pd.DataFrame] = {}
         for symbol, frame in frames.items():
             sym = normalize_symbol(symbol)
@@ -218,6 +232,8 @@ class LocalStore:
         A bar is "unchanged" when every value matches the stored one within a relative 1e-9 (float
         round-off in exports is not a change); otherwise "replaced"; dates the store lacks are "new".
         """
+        import pandas as pd
+
         sym = normalize_symbol(symbol)
         new = clean_frame(sym, frame)
         dates = pd.DatetimeIndex(new.index)
@@ -237,6 +253,8 @@ class LocalStore:
         The file is rewritten atomically, or removed when no bar is left, so the store never holds an
         empty series that would list a symbol without dates.
         """
+        import pandas as pd
+
         sym = normalize_symbol(symbol)
         frame = self._read(sym)
         lo = pd.Timestamp(start) if start is not None else frame.index.min()
@@ -255,3 +273,53 @@ class LocalStore:
         else:
             self._commit({sym: frame.loc[~hit]})
         return removed
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_parquet(path)
+
+
+def _canonical_file(path: Path) -> DailyBars | None:
+    """The bars of a file in the form the store writes, read with pyarrow alone; None for any other form.
+
+    The store's own files (a tz-naive midnight `date` timestamp column, ascending, and finite float64 bar
+    columns) are what `clean_frame` would return unchanged, so they skip pandas, whose import costs more
+    than deciding; anything else (another writer's file, a damaged one) takes the validating pandas path.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as file:  # not `read_table`: its dataset layer imports pandas
+        table = file.read()
+    names = set(table.column_names)
+    if "date" not in names or not names.issuperset(BAR_COLUMNS):
+        return None
+    date_type = table.schema.field("date").type
+    if not pa.types.is_timestamp(date_type) or date_type.tz is not None:
+        return None
+    if any(table.schema.field(c).type != pa.float64() for c in BAR_COLUMNS):
+        return None
+    if any(table.column(c).null_count for c in ("date", *BAR_COLUMNS)):
+        return None
+    stamps = _plain_numpy(table.column("date"), np.dtype(f"datetime64[{date_type.unit}]"))
+    columns = [_plain_numpy(table.column(c), np.dtype(np.float64)) for c in BAR_COLUMNS]
+    days = stamps.astype("datetime64[D]")
+    values = np.column_stack(columns) if len(days) else np.empty((0, len(BAR_COLUMNS)))
+    if not ((days == stamps).all() and (np.diff(days) > np.timedelta64(0, "D")).all() and np.isfinite(values).all()):
+        return None
+    values.flags.writeable = False  # cached and shared: a caller's view must not change it
+    return DailyBars(days, values)
+
+
+def _plain_numpy(column: pa.ChunkedArray, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """A null-free fixed-width column as numpy, straight from its buffers.
+
+    pyarrow's own `to_numpy` imports pandas, which is exactly the cost this path exists to avoid.
+    """
+    parts = [
+        np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize)
+        for chunk in column.chunks
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from alchemiser.config import Settings, load_settings
 from alchemiser.execution.rails import KILL_SWITCH_ENV
-from alchemiser.runner import ledger_path
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class WebContext:
 
     @property
     def ledger(self) -> Path:
-        return Path(ledger_path(self.settings))
+        return self.settings.ledger_file
 
     @property
     def kill_file(self) -> Path:

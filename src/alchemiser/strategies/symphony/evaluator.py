@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import TypedDict  # the TypedDict pydantic accepts on 3.11
 
+from alchemiser.data.bars import as_date
 from alchemiser.data.history import PriceHistory
 from alchemiser.errors import DataError, InsufficientHistoryError, StrategyError
 from alchemiser.indicators import INDICATORS, FloatArray
@@ -194,7 +195,7 @@ class SymphonyEvaluator:
         self.program = program
         self.history = history
         self.cache = cache or IndicatorCache(history)
-        self.n = len(history.dates)
+        self.n = len(history.days)
         self._equity: dict[int, FloatArray] = {}
         self._asset_returns: dict[str, FloatArray] = {}
 
@@ -516,7 +517,7 @@ def _root_cause(program: Program, history: PriceHistory, cache: IndicatorCache, 
     current = exc
     for _ in range(len(program.nodes)):  # each step goes strictly deeper into the tree
         _, snaps = SymphonyEvaluator(program, history, cache).run(trace_index=current.day)
-        day = history.dates[current.day].date()
+        day = as_date(history.days[current.day])
         label = program.node_label(current.child)
         try:
             explain(program, snaps, root=current.child)

@@ -19,6 +19,11 @@ def make_engine(name: str, *, workers: int | None, address: str | None) -> Engin
 
         return EmbeddedEngine(workers)
     if name == "ray":
+        if workers is not None:
+            raise AlchemiserError(
+                "--workers sizes the embedded engine's process pool; with --engine ray the cluster's CPUs set "
+                "how many backtests run at once"
+            )
         if importlib.util.find_spec("ray") is None:
             raise AlchemiserError("--engine ray needs Ray, which is not installed: pip install 'alchemiser[ray]'")
         try:
