@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,3 +67,33 @@ def test_a_dead_worker_is_a_named_error_not_a_traceback() -> None:
     with pytest.raises(AlchemiserError, match=r"a sweep worker process died .* running the sweep again computes"):
         seen.extend(EmbeddedEngine(2).map_unordered(die_on_seven, None, list(range(12))))
     assert 7 not in seen
+
+
+def test_ray_log_lines_go_to_our_log_file_not_the_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Ray's own warnings ("Task failed… retries remaining") belong in the log file, never on the console
+    where the progress bar and --json are."""
+    pytest.importorskip("ray")
+    import ray._private.worker as ray_worker
+
+    from alchemiser.logs import WARNINGS_LOGGER, setup_logging
+    from alchemiser.sweep.engines.ray_engine import _route_ray_logs
+
+    ray_logger = logging.getLogger("ray")
+    ours, warnings_logger = logging.getLogger("alchemiser"), logging.getLogger(WARNINGS_LOGGER)
+    monkeypatch.setattr(ray_worker, "print_to_stdstream", ray_worker.print_to_stdstream)  # restored afterwards
+    for logger in (ray_logger, ours, warnings_logger):  # setup_logging rewires them in place: work on copies
+        monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+        monkeypatch.setattr(logger, "propagate", logger.propagate)
+        monkeypatch.setattr(logger, "level", logger.level)
+    log_file = setup_logging(tmp_path)
+    _route_ray_logs()
+    ray_logger.warning("Task _run failed. There are 5 retries remaining")
+    for handler in ray_logger.handlers:
+        handler.flush()
+    assert "There are 5 retries remaining" in log_file.read_text(encoding="utf-8")
+    out, err = capfd.readouterr()
+    assert "retries remaining" not in out + err
+    for handler in ours.handlers:
+        handler.close()

@@ -90,15 +90,15 @@ def runtime_env() -> dict[str, Any] | None:
 
 
 def _route_ray_logs(name: str = "ray") -> None:
-    """Ray's Python loggers write to our log file only (the handlers setup_logging put on the root logger
-    that are files), never to the console where the progress bar is.
+    """Ray's Python loggers write to our log file only (the file handlers `setup_logging` put on the
+    "alchemiser" logger), never to the console where the progress bar is.
 
     `ray.init(configure_logging=False)` empties the "ray" logger while it starts, and warns meanwhile, so
     `_connect` routes "ray._private" too until `ray.init` returns, then "ray" again."""
     from alchemiser.logs import JsonFileHandler
 
     ray_logger = logging.getLogger(name)
-    ray_logger.handlers = [h for h in logging.getLogger().handlers if isinstance(h, JsonFileHandler)]
+    ray_logger.handlers = [h for h in logging.getLogger("alchemiser").handlers if isinstance(h, JsonFileHandler)]
     ray_logger.propagate = False
     if not ray_logger.handlers:
         ray_logger.addHandler(logging.NullHandler())
