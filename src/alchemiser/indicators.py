@@ -47,7 +47,8 @@ def ewm_mean(values: FloatArray, alpha: float, *, adjust: bool) -> FloatArray:
     """
     pandas = sys.modules.get("pandas")
     if pandas is not None and len(values):
-        return np.asarray(pandas.Series(values).ewm(alpha=alpha, adjust=adjust).mean().to_numpy(), dtype=np.float64)
+        mean = pandas.Series(values).ewm(alpha=alpha, adjust=adjust).mean()
+        return np.array(mean.to_numpy(dtype=np.float64), dtype=np.float64)  # a writable copy, as the loop's
     return ewm_loop(values, alpha, adjust=adjust)
 
 
