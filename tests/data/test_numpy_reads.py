@@ -95,7 +95,9 @@ def test_other_forms_fall_back_to_the_validating_path(tmp_path: Path, spy: pd.Da
         _same(fast, expected)
     else:
         assert fast is None
-    _same(LocalStore(tmp_path).daily("SPY"), expected)
+    served = LocalStore(tmp_path).daily("SPY")
+    _same(served, expected)
+    assert not served.values.flags.writeable  # cached and shared on this path too
 
 
 def test_a_file_with_a_missing_value_is_refused_naming_it(tmp_path: Path, spy: pd.DataFrame) -> None:

@@ -92,4 +92,6 @@ class DailyBars:
         if index.tz is not None:
             index = index.tz_localize(None)
         days = index.to_numpy().astype("datetime64[D]")
-        return cls(days, frame.loc[:, list(BAR_COLUMNS)].to_numpy(dtype=np.float64))
+        values = np.array(frame.loc[:, list(BAR_COLUMNS)].to_numpy(dtype=np.float64))
+        values.flags.writeable = False  # sources cache and share these; `frame()` gives a copy to edit
+        return cls(days, values)
