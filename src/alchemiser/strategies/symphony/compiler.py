@@ -28,7 +28,7 @@ from alchemiser.strategies.symphony.program import (
     Program,
     ProgramNode,
 )
-from alchemiser.strategies.symphony.reader import Atom, Form, Node, read_forms
+from alchemiser.strategies.symphony.reader import Atom, Form, Node, head_symbol, read_forms
 from alchemiser.strategies.symphony.settings import setting_problem
 
 COMPARATORS = (">", "<", ">=", "<=", "=")
@@ -52,14 +52,6 @@ _EXAMPLE_VALUES = {"window": 10, "short-window": 12, "long-window": 26, "smooth-
 def params_example(spec: IndicatorSpec) -> str:
     """`{:window 10}` / `{:short-window 12 :long-window 26}`: what to write, for error messages."""
     return "{" + " ".join(f":{p.key} {_EXAMPLE_VALUES.get(p.key, 1)}" for p in spec.params) + "}"
-
-
-def _op(form: Node) -> str | None:
-    if isinstance(form, Form) and form.bracket == "(" and form.items:
-        head = form.items[0]
-        if isinstance(head, Atom) and head.kind == "symbol":
-            return str(head.value)
-    return None
 
 
 class _Compiler:
@@ -187,7 +179,7 @@ class _Compiler:
         return tuple(values)
 
     def indicator(self, form: Node, in_filter: bool) -> IndicatorRef | None:
-        raw_op = _op(form)
+        raw_op = head_symbol(form)
         op = canonical_name(raw_op) if raw_op is not None else None
         if op is None:
             known = ", ".join([*INDICATORS, *ALIASES])
@@ -235,7 +227,7 @@ class _Compiler:
         return self.indicator(node, in_filter=False)
 
     def condition(self, node: Node) -> Condition | None:
-        op = _op(node)
+        op = head_symbol(node)
         if op not in COMPARATORS:
             self.error(f"an `if` condition must be a comparison ({' '.join(COMPARATORS)}), not {node.describe()}", node)
             return None
@@ -263,7 +255,7 @@ class _Compiler:
     # -- structure -------------------------------------------------------------------------------------
     def expand(self, form: Node) -> list[Node] | None:
         """Validate `form`'s shape and return the forms of its child nodes (None when malformed)."""
-        op = _op(form)
+        op = head_symbol(form)
         if op is None:
             self.error(f"expected a node such as (asset ...) or (weight-equal [...]), found {form.describe()}", form)
             return None
@@ -339,7 +331,7 @@ class _Compiler:
 
     def build(self, form: Form, kids: list[int]) -> int | None:
         """Make the node for a form whose children compiled to `kids`."""
-        op = _op(form)
+        op = head_symbol(form)
         args = form.items[1:]
         if op == "asset":
             symbol = self.ticker(args[0], "`asset`") if args else None
@@ -401,7 +393,7 @@ class _Compiler:
         return self.mix("branch", kids, [1.0] * len(kids), None, vector)
 
     def selector(self, node: Node) -> tuple[str, int] | None:
-        op = _op(node)
+        op = head_symbol(node)
         if op not in ("select-top", "select-bottom"):
             self.error(f"`filter` needs (select-top N) or (select-bottom N), not {node.describe()}", node)
             return None
@@ -495,7 +487,7 @@ def compile_forms(forms: list[Node], filename: str, compiler: _Compiler | None =
     first = forms[0]
     if len(forms) > 1:
         compiler.error("a symphony file holds one top-level form; found more after this one", forms[1])
-    if _op(first) == "defsymphony":
+    if head_symbol(first) == "defsymphony":
         assert isinstance(first, Form)
         args = first.items[1:]
         if len(args) != 3 or not (isinstance(args[0], Atom) and args[0].kind == "string"):

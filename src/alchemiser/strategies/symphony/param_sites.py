@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from alchemiser.indicators import INDICATORS, canonical_name
-from alchemiser.strategies.symphony.reader import Atom, Form, Node
+from alchemiser.strategies.symphony.reader import Atom, Form, Node, head_symbol
 from alchemiser.strategies.symphony.settings import CORRIDOR_KEYS
 
 KINDS = ("threshold", "window", "count", "weight", "factor", "corridor")
@@ -60,14 +60,6 @@ def _ticker(node: Node) -> str:
     return slug(qualified.group(1) if qualified else raw)
 
 
-def _op(form: Node) -> str | None:
-    if isinstance(form, Form) and form.bracket == "(" and form.items:
-        head = form.items[0]
-        if isinstance(head, Atom) and head.kind == "symbol":
-            return str(head.value)
-    return None
-
-
 def _number(node: Node) -> bool:
     return isinstance(node, Atom) and node.kind == "number"
 
@@ -107,7 +99,7 @@ def show(node: Node, width: int = CONTEXT_WIDTH) -> str:
             parts.append("[…]")
             continue
         close = {"(": ")", "[": "]", "{": "}"}[item.bracket]
-        items = item.items[:2] if _op(item) == "asset" else item.items
+        items = item.items[:2] if head_symbol(item) == "asset" else item.items
         parts.append(item.bracket)
         stack.append(close)
         for index in reversed(range(len(items))):
@@ -130,7 +122,7 @@ class _Walker:
         """The parameters of `(rsi "SPY" {:window 10})` (or, in a filter, `(rsi {:window 10})`)."""
         if not isinstance(form, Form):
             return
-        op = canonical_name(_op(form) or "")
+        op = canonical_name(head_symbol(form) or "")
         if op is None:
             return
         spec = INDICATORS[op]
@@ -154,7 +146,7 @@ class _Walker:
     def label(self, form: Node) -> str:
         """Short readable label of an indicator call: `rsi_spy`, or `rsi` in a filter."""
         assert isinstance(form, Form)
-        op = canonical_name(_op(form) or "")
+        op = canonical_name(head_symbol(form) or "")
         short = slug(INDICATORS[op].label) if op else "x"
         if len(form.items) > 1 and isinstance(form.items[1], Atom) and form.items[1].kind == "string":
             return f"{short}_{_ticker(form.items[1])}"
@@ -174,7 +166,7 @@ class _Walker:
                 self.indicator(node, (*path, side), self.label(node), context)
 
     def child_label(self, node: Node) -> str:
-        op = _op(node)
+        op = head_symbol(node)
         assert isinstance(node, Form)
         if op == "asset" and len(node.items) > 1:
             return _ticker(node.items[1])
@@ -184,7 +176,7 @@ class _Walker:
 
     def node(self, form: Node, path: tuple[int, ...], stack: list[tuple[Node, tuple[int, ...]]]) -> None:
         """Record the literals of one node form and push its child nodes."""
-        op = _op(form)
+        op = head_symbol(form)
         if op is None or not isinstance(form, Form):
             return
         items = form.items
@@ -207,7 +199,7 @@ class _Walker:
             self.indicator(metric, (*path, 1), prefix, context, in_filter=True)
             selector = items[2]
             if isinstance(selector, Form) and len(selector.items) == 2 and _number(selector.items[1]):
-                which = str(_op(selector)).removeprefix("select-")
+                which = str(head_symbol(selector)).removeprefix("select-")
                 self.add("count", f"{prefix}_{which}", selector.items[1], (*path, 2, 1), context, True)
             vector(3)
         elif op == "weight-specified":
@@ -258,7 +250,7 @@ def find_sites(forms: list[Node]) -> list[Site]:
         return []
     top = forms[0]
     body: tuple[Node, tuple[int, ...]] = (top, (0,))
-    if _op(top) == "defsymphony" and isinstance(top, Form) and len(top.items) == 4:
+    if head_symbol(top) == "defsymphony" and isinstance(top, Form) and len(top.items) == 4:
         walker.settings(top.items[2], (0, 2))
         body = (top.items[3], (0, 3))
     stack = [body]

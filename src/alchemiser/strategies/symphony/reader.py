@@ -131,6 +131,15 @@ class Form:
 Node = Atom | Form
 
 
+def head_symbol(form: Node) -> str | None:
+    """The operator of a call form, `asset` in `(asset "SPY")`; None for anything else."""
+    if isinstance(form, Form) and form.bracket == "(" and form.items:
+        head = form.items[0]
+        if isinstance(head, Atom) and head.kind == "symbol":
+            return str(head.value)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _AtomShape:
     kind: str
